@@ -1,0 +1,4 @@
+# Owned by the model side: model, training step, optimizer, schedule, decoding, checkpoints.
+set(ASR_MODEL_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/src/errors.cpp
+)

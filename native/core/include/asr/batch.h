@@ -16,4 +16,7 @@ struct Batch {
   std::vector<std::string> texts; // normalised reference transcripts, for CER/WER
 };
 
+// Frames left after the two stride-2 3x3 convolutions of the subsampling front end.
+inline int64_t subsampled_length(int64_t frames) { return ((frames - 1) / 2 - 1) / 2; }
+
 }  // namespace asr

@@ -1,0 +1,28 @@
+#pragma once
+// Reading audio files (libsndfile) and resampling them to the model's 16 kHz (libsoxr).
+#include <string>
+#include <vector>
+
+namespace asr {
+
+inline constexpr int kModelSampleRate = 16000;
+
+struct Audio {
+  std::vector<float> samples;  // mono, nominally in [-1, 1] (PCM is scaled by libsndfile; float files as stored)
+  int sample_rate = 0;
+};
+
+// Any format libsndfile reads (WAV 16/24/32-bit PCM, float, FLAC, ...). Multi-channel input is mixed down
+// to mono by averaging the channels. Throws asr::Error(E_AUDIO_READ) naming the file and the cause when the
+// file is missing, unreadable, or holds no samples.
+Audio read_audio(const std::string& path);
+
+// libsoxr, high quality (SOXR_HQ), float32 in and out. Output length is round(n * to_hz / from_hz).
+// Returns the input unchanged when the rates are equal. Throws asr::Error(E_INVALID_ARGUMENT) for a
+// non-positive rate.
+std::vector<float> resample(const std::vector<float>& samples, double from_hz, double to_hz);
+
+// read_audio + resample to kModelSampleRate.
+std::vector<float> load_audio_16k(const std::string& path);
+
+}  // namespace asr

@@ -1,0 +1,152 @@
+#pragma once
+// The feature store (one cache file per dataset), epoch batch plans, collation and prefetch.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "asr/batch.h"
+#include "asr/features.h"
+
+namespace asr {
+
+struct UtteranceSpec {
+  std::string id;
+  std::string wav_path;
+  std::string text;  // normalised (vocab.h); the store encodes it
+};
+
+struct FeatureStoreOptions {
+  std::string cache_dir;                 // created if missing; empty: compute in memory, no cache file
+  std::string cache_name = "features";  // file <cache_dir>/<cache_name>.fbank — one per dataset/split
+  FbankOptions fbank;
+  int threads = 0;  // worker threads computing features; 0: all cores
+};
+
+// done/total count the entries this open computes (reused ones are not counted); called on the thread that
+// called open(), at (0, total) first and (total, total) last, only when total > 0. Throwing from it stops the
+// workers, writes nothing, and the exception leaves open().
+using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+
+// All usable utterances of a dataset with their normalised (normalize_features) fbank features.
+// Index i runs over the usable utterances in the order of the specs given to open(); skipped ones are not
+// indexed. Immutable once built, so it is safe to read from several threads.
+class FeatureStore {
+ public:
+  // Reads <cache_dir>/<cache_name>.fbank if present. An entry is reused when its id, wav path, text and the
+  // WAV's size and mtime (ns) all match and the file's feature settings (FbankOptions::cache_key) match;
+  // everything else is computed with `threads` workers. When anything was computed (or the cache held
+  // other entries) the file is rewritten atomically (tmp + fsync + rename + folder fsync) and then
+  // memory-mapped. Skipped utterances (reasons below) are remembered in the file too, so a second open of
+  // unchanged input computes nothing and reads no WAV.
+  // Skip reasons: "missing wav", "empty wav", "unreadable wav: <cause>", "empty text",
+  // "text outside the vocabulary: <cause>", "too short: <T'> frames after subsampling for <L> tokens".
+  // Throws asr::Error(E_IO) when the cache cannot be written, E_INVALID_ARGUMENT for bad options or
+  // duplicate ids.
+  static std::shared_ptr<FeatureStore> open(const std::vector<UtteranceSpec>& specs,
+                                            const FeatureStoreOptions& opts, ProgressFn progress = {});
+
+  // In memory, no cache: for tests and the README example. samples16k are mono 16 kHz in [-1, 1].
+  // The same skip rules apply (except the WAV ones).
+  static std::shared_ptr<FeatureStore> from_audio(const std::vector<std::string>& ids,
+                                                  const std::vector<std::vector<float>>& samples16k,
+                                                  const std::vector<std::string>& texts,
+                                                  const FbankOptions& fbank = {});
+
+  int64_t size() const { return static_cast<int64_t>(entries_.size()); }
+  int64_t num_mel_bins() const { return num_mel_bins_; }
+  int64_t frames(int64_t i) const { return at(i).frames; }
+  const std::string& id(int64_t i) const { return at(i).id; }
+  const std::string& text(int64_t i) const { return at(i).text; }
+  const std::vector<int64_t>& tokens(int64_t i) const { return at(i).tokens; }
+  // (frames(i), num_mel_bins) float32, a copy (the mapped file stays read-only).
+  torch::Tensor features(int64_t i) const;
+  // Pointer to frames(i) * num_mel_bins() contiguous floats, valid while the store lives.
+  const float* feature_data(int64_t i) const;
+  int64_t total_frames() const;
+
+  int64_t computed() const { return computed_; }  // entries this open computed (skips included)
+  int64_t cached() const { return cached_; }      // entries this open reused from the cache file (skips incl.)
+  const std::vector<std::pair<std::string, std::string>>& skipped() const { return skipped_; }  // (id, reason)
+  const std::string& cache_path() const { return cache_path_; }  // empty for in-memory stores
+
+  struct Entry {
+    std::string id, text;
+    std::vector<int64_t> tokens;
+    int64_t frames = 0;
+    int64_t offset = 0;  // in floats from the start of the feature data
+  };
+
+ private:
+  FeatureStore() = default;
+  const Entry& at(int64_t i) const;
+  friend struct FeatureStoreBuilder;
+
+  std::vector<Entry> entries_;
+  int64_t num_mel_bins_ = 80;
+  std::shared_ptr<const void> storage_;  // keeps the mapping or the in-memory buffer alive
+  const float* data_ = nullptr;
+  int64_t computed_ = 0, cached_ = 0;
+  std::vector<std::pair<std::string, std::string>> skipped_;
+  std::string cache_path_;
+};
+
+struct BatchPlanOptions {
+  int64_t batch_size = 16;   // utterances per batch (upper bound when max_frames is set too)
+  int64_t max_frames = 0;    // >0: a batch's padded size (rows * longest frames) stays within this budget
+  uint64_t seed = 0;
+  int64_t bucket_chunk = 0;  // utterances sorted together; 0: 32 batches' worth (32 * batch_size)
+  bool shuffle = true;       // false: store order (then sorted within chunks if bucket), batches in order
+  bool bucket = true;        // false: cut the (shuffled) order into batches as it is
+};
+
+// The epoch's batches: permute (seeded from (seed, epoch) with std::mt19937_64 and our own unbiased bounded
+// draw, so every platform gets the same order), sort by length within chunks, cut into batches, permute the
+// batches. A pure function of (store sizes and lengths, options, epoch): a resume at batch position p sees
+// the batches the uninterrupted run saw. Throws E_INVALID_ARGUMENT for batch_size < 1.
+std::vector<std::vector<int64_t>> plan_epoch(const FeatureStore& store, const BatchPlanOptions& opts,
+                                             int64_t epoch);
+
+// Padding share of a plan: (sum over batches of rows * longest - real frames) / (rows * longest).
+double padding_share(const FeatureStore& store, const std::vector<std::vector<int64_t>>& plan);
+
+// Features (zero padded), lengths, encoded targets (blank padded), ids and texts of the given utterances.
+Batch collate(const FeatureStore& store, const std::vector<int64_t>& indices);
+
+// Prepares batch i+1 on its own thread while batch i trains. next() returns the plan's batches from `start`
+// on, then std::nullopt; an exception thrown while preparing a batch leaves next().
+class Prefetcher {
+ public:
+  Prefetcher(std::shared_ptr<const FeatureStore> store, std::vector<std::vector<int64_t>> plan,
+             int64_t start = 0);
+  ~Prefetcher();
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  std::optional<Batch> next();
+  int64_t position() const { return position_; }  // index in the plan of the batch next() returns next
+
+ private:
+  void run();
+
+  std::shared_ptr<const FeatureStore> store_;
+  std::vector<std::vector<int64_t>> plan_;
+  int64_t position_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::optional<Batch> ready_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace asr

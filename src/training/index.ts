@@ -1,0 +1,35 @@
+/**
+ * Training — the one loop the server's trainer process, the CLI and a Node script all use.
+ *
+ * In process:
+ * ```ts
+ * import { TrainingRun } from './training/index.js';
+ * const run = await TrainingRun.prepare(config, {            // config: AsrConfig (src/config)
+ *   model_name: 'conformer', dataset_name: 'mini-ljspeech',
+ *   epochs: 3,                        // TOTAL epochs; resuming epoch 2 with epochs 3 trains epoch 3
+ *   // batch_size?, lightweight?, limit_samples?, resume_from_checkpoint? (default training.auto_resume),
+ *   // specific_checkpoint? (a name from GET /api/checkpoints; implies resuming)
+ * }, { onEvent: (e) => console.log(e.type, e.payload) });   // events while preparing too
+ * run.plan;   // RunPlan {run_id, model_name, dataset_name, resumed_from, start_epoch, start_step, epochs, ...}
+ * process.once('SIGINT', () => run.stop());   // finishes the step, saves …-epoch-N-step-S.pt, commits
+ * const outcome = await run.run();   // RunOutcome {state: 'completed'|'stopped', epoch, step, global_step,
+ *                                    //             last_checkpoint}
+ * ```
+ * `prepare` resolves the checkpoint through the CheckpointStore, takes the store's folder lock (held until
+ * `run` ends or `close()`), loads the dataset into a FeatureStore (cached under paths.cache), builds the
+ * Trainer and loads the checkpoint. `run({signal})` trains epoch by epoch, validates each epoch end (val
+ * loss, CER, WER), saves `{model}-{dataset}-epoch-{N}.pt`, commits, applies retention and appends
+ * `paths.runs/{model}-{dataset}/metrics.jsonl`. Events (`run.on('event', …)` or `onEvent`) are
+ * `TrainingEvent`s: log | status | progress | checkpoint | metrics (shapes in ./events.ts).
+ *
+ * `planRun(config, request)` answers what a start would do (resume source, epochs) without loading data
+ * or locking — the server uses it to answer 202 or the error before forking the trainer.
+ *
+ * Errors are AsrTrainerError: E_UNKNOWN_MODEL, E_UNKNOWN_DATASET, E_DATASET_NOT_FOUND,
+ * E_CHECKPOINT_NOT_FOUND, E_NO_CHECKPOINT, E_CHECKPOINT_PAST_EPOCHS, E_CHECKPOINT_CORRUPT, E_LOCKED, …
+ *
+ * Supervised (the server): `new TrainingSupervisor(config)` forks ./child.ts per run;
+ * `start(request)` → RunPlan (state claimed synchronously: a second concurrent start throws
+ * E_TRAINING_IN_PROGRESS), `stop()`, `status()`, `on('event', …)`, `shutdown()`.
+ */
+export * from './events.js';

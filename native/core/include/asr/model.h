@@ -1,0 +1,78 @@
+#pragma once
+// Conformer-CTC: Conv2d 4x subsampling -> Conformer encoder (torchaudio's block order, parameter names and
+// shapes, so `encoder.*` loads into torchaudio.models.Conformer) -> linear CTC head over the vocabulary.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "asr/batch.h"
+#include "asr/vocab.h"
+
+namespace asr {
+
+struct ModelConfig {
+  int64_t n_mels = 80;
+  int64_t d_model = 144;
+  int64_t num_layers = 4;
+  int64_t num_heads = 4;
+  int64_t ffn_dim = 576;
+  int64_t conv_kernel = 31;
+  int64_t vocab_size = kVocabSize;
+  double dropout = 0.1;
+};
+
+// xs (d144, 4 layers, the demo size) | s (d144, 16, Conformer-S) | m (d256, 16) | l (d512, 17, 8 heads);
+// anything else throws asr::Error(E_INVALID_ARGUMENT) listing the known names.
+ModelConfig model_preset(const std::string& name);
+// Throws E_INVALID_ARGUMENT naming the first field that cannot build a model (e.g. d_model % num_heads).
+void validate_model_config(const ModelConfig& config);
+
+// Two 3x3 stride-2 convolutions with ReLU over (time, mel), then Linear(d_model * mels' -> d_model).
+class Conv2dSubsamplingImpl : public torch::nn::Module {
+ public:
+  Conv2dSubsamplingImpl(int64_t n_mels, int64_t d_model);
+  // (B, T, n_mels) -> (B, subsampled_length(T), d_model)
+  torch::Tensor forward(const torch::Tensor& features);
+
+ private:
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
+  torch::nn::Sequential conv_{nullptr};
+  torch::nn::Linear out_{nullptr};
+};
+TORCH_MODULE(Conv2dSubsampling);
+
+// torchaudio.models.Conformer, names and shapes included: `conformer_layers.{i}.ffn1.sequential.1.weight`, ...
+class ConformerEncoderImpl : public torch::nn::Module {
+ public:
+  explicit ConformerEncoderImpl(const ModelConfig& config);
+  // x (B, T, d_model), lengths (B) int64 on x's device -> (B, T, d_model). Padded frames never reach the
+  // valid ones: attention masks padded keys, and the depthwise convolution sees them as zeros.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& lengths);
+
+ private:
+  torch::nn::ModuleList layers_{nullptr};
+};
+TORCH_MODULE(ConformerEncoder);
+
+class ConformerCTCImpl : public torch::nn::Module {
+ public:
+  explicit ConformerCTCImpl(const ModelConfig& config);
+  // features (B, T, n_mels) float32, lengths (B) int64 (any device; moved to the model's) ->
+  // (log_probs (B, T', vocab) float32, output lengths (B) int64 on the model's device).
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& features, const torch::Tensor& lengths);
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  ModelConfig config_;
+  Conv2dSubsampling subsampling_{nullptr};
+  ConformerEncoder encoder_{nullptr};
+  torch::nn::Linear ctc_head_{nullptr};
+};
+TORCH_MODULE(ConformerCTC);
+
+// Output lengths of the subsampling front end for a (B) tensor of frame counts (subsampled_length, batch.h).
+torch::Tensor subsampled_lengths(const torch::Tensor& frames);
+
+}  // namespace asr

@@ -1,0 +1,100 @@
+#pragma once
+// One Conformer-CTC training run's state: model, AdamW, Noam schedule, generators; a step at a time.
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "asr/batch.h"
+#include "asr/checkpoint.h"
+#include "asr/model.h"
+
+namespace asr {
+
+// Masks drawn from the torch CPU generator (so a checkpoint's saved state replays them), per utterance:
+// `freq_masks` bands of width U{0..freq_width} mel bins, `time_masks` spans of width
+// U{0..time_width_fraction * length} frames inside the valid part. Masked values become 0 (the mean of
+// normalised features).
+struct SpecAugmentOptions {
+  bool enabled = true;
+  int freq_masks = 2;
+  int freq_width = 27;
+  int time_masks = 2;
+  double time_width_fraction = 0.05;
+};
+
+// Learning rate (Noam warm-up, computed from the optimizer update count u = 1, 2, ...):
+//   lr(u) = learning_rate * min(u / warmup_steps, sqrt(warmup_steps / u))
+// i.e. a linear ramp to the peak `learning_rate` at u = warmup_steps, then inverse-square-root decay.
+// warmup_steps = 0 means a constant learning_rate.
+struct TrainConfig {
+  double learning_rate = 2e-3;
+  int64_t warmup_steps = 200;
+  double beta1 = 0.9, beta2 = 0.98, eps = 1e-9, weight_decay = 1e-3;
+  double grad_clip = 5.0;          // max global L2 norm; <= 0: no clipping (the norm is still reported)
+  int64_t grad_accumulation = 1;   // batches per optimizer update; the loss is divided by it
+  uint64_t seed = 0;               // seeds the torch generators (init, dropout, SpecAugment) in the constructor
+  int threads = 0;                 // intra-op threads; 0: std::thread::hardware_concurrency()
+  std::string device = "auto";     // auto|cpu|cuda|cuda:N; auto takes CUDA when the linked LibTorch has it
+  SpecAugmentOptions spec_augment;
+};
+
+struct StepResult {
+  double loss = 0;       // CTC loss of this batch (mean over utterances of loss / target length)
+  double lr = 0;         // learning rate used by this step's update (or the next one, mid-accumulation)
+  double grad_norm = 0;  // global L2 norm before clipping; 0 mid-accumulation
+  int64_t global_step = 0;  // batches trained so far, this one included
+  int64_t utterances = 0, frames = 0;
+  double seconds = 0;
+  bool finite = true;    // false: loss or gradient was NaN/inf, the update was skipped
+  bool updated = false;  // an optimizer update happened (every grad_accumulation batches)
+};
+
+struct EvalResult {
+  double loss = 0;  // mean over utterances (as the training loss)
+  double cer = 0, wer = 0;  // fractions
+  int64_t utterances = 0;
+  std::vector<std::string> hypotheses, references, ids;
+};
+
+class Trainer {
+ public:
+  // Throws E_INVALID_ARGUMENT for a bad config, E_CUDA_UNAVAILABLE for cuda without CUDA (or N too big).
+  Trainer(const ModelConfig& model, const TrainConfig& train);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  StepResult train_step(const Batch& batch);
+  EvalResult evaluate(const std::vector<Batch>& batches);  // eval mode, no SpecAugment, greedy decoding
+  std::vector<std::string> transcribe(const Batch& batch);
+
+  void save_checkpoint(const std::string& path, const CheckpointMeta& meta);  // snapshot() + write_checkpoint
+  CheckpointSnapshot snapshot(const CheckpointMeta& meta) const;              // deep copy, CPU tensors
+  // Restores model, optimizer, schedule position and generators. Throws E_CHECKPOINT_NOT_FOUND,
+  // E_CHECKPOINT_CORRUPT, or E_SHAPE_MISMATCH naming the first differing key and both shapes.
+  CheckpointMeta load_checkpoint(const std::string& path);
+
+  int64_t global_step() const;
+  int64_t parameter_count() const;
+  std::string device_name() const;  // "cpu", "cuda:0", ...
+  const ModelConfig& model_config() const;
+  const TrainConfig& train_config() const;
+  double current_lr() const;  // the rate the next update will use
+  ConformerCTC& model();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Resolves auto|cpu|cuda|cuda:N (E_CUDA_UNAVAILABLE / E_INVALID_ARGUMENT as the Trainer does).
+torch::Device resolve_device(const std::string& device);
+// Noam rate for optimizer update u (1-based); see TrainConfig.
+double noam_lr(double peak, int64_t warmup_steps, int64_t update);
+// Sets LibTorch's intra-op threads; 0 means std::thread::hardware_concurrency(). Returns the count set.
+int set_threads(int threads);
+
+}  // namespace asr

@@ -1,0 +1,143 @@
+/**
+ * The schema of config.yaml (ARCHITECTURE.md §2): the single source of the config's type, its defaults
+ * and its validation. `expected` on a field overrides the generated "must be …" text of its error.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** Dataset and model names end up in file names (`{model}-{dataset}-epoch-N.pt`), so keep them tame. */
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+
+export const MODEL_PRESETS = ['xs', 's', 'm', 'l'] as const;
+export type ModelPresetName = (typeof MODEL_PRESETS)[number];
+
+const closed = { additionalProperties: false } as const;
+
+export const ServerSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'address to bind' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: '0 picks a free port' }),
+    api_token: Type.String({
+      default: '',
+      description: 'non-empty: every route but /api/health and /ws need "Authorization: Bearer <token>"; ASR_API_TOKEN overrides it',
+    }),
+  },
+  { ...closed, default: {} },
+);
+
+export const PathsSchema = Type.Object(
+  {
+    checkpoints: Type.String({ minLength: 1, default: 'checkpoints' }),
+    runs: Type.String({ minLength: 1, default: 'runs' }),
+    cache: Type.String({ minLength: 1, default: '.cache' }),
+  },
+  { ...closed, default: {} },
+);
+
+export const DatasetSchema = Type.Object(
+  {
+    path: Type.String({ minLength: 1, description: 'folder in LJSpeech layout (metadata.csv, wavs/)' }),
+    val_fraction: Type.Number({
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0.05,
+      description: 'share of utterances held out for validation, chosen by a seeded hash of the id',
+    }),
+    val_list: Type.Optional(
+      Type.String({ minLength: 1, description: 'file of validation ids, one a line; replaces val_fraction' }),
+    ),
+    max_skipped_fraction: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.1,
+      description: 'the run fails when more than this share of utterances is unusable',
+    }),
+  },
+  closed,
+);
+
+export const ModelSchema = Type.Object(
+  {
+    preset: Type.Optional(
+      Type.Union(
+        MODEL_PRESETS.map((p) => Type.Literal(p)),
+        { description: 'base dimensions (default xs); the keys below override single values' },
+      ),
+    ),
+    d_model: Type.Optional(Type.Integer({ minimum: 8 })),
+    num_layers: Type.Optional(Type.Integer({ minimum: 1 })),
+    num_heads: Type.Optional(Type.Integer({ minimum: 1 })),
+    ffn_dim: Type.Optional(Type.Integer({ minimum: 1 })),
+    conv_kernel: Type.Optional(Type.Integer({ minimum: 1, expected: 'an odd integer >= 1' })),
+    dropout: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+  },
+  closed,
+);
+
+export const TrainingSchema = Type.Object(
+  {
+    auto_resume: Type.Boolean({ default: true }),
+    checkpoint_retention: Type.Integer({
+      minimum: 0,
+      default: 5,
+      description: 'epoch checkpoints kept; 0 keeps all; best, newest and resumed-from are never dropped',
+    }),
+    epochs: Type.Integer({ minimum: 1, default: 10, description: 'total epochs, counted across resumes' }),
+    batch_size: Type.Integer({ minimum: 1, default: 16 }),
+    max_frames: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: '>0: a batch holds at most this many feature frames (padded), instead of batch_size',
+    }),
+    learning_rate: Type.Number({ exclusiveMinimum: 0, default: 0.002, description: 'peak of the Noam schedule' }),
+    warmup_steps: Type.Integer({ minimum: 0, default: 200 }),
+    weight_decay: Type.Number({ minimum: 0, default: 0.001 }),
+    grad_clip: Type.Number({ minimum: 0, default: 5, description: 'max gradient norm; 0 disables clipping' }),
+    grad_accumulation: Type.Integer({ minimum: 1, default: 1 }),
+    spec_augment: Type.Boolean({ default: true }),
+    save_every_steps: Type.Integer({ minimum: 0, default: 0, description: '>0: also mid-epoch checkpoints' }),
+    val_every_epochs: Type.Integer({ minimum: 1, default: 1 }),
+    lightweight_samples: Type.Integer({ minimum: 1, default: 64, description: 'training set size under lightweight: true' }),
+    device: Type.String({
+      pattern: '^(auto|cpu|cuda|cuda:[0-9]+)$',
+      default: 'auto',
+      expected: 'one of auto, cpu, cuda, cuda:N',
+    }),
+    threads: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1 })], {
+      default: 'auto',
+      expected: '"auto" or an integer >= 1',
+    }),
+    seed: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { ...closed, default: {} },
+);
+
+/** The whole file. Maps (datasets, models) are validated entry by entry by the loader (see load.ts). */
+export const AsrConfigSchema = Type.Object(
+  {
+    server: ServerSchema,
+    paths: PathsSchema,
+    datasets: Type.Record(Type.String({ pattern: NAME_PATTERN }), DatasetSchema),
+    models: Type.Record(Type.String({ pattern: NAME_PATTERN }), ModelSchema),
+    training: TrainingSchema,
+  },
+  closed,
+);
+
+/** The validated config, defaults applied and every path absolute. */
+export type AsrConfig = Static<typeof AsrConfigSchema>;
+export type ServerConfig = Static<typeof ServerSchema>;
+export type PathsConfig = Static<typeof PathsSchema>;
+export type DatasetConfig = Static<typeof DatasetSchema>;
+export type ModelEntryConfig = Static<typeof ModelSchema>;
+export type TrainingConfig = Static<typeof TrainingSchema>;
+
+/** What a config holds when the file leaves a map out entirely (mirrors config.yaml). */
+export const DEFAULT_DATASETS: Record<string, { path: string; val_list?: string }> = {
+  ljspeech: { path: 'data/LJSpeech-1.1' },
+  'mini-ljspeech': { path: 'data/mini-ljspeech', val_list: 'data/mini-ljspeech/val_ids.txt' },
+};
+export const DEFAULT_MODELS: Record<string, { preset: ModelPresetName }> = {
+  conformer: { preset: 'xs' },
+};
+
+export type AnySchema = TSchema & { expected?: string };

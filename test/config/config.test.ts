@@ -1,0 +1,259 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AsrTrainerError } from '../../src/errors.js';
+import {
+  AsrConfigSchema,
+  canonicalJson,
+  configHash,
+  loadConfig,
+  MODEL_PRESET_DIMENSIONS,
+  resolveConfigPath,
+  resolveModelDimensions,
+  runConfigHash,
+  runConfigSnapshot,
+} from '../../src/config/index.js';
+import { Value } from '@sinclair/typebox/value';
+
+const repoRoot = path.resolve(__dirname, '../..');
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'asr-config-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function writeConfig(text: string, name = 'config.yaml'): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function loadError(text: string, env: NodeJS.ProcessEnv = {}): AsrTrainerError {
+  const file = writeConfig(text);
+  try {
+    loadConfig({ path: file, env });
+  } catch (error) {
+    expect(error).toBeInstanceOf(AsrTrainerError);
+    return error as AsrTrainerError;
+  }
+  throw new Error('loadConfig accepted an invalid config');
+}
+
+describe('config defaults', () => {
+  it('an empty file gives the documented defaults with paths resolved against its folder', () => {
+    const config = loadConfig({ path: writeConfig(''), env: {} });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8000, api_token: '' });
+    expect(config.paths).toEqual({
+      checkpoints: path.join(dir, 'checkpoints'),
+      runs: path.join(dir, 'runs'),
+      cache: path.join(dir, '.cache'),
+    });
+    expect(Object.keys(config.datasets)).toEqual(['ljspeech', 'mini-ljspeech']);
+    expect(config.datasets.ljspeech).toEqual({
+      path: path.join(dir, 'data/LJSpeech-1.1'),
+      val_fraction: 0.05,
+      max_skipped_fraction: 0.1,
+    });
+    expect(config.models).toEqual({ conformer: { preset: 'xs' } });
+    expect(config.training).toMatchObject({
+      auto_resume: true,
+      checkpoint_retention: 5,
+      epochs: 10,
+      batch_size: 16,
+      learning_rate: 0.002,
+      warmup_steps: 200,
+      save_every_steps: 0,
+      lightweight_samples: 64,
+      device: 'auto',
+      threads: 'auto',
+      seed: 0,
+      spec_augment: true,
+    });
+    expect(config.configPath).toBe(path.join(dir, 'config.yaml'));
+    expect(Value.Check(AsrConfigSchema, { ...config, configPath: undefined })).toBe(false);
+  });
+
+  it('the repository config.yaml is valid and equals the built-in defaults', () => {
+    const repo = loadConfig({ path: path.join(repoRoot, 'config.yaml'), env: {} });
+    const builtIn = loadConfig({ path: writeConfig(''), env: {} });
+    const rebase = (p: string) => path.relative(repoRoot, p);
+    expect(repo.server).toEqual(builtIn.server);
+    expect(repo.training).toEqual(builtIn.training);
+    expect(repo.models).toEqual(builtIn.models);
+    expect(rebase(repo.datasets['mini-ljspeech'].path)).toBe('data/mini-ljspeech');
+    expect(rebase(repo.datasets['mini-ljspeech'].val_list!)).toBe('data/mini-ljspeech/val_ids.txt');
+    expect(path.relative(dir, builtIn.datasets['mini-ljspeech'].val_list!)).toBe('data/mini-ljspeech/val_ids.txt');
+  });
+
+  it('a section given in part keeps the defaults of the keys it leaves out', () => {
+    const config = loadConfig({ path: writeConfig('training:\n  epochs: 3\nserver:\n  port: 0\n'), env: {} });
+    expect(config.training.epochs).toBe(3);
+    expect(config.training.batch_size).toBe(16);
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 0, api_token: '' });
+  });
+
+  it('a datasets map given in the file replaces the built-in one, each entry with its defaults', () => {
+    const config = loadConfig({
+      path: writeConfig('datasets:\n  tiny: { path: ../elsewhere/tiny, val_list: lists/val.txt }\n'),
+      env: {},
+    });
+    expect(config.datasets).toEqual({
+      tiny: {
+        path: path.resolve(dir, '../elsewhere/tiny'),
+        val_list: path.join(dir, 'lists/val.txt'),
+        val_fraction: 0.05,
+        max_skipped_fraction: 0.1,
+      },
+    });
+  });
+
+  it('absolute paths are kept as written', () => {
+    const config = loadConfig({ path: writeConfig('paths:\n  checkpoints: /var/tmp/ckpts\n'), env: {} });
+    expect(config.paths.checkpoints).toBe('/var/tmp/ckpts');
+  });
+});
+
+describe('config validation errors name the key path and the file', () => {
+  it('an unknown key in a section', () => {
+    const error = loadError('training:\n  epochz: 3\n');
+    expect(error.code).toBe('E_CONFIG_INVALID');
+    expect(error.message).toContain(path.join(dir, 'config.yaml'));
+    expect(error.message).toMatch(/training\.epochz: unknown key \(known keys: auto_resume, .*epochs/);
+  });
+
+  it('an unknown top-level section', () => {
+    const error = loadError('trainer:\n  epochs: 3\n');
+    expect(error.message).toContain('trainer: unknown key (known keys: server, paths, datasets, models, training)');
+  });
+
+  it('an unknown key inside a dataset entry', () => {
+    const error = loadError('datasets:\n  mine:\n    path: d\n    val_fracton: 0.1\n');
+    expect(error.message).toContain('datasets.mine.val_fracton: unknown key');
+  });
+
+  it('a wrong type, with what was expected and what was given', () => {
+    expect(loadError('server:\n  port: "8000"\n').message).toContain(
+      'server.port: must be an integer >= 0 and <= 65535 (got "8000")',
+    );
+    expect(loadError('training:\n  auto_resume: "yes"\n').message).toContain(
+      'training.auto_resume: must be true or false (got "yes")',
+    );
+    expect(loadError('training: 5\n').message).toContain('training: must be a mapping (got 5)');
+    expect(loadError('training:\n  threads: many\n').message).toContain(
+      'training.threads: must be "auto" or an integer >= 1 (got "many")',
+    );
+    expect(loadError('training:\n  device: gpu\n').message).toContain(
+      'training.device: must be one of auto, cpu, cuda, cuda:N (got "gpu")',
+    );
+    expect(loadError('models:\n  big: { preset: xxl }\n').message).toContain(
+      'models.big.preset: must be one of xs, s, m, l (got "xxl")',
+    );
+  });
+
+  it('checkpoint_retention: 0 keeps all, negative and fractional values fail', () => {
+    expect(loadConfig({ path: writeConfig('training:\n  checkpoint_retention: 0\n'), env: {} }).training.checkpoint_retention).toBe(0);
+    expect(loadError('training:\n  checkpoint_retention: -1\n').message).toContain(
+      'training.checkpoint_retention: must be an integer >= 0 (got -1)',
+    );
+    expect(loadError('training:\n  checkpoint_retention: 2.5\n').message).toContain(
+      'training.checkpoint_retention: must be an integer >= 0 (got 2.5)',
+    );
+  });
+
+  it('a dataset without a path and a bad dataset name', () => {
+    const error = loadError('datasets:\n  mine: { val_fraction: 0.2 }\n  "bad name": { path: x }\n');
+    expect(error.message).toContain('datasets.mine.path: missing (must be a non-empty string)');
+    expect(error.message).toContain('datasets.bad name: name must start with a letter or digit');
+    expect((error.details?.errors as unknown[]).length).toBe(2);
+  });
+
+  it('model dimensions that do not fit together', () => {
+    const error = loadError('models:\n  odd: { d_model: 100, num_heads: 3, conv_kernel: 30 }\n');
+    expect(error.message).toContain('models.odd.d_model: must be divisible by num_heads (3) (got 100)');
+    expect(error.message).toContain('models.odd.conv_kernel: must be an odd integer >= 1 (got 30)');
+  });
+
+  it('a YAML syntax error gives file:line', () => {
+    const error = loadError('training:\n  epochs: 3\n   batch_size: [\n');
+    expect(error.code).toBe('E_CONFIG_INVALID');
+    expect(error.message).toMatch(new RegExp(`${path.join(dir, 'config.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: YAML syntax`));
+  });
+
+  it('a duplicated key is an error, not a silent override', () => {
+    expect(loadError('training:\n  epochs: 3\n  epochs: 4\n').message).toContain('YAML syntax');
+  });
+});
+
+describe('config location and environment', () => {
+  it('--config wins over ASR_CONFIG, which wins over ./config.yaml', () => {
+    const a = writeConfig('server: { port: 1 }\n', 'a.yaml');
+    const b = writeConfig('server: { port: 2 }\n', 'b.yaml');
+    writeConfig('server: { port: 3 }\n');
+    expect(resolveConfigPath({ path: a, env: { ASR_CONFIG: b }, cwd: dir })).toBe(a);
+    expect(resolveConfigPath({ env: { ASR_CONFIG: 'b.yaml' }, cwd: dir })).toBe(b);
+    expect(resolveConfigPath({ env: {}, cwd: dir })).toBe(path.join(dir, 'config.yaml'));
+    expect(loadConfig({ env: { ASR_CONFIG: b }, cwd: dir }).server.port).toBe(2);
+  });
+
+  it('without a local config.yaml the package root one is used', () => {
+    const empty = path.join(dir, 'empty');
+    mkdirSync(empty);
+    expect(resolveConfigPath({ env: {}, cwd: empty })).toBe(path.join(repoRoot, 'config.yaml'));
+  });
+
+  it('a missing --config file is an error naming it', () => {
+    expect(() => resolveConfigPath({ path: 'nope.yaml', env: {}, cwd: dir })).toThrow(
+      `Config file not found: ${path.join(dir, 'nope.yaml')} (given by --config)`,
+    );
+  });
+
+  it('ASR_API_TOKEN overrides server.api_token; the file value is used otherwise', () => {
+    const file = writeConfig('server:\n  api_token: from-file\n');
+    expect(loadConfig({ path: file, env: {} }).server.api_token).toBe('from-file');
+    expect(loadConfig({ path: file, env: { ASR_API_TOKEN: 'from-env' } }).server.api_token).toBe('from-env');
+  });
+});
+
+describe('models and hashes', () => {
+  it('presets resolve to their dimensions and single keys override them', () => {
+    const config = loadConfig({
+      path: writeConfig('models:\n  a: { preset: m }\n  b: { preset: l, num_layers: 2, dropout: 0 }\n  c: {}\n'),
+      env: {},
+    });
+    expect(resolveModelDimensions(config, 'a')).toEqual(MODEL_PRESET_DIMENSIONS.m);
+    expect(resolveModelDimensions(config, 'b')).toEqual({ ...MODEL_PRESET_DIMENSIONS.l, num_layers: 2, dropout: 0 });
+    expect(resolveModelDimensions(config, 'c')).toEqual({
+      d_model: 144,
+      num_layers: 4,
+      num_heads: 4,
+      ffn_dim: 576,
+      conv_kernel: 31,
+      dropout: 0.1,
+    });
+    expect(() => resolveModelDimensions(config, 'zz')).toThrow("Unknown model 'zz'. Configured models: a, b, c");
+  });
+
+  it('the hash ignores key order and changes with any value', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}');
+    expect(configHash({ a: 1, b: 2 })).toBe(configHash({ b: 2, a: 1 }));
+    expect(configHash({ a: 1, b: 2 })).not.toBe(configHash({ a: 1, b: 3 }));
+    expect(configHash({ a: 1 })).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('the run snapshot leaves out paths and the token', () => {
+    const one = loadConfig({ path: writeConfig('server: { api_token: secret }\n'), env: {} });
+    const other = path.join(dir, 'other');
+    mkdirSync(other);
+    writeFileSync(path.join(other, 'config.yaml'), 'server: { port: 9 }\n');
+    const two = loadConfig({ path: path.join(other, 'config.yaml'), env: {} });
+    expect(JSON.stringify(runConfigSnapshot(one, 'conformer', 'mini-ljspeech'))).not.toContain('secret');
+    expect(runConfigHash(one, 'conformer', 'mini-ljspeech')).toBe(runConfigHash(two, 'conformer', 'mini-ljspeech'));
+    expect(() => runConfigSnapshot(one, 'conformer', 'nope')).toThrow(
+      "Unknown dataset 'nope'. Configured datasets: ljspeech, mini-ljspeech",
+    );
+  });
+});

@@ -33,6 +33,14 @@ function names(listing: unknown): string[] {
     .filter((name): name is string => typeof name === 'string');
 }
 
+function describeFailure(error: TrainStatus['error']): string {
+  if (!error) return '';
+  if (typeof error === 'string') return error;
+  const how = error.signal ? ` (signal ${error.signal})` : error.exit_code != null ? ` (exit code ${error.exit_code})` : '';
+  const tail = error.last_logs?.length ? `\n${error.last_logs.join('\n')}` : '';
+  return `${error.message}${error.code ? ` [${error.code}]` : ''}${how}${tail}`;
+}
+
 /** Seconds per step, smoothed, from the arrival times of `progress` events; pauses (validation) are skipped. */
 class StepTimer {
   private last: number | null = null;
@@ -337,7 +345,7 @@ class Dashboard {
     element('st-resumed').textContent = status.resumed_from ?? DASH;
     const runError = element('st-error');
     runError.hidden = !status.error;
-    runError.textContent = status.error ?? '';
+    runError.textContent = describeFailure(status.error);
     const active = status.state === 'starting' || status.state === 'running' || status.state === 'stopping';
     if (!active) {
       element('st-ups').textContent = DASH;

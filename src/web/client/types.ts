@@ -13,7 +13,16 @@ export interface TrainStatus {
   loss: number | null;
   lr: number | null;
   resumed_from: string | null;
-  error?: string | null;
+  global_step?: number | null;
+  error?: RunFailure | string | null;
+}
+
+export interface RunFailure {
+  message: string;
+  code?: string;
+  signal?: string | null;
+  exit_code?: number | null;
+  last_logs?: string[];
 }
 
 export interface Progress {

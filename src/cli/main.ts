@@ -1,0 +1,96 @@
+/**
+ * `asr-trainer`: serve the API and dashboard, train in-process, list checkpoints, transcribe WAV files
+ * and generate the mini corpus. Commands load their modules lazily so `--help` never loads the addon.
+ */
+
+import { Command, Option } from 'commander';
+import { EXIT_OK, reportError } from './exit.js';
+import { positiveInteger } from './options.js';
+
+function configOption(): Option {
+  return new Option('-c, --config <path>', 'config file (default: $ASR_CONFIG, ./config.yaml, the package config.yaml)');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('asr-trainer')
+    .description('Conformer-CTC speech recognition training on LibTorch that never loses progress.')
+    .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
+    .showHelpAfterError('(see --help)')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  program
+    .command('serve')
+    .description('run the HTTP + WebSocket API and the dashboard')
+    .addOption(configOption())
+    .option('--host <host>', 'bind address (default: server.host)')
+    .option('--port <port>', 'port, 0 for a free one (default: server.port)', (v) => (v === '0' ? 0 : positiveInteger(v)))
+    .action(async (options) => (await import('./commands/serve.js')).serveCommand(options));
+
+  program
+    .command('train')
+    .description('train in this process (no server): resumes from the latest checkpoint unless --no-resume')
+    .addOption(configOption())
+    .requiredOption('-m, --model <name>', 'model name from config.yaml `models`')
+    .requiredOption('-d, --dataset <name>', 'dataset name from config.yaml `datasets`')
+    .option('-e, --epochs <n>', 'TOTAL epochs (a run resumed at epoch 5 with 10 trains 6..10)', positiveInteger)
+    .option('-b, --batch-size <n>', 'utterances per batch', positiveInteger)
+    .option('--lightweight', 'limit the dataset to training.lightweight_samples utterances')
+    .option('--limit-samples <n>', 'use at most this many training utterances', positiveInteger)
+    .option('--resume', 'resume from the latest valid checkpoint (default: training.auto_resume)')
+    .option('--no-resume', 'start from scratch even when checkpoints exist')
+    .option('--checkpoint <name>', 'resume from this checkpoint (a name from `asr-trainer checkpoints`)')
+    .option('-v, --verbose', 'also print debug log lines')
+    .addHelpText('after', '\nCtrl-C stops after the current step and saves a step checkpoint; a second Ctrl-C aborts.')
+    .action(async (options) => {
+      process.exitCode = await (await import('./commands/train.js')).trainCommand(options);
+    });
+
+  program
+    .command('checkpoints')
+    .description('list checkpoints, newest first (invalid ones flagged)')
+    .addOption(configOption())
+    .option('-m, --model <name>', 'only this model')
+    .option('-d, --dataset <name>', 'only this dataset')
+    .option('--json', 'print the GET /api/checkpoints JSON')
+    .action(async (options) => (await import('./commands/checkpoints.js')).checkpointsCommand(options));
+
+  program
+    .command('transcribe')
+    .description('transcribe WAV files with a trained checkpoint')
+    .addOption(configOption())
+    .argument('<files...>', 'WAV files (any rate; resampled to 16 kHz)')
+    .option('--checkpoint <name>', 'checkpoint name (default: the best of --model/--dataset)')
+    .option('-m, --model <name>', 'model whose best checkpoint to use when --checkpoint is not given')
+    .option('-d, --dataset <name>', 'dataset whose best checkpoint to use when --checkpoint is not given')
+    .option('--json', 'print [{file, text}] as JSON')
+    .action(async (files: string[], options) =>
+      (await import('./commands/transcribe.js')).transcribeCommand(files, options),
+    );
+
+  program
+    .command('make-mini-corpus')
+    .description('generate the bundled mini corpus with espeak-ng (LJSpeech layout)')
+    .option('-o, --out <dir>', 'output folder', 'data/mini-ljspeech')
+    .option('-n, --count <n>', 'number of utterances', positiveInteger)
+    .option('--seed <n>', 'sentence and voice seed', (v) => Number.parseInt(v, 10))
+    .action(async (options) => (await import('./commands/make-mini-corpus.js')).makeMiniCorpusCommand(options));
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return EXIT_OK;
+  }
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -6,6 +6,9 @@
 namespace asr {
 
 inline constexpr int kModelSampleRate = 16000;
+// The cause read_audio names for a file that opens but holds no samples (the feature store counts those as
+// "empty wav").
+inline constexpr const char* kAudioHasNoSamples = "it holds no samples";
 
 struct Audio {
   std::vector<float> samples;  // mono, nominally in [-1, 1] (PCM is scaled by libsndfile; float files as stored)

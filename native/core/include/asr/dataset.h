@@ -136,7 +136,7 @@ class Prefetcher {
   int64_t position() const { return position_; }  // index in the plan of the batch next() returns next
 
  private:
-  void run();
+  void run(int64_t start);
 
   std::shared_ptr<const FeatureStore> store_;
   std::vector<std::vector<int64_t>> plan_;
@@ -145,6 +145,7 @@ class Prefetcher {
   std::condition_variable cv_;
   std::optional<Batch> ready_;
   std::exception_ptr error_;
+  bool finished_ = false;  // the worker has prepared the plan's last batch
   bool stop_ = false;
   std::thread worker_;
 };

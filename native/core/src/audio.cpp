@@ -1,0 +1,81 @@
+#include "asr/audio.h"
+
+#include <sndfile.h>
+#include <soxr.h>
+
+#include <cmath>
+#include <memory>
+
+#include "asr/errors.h"
+
+namespace asr {
+
+namespace {
+
+struct SndfileCloser {
+  void operator()(SNDFILE* f) const { sf_close(f); }
+};
+
+Error audio_error(const std::string& path, const std::string& cause) {
+  return Error(codes::kAudioRead, "cannot read audio file '" + path + "': " + cause);
+}
+
+}  // namespace
+
+Audio read_audio(const std::string& path) {
+  SF_INFO info{};
+  std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
+  if (!file) throw audio_error(path, sf_strerror(nullptr));
+  if (info.frames <= 0 || info.channels <= 0) throw audio_error(path, kAudioHasNoSamples);
+  if (info.samplerate <= 0) throw audio_error(path, "invalid sample rate " + std::to_string(info.samplerate));
+
+  const auto channels = static_cast<size_t>(info.channels);
+  std::vector<float> interleaved(static_cast<size_t>(info.frames) * channels);
+  const sf_count_t got = sf_readf_float(file.get(), interleaved.data(), info.frames);
+  if (got <= 0) throw audio_error(path, std::string("no frames could be decoded (") + sf_strerror(file.get()) + ")");
+
+  Audio audio;
+  audio.sample_rate = info.samplerate;
+  if (channels == 1) {
+    interleaved.resize(static_cast<size_t>(got));
+    audio.samples = std::move(interleaved);
+    return audio;
+  }
+  // Mixdown by averaging keeps a full-scale signal present on every channel at full scale.
+  audio.samples.resize(static_cast<size_t>(got));
+  const float scale = 1.0f / static_cast<float>(channels);
+  for (size_t i = 0; i < audio.samples.size(); ++i) {
+    float sum = 0;
+    for (size_t c = 0; c < channels; ++c) sum += interleaved[i * channels + c];
+    audio.samples[i] = sum * scale;
+  }
+  return audio;
+}
+
+std::vector<float> resample(const std::vector<float>& samples, double from_hz, double to_hz) {
+  if (!(from_hz > 0) || !(to_hz > 0)) {
+    throw Error(codes::kInvalidArgument, "resample needs positive sample rates, got " + std::to_string(from_hz) +
+                                             " Hz -> " + std::to_string(to_hz) + " Hz");
+  }
+  if (from_hz == to_hz || samples.empty()) return samples;
+  const auto out_len = static_cast<size_t>(std::llround(static_cast<double>(samples.size()) * to_hz / from_hz));
+  std::vector<float> out(out_len);
+  size_t done = 0;
+  const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  // The rate conversion itself is single-threaded per call; parallelism comes from the feature workers.
+  const soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
+  soxr_error_t err = soxr_oneshot(from_hz, to_hz, 1, samples.data(), samples.size(), nullptr, out.data(),
+                                  out.size(), &done, &io, &quality, &runtime);
+  if (err) throw Error(codes::kInternal, std::string("libsoxr failed to resample: ") + err);
+  out.resize(done);
+  return out;
+}
+
+std::vector<float> load_audio_16k(const std::string& path) {
+  Audio audio = read_audio(path);
+  if (audio.sample_rate == kModelSampleRate) return std::move(audio.samples);
+  return resample(audio.samples, audio.sample_rate, kModelSampleRate);
+}
+
+}  // namespace asr

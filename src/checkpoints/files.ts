@@ -1,0 +1,73 @@
+/**
+ * Crash-safe file primitives of the checkpoint folder. Written here rather than with
+ * `write-file-atomic` because the sidecar and the links also need the folder itself fsynced after the
+ * rename (that library does not), and the links are symlinks, which it does not write.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rename, symlink, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { tempNameFor } from './names.js';
+
+/** Makes a rename or unlink in `dir` durable: without it a power cut can bring back the old entry. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** temp (exclusive create) + write + fsync + rename + folder fsync: readers see the old file or the new one. */
+export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
+  const dir = path.dirname(filePath);
+  const temp = path.join(dir, tempNameFor(path.basename(filePath)));
+  const handle = await open(temp, 'wx', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  try {
+    await rename(temp, filePath);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(dir);
+}
+
+/**
+ * Points `linkPath` at `target` (a name in the same folder, so the link stays valid when the folder
+ * moves) by making the link under a temp name and renaming it over the old one: at no moment is
+ * there no link or a half-made one.
+ */
+export async function replaceSymlink(linkPath: string, target: string): Promise<void> {
+  const dir = path.dirname(linkPath);
+  const temp = path.join(dir, tempNameFor(path.basename(linkPath)));
+  await symlink(target, temp);
+  try {
+    await rename(temp, linkPath);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(dir);
+}
+
+/** sha256 and byte count of a file, streamed so a large checkpoint is never held in memory. */
+export async function sha256File(filePath: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const stream = createReadStream(filePath, { highWaterMark: 1 << 20 });
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}

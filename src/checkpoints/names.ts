@@ -1,0 +1,137 @@
+/**
+ * Checkpoint file names (ARCHITECTURE.md §5): the only place that turns a model, a dataset and a
+ * position into a file name, and a file name back into them.
+ */
+import { AsrTrainerError } from '../errors.js';
+
+/** Model and dataset names: lowercase, no path separators, so a name can never form a path. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]*$/;
+/** Long enough for any real name, short enough that every derived file name stays under 255 bytes. */
+export const MAX_NAME_LENGTH = 100;
+/** Linux NAME_MAX. */
+export const MAX_FILE_NAME_BYTES = 255;
+
+export type CheckpointKind = 'epoch' | 'step';
+
+export interface ParsedCheckpointName {
+  /** `{model}-{dataset}`; which split is meant is only known from the sidecar or the caller. */
+  prefix: string;
+  epoch: number;
+  /** The `-step-{S}` part of a mid-epoch checkpoint; null for an epoch checkpoint. */
+  nameStep: number | null;
+  kind: CheckpointKind;
+}
+
+const CHECKPOINT_NAME = /^(.+)-epoch-(0|[1-9][0-9]*)(?:-step-(0|[1-9][0-9]*))?\.pt$/;
+
+export function validateModelName(model: unknown): string {
+  return validateName(model, 'model');
+}
+
+export function validateDatasetName(dataset: unknown): string {
+  return validateName(dataset, 'dataset');
+}
+
+function validateName(value: unknown, what: 'model' | 'dataset'): string {
+  if (typeof value !== 'string' || value.length > MAX_NAME_LENGTH || !NAME_PATTERN.test(value)) {
+    const shown = typeof value === 'string' ? `'${value.slice(0, 60)}'` : String(typeof value);
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      `Invalid ${what} name ${shown}: use lowercase letters, digits, '_', '.' and '-', starting with a letter or digit, at most ${MAX_NAME_LENGTH} characters`,
+      { [what]: value },
+    );
+  }
+  return value;
+}
+
+function validateCount(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new AsrTrainerError('E_INVALID_ARGUMENT', `${what} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function pairPrefix(model: string, dataset: string): string {
+  return `${validateModelName(model)}-${validateDatasetName(dataset)}`;
+}
+
+/**
+ * `{model}-{dataset}-epoch-{N}.pt` for the checkpoint at the end of epoch N, or
+ * `{model}-{dataset}-epoch-{N}-step-{S}.pt` for a save inside epoch N (stop, `save_every_steps`),
+ * which orders after every step save of epoch N with a smaller S and before `…-epoch-{N}.pt`.
+ */
+export function checkpointName(model: string, dataset: string, epoch: number, step?: number | null): string {
+  const prefix = pairPrefix(model, dataset);
+  validateCount(epoch, 'epoch');
+  if (step === undefined || step === null) return `${prefix}-epoch-${epoch}.pt`;
+  validateCount(step, 'step');
+  return `${prefix}-epoch-${epoch}-step-${step}.pt`;
+}
+
+export function parseCheckpointName(name: string): ParsedCheckpointName | null {
+  const match = CHECKPOINT_NAME.exec(name);
+  if (!match) return null;
+  const epoch = Number(match[2]);
+  const nameStep = match[3] === undefined ? null : Number(match[3]);
+  if (!Number.isSafeInteger(epoch) || (nameStep !== null && !Number.isSafeInteger(nameStep))) return null;
+  return { prefix: match[1]!, epoch, nameStep, kind: nameStep === null ? 'epoch' : 'step' };
+}
+
+/** The name belongs to this model/dataset by its text (the sidecar settles collisions, see store). */
+export function parseCheckpointNameFor(name: string, model: string, dataset: string): ParsedCheckpointName | null {
+  const parsed = parseCheckpointName(name);
+  return parsed && parsed.prefix === `${model}-${dataset}` ? parsed : null;
+}
+
+export type LinkRole = 'latest' | 'best';
+
+export function linkName(model: string, dataset: string, role: LinkRole): string {
+  return `${pairPrefix(model, dataset)}-${role}.pt`;
+}
+
+export function lockFileName(model: string, dataset: string): string {
+  return `${pairPrefix(model, dataset)}.lock`;
+}
+
+export function sidecarName(checkpoint: string): string {
+  return `${checkpoint}.json`;
+}
+
+/**
+ * Temp files of this pair: ours are `.{final name}.tmp-{pid}-{random}`; the addon's `.pt` writer
+ * is recognised by the same rule (its final name, optionally dot-prefixed, then `.tmp`).
+ */
+export function isTempNameFor(name: string, model: string, dataset: string): boolean {
+  const bare = name.startsWith('.') ? name.slice(1) : name;
+  const prefix = `${model}-${dataset}-`;
+  return bare.startsWith(prefix) && bare.slice(prefix.length).includes('.tmp');
+}
+
+export function tempNameFor(finalName: string): string {
+  const random = Math.random().toString(36).slice(2, 10);
+  return `.${finalName}.tmp-${process.pid}-${random}`;
+}
+
+/**
+ * A caller-supplied checkpoint name must be one plain file name inside the folder: anything that
+ * could reach another folder is refused before the file system sees it.
+ */
+export function validatePlainFileName(name: unknown): string {
+  const refuse = (why: string): never => {
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      `Invalid checkpoint name: ${why}; give a plain file name from GET /api/checkpoints, e.g. 'conformer-mini-ljspeech-epoch-3.pt'`,
+    );
+  };
+  if (typeof name !== 'string') return refuse(`expected a string, got ${typeof name}`);
+  if (name.length === 0) return refuse('it is empty');
+  if (Buffer.byteLength(name, 'utf8') > MAX_FILE_NAME_BYTES) {
+    return refuse(`it is longer than ${MAX_FILE_NAME_BYTES} bytes`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return refuse('it contains a control character');
+  if (name.includes('/') || name.includes('\\')) return refuse(`'${name}' contains a path separator`);
+  if (name.includes('..')) return refuse(`'${name}' contains '..'`);
+  if (name === '.') return refuse(`'.' is the folder itself`);
+  return name;
+}

@@ -1,0 +1,5 @@
+export * from './text.js';
+export * from './metadata.js';
+export * from './split.js';
+export * from './dataset.js';
+export * from './skips.js';

@@ -1,0 +1,274 @@
+/**
+ * The whole surface of the native addon (native/addon), as TypeScript sees it. Everything else imports
+ * these types; nothing touches the addon untyped.
+ *
+ * Naming: plain data objects mirror the C++ structs of native/core/include/asr field for field
+ * (snake_case, as config.yaml and the events do); methods, properties and per-call options
+ * (`signal`, `onStep`) are camelCase. Input structs are partial: a missing field takes the C++ default,
+ * and an unknown field is an E_INVALID_ARGUMENT error (so a misspelt option never silently defaults).
+ *
+ * Every method that fails — synchronously or by rejecting — does so with an `AsrTrainerError`
+ * (src/errors.ts) carrying the core's code.
+ */
+
+import type { AsrTrainerError } from '../errors.js';
+
+/** asr::ModelConfig (model.h). */
+export interface ModelConfig {
+  n_mels: number;
+  d_model: number;
+  num_layers: number;
+  num_heads: number;
+  ffn_dim: number;
+  conv_kernel: number;
+  vocab_size: number;
+  dropout: number;
+}
+
+/** asr::SpecAugmentOptions (trainer.h). */
+export interface SpecAugmentOptions {
+  enabled: boolean;
+  freq_masks: number;
+  freq_width: number;
+  time_masks: number;
+  time_width_fraction: number;
+}
+
+/** asr::TrainConfig (trainer.h). `threads` 0 means all cores; `device` auto|cpu|cuda|cuda:N. */
+export interface TrainConfig {
+  learning_rate: number;
+  warmup_steps: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weight_decay: number;
+  grad_clip: number;
+  grad_accumulation: number;
+  seed: number;
+  threads: number;
+  device: string;
+  spec_augment: SpecAugmentOptions;
+}
+
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'spec_augment'>> & {
+  spec_augment?: Partial<SpecAugmentOptions>;
+};
+
+/** asr::FbankOptions (features.h). */
+export interface FbankOptions {
+  num_mel_bins: number;
+  sample_rate: number;
+  frame_length_ms: number;
+  frame_shift_ms: number;
+  preemphasis: number;
+  dither: number;
+  n_fft: number;
+  remove_dc_offset: boolean;
+  snip_edges: boolean;
+  low_freq: number;
+  high_freq: number;
+}
+
+/** asr::StepResult (trainer.h). */
+export interface StepResult {
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  global_step: number;
+  utterances: number;
+  frames: number;
+  seconds: number;
+  /** false: the loss or gradient was NaN/inf and the update was skipped. */
+  finite: boolean;
+  /** An optimizer update happened (every grad_accumulation batches). */
+  updated: boolean;
+}
+
+/** A step as `onStep` sees it: `batch_index` is the position in the `batches` given to train(). */
+export interface StepProgress extends StepResult {
+  batch_index: number;
+}
+
+/** asr::EvalResult (trainer.h). cer and wer are fractions (0.046 is 4.6 %). */
+export interface EvalResult {
+  loss: number;
+  cer: number;
+  wer: number;
+  utterances: number;
+  hypotheses: string[];
+  references: string[];
+  ids: string[];
+}
+
+/** JSON-compatible values, as stored in a checkpoint's `config` and `metrics`. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/**
+ * asr::CheckpointMeta (checkpoint.h). `config` and `metrics` travel as JSON text in the file; the addon
+ * stringifies and parses them.
+ */
+export interface CheckpointMeta {
+  epoch: number;
+  step: number;
+  global_step: number;
+  data_seed: number;
+  data_epoch: number;
+  batch_position: number;
+  config: JsonObject;
+  metrics: JsonObject;
+}
+
+export type CheckpointMetaInput = Partial<CheckpointMeta>;
+
+/** asr::UtteranceSpec (dataset.h): `text` already normalised (a-z, apostrophe, single spaces). */
+export interface UtteranceSpec {
+  id: string;
+  wav_path: string;
+  text: string;
+}
+
+/** asr::FeatureStoreOptions (dataset.h). An empty cache_dir computes in memory. */
+export interface FeatureStoreOptions {
+  cache_dir: string;
+  cache_name?: string;
+  fbank?: Partial<FbankOptions>;
+  threads?: number;
+}
+
+/** One utterance handed to FeatureStore.fromAudio: mono samples in [-1, 1] at `sample_rate`. */
+export interface AudioUtterance {
+  id: string;
+  samples: Float32Array;
+  sample_rate: number;
+  text: string;
+}
+
+/** asr::BatchPlanOptions (dataset.h). */
+export interface BatchPlanOptions {
+  batch_size: number;
+  max_frames?: number;
+  seed?: number;
+  bucket_chunk?: number;
+  shuffle?: boolean;
+  bucket?: boolean;
+}
+
+export interface SkippedUtterance {
+  id: string;
+  reason: string;
+}
+
+/** All usable utterances' normalised features (immutable; safe to share between calls). */
+export interface FeatureStore {
+  readonly size: number;
+  /** Entries this open computed / reused from the cache file (skips included). */
+  readonly computed: number;
+  readonly cached: number;
+  readonly skipped: SkippedUtterance[];
+  /** The cache file, or '' for an in-memory store. */
+  readonly cachePath: string;
+  readonly totalFrames: number;
+  frames(index: number): number;
+  id(index: number): string;
+  text(index: number): string;
+  ids(): string[];
+  /** The epoch's batches (indices into this store): a pure function of (store, options, epoch). */
+  planEpoch(options: BatchPlanOptions, epoch: number): number[][];
+}
+
+export type FeatureStoreProgress = (done: number, total: number) => void;
+
+export interface FeatureStoreStatics {
+  /** Reads or builds the cache file of these utterances (see dataset.h for reuse and skip rules). */
+  open(specs: UtteranceSpec[], options: FeatureStoreOptions, onProgress?: FeatureStoreProgress): Promise<FeatureStore>;
+  /** In memory, no cache; audio at another rate is resampled to 16 kHz first. */
+  fromAudio(utterances: AudioUtterance[], fbank?: Partial<FbankOptions>): Promise<FeatureStore>;
+}
+
+export interface TrainOptions {
+  /** Checked at each step boundary: the step in flight finishes, then train() resolves with cancelled. */
+  signal?: AbortSignal;
+  /**
+   * Called on the main thread after each step, before train() resolves. If it throws, training stops at
+   * the next step boundary and train() rejects with that error.
+   */
+  onStep?: (step: StepProgress) => void;
+}
+
+export interface TrainOutcome {
+  steps: StepResult[];
+  cancelled: boolean;
+}
+
+/**
+ * One training run's state (model, optimizer, schedule, generators). Calls are serialised: a second
+ * async call while one is in flight rejects with E_INVALID_ARGUMENT.
+ */
+export interface Trainer {
+  /** Trains on the given batches (indices into `store`) in order, one step each. */
+  train(store: FeatureStore, batches: number[][], options?: TrainOptions): Promise<TrainOutcome>;
+  evaluate(store: FeatureStore, batches: number[][]): Promise<EvalResult>;
+  transcribe(store: FeatureStore, indices: number[]): Promise<string[]>;
+  /** Atomic write (temp file, fsync, rename, folder fsync). */
+  save(path: string, meta?: CheckpointMetaInput): Promise<void>;
+  /** Restores model, optimizer, schedule and generators; E_CHECKPOINT_CORRUPT / E_SHAPE_MISMATCH / … */
+  load(path: string): Promise<CheckpointMeta>;
+  readonly globalStep: number;
+  readonly parameterCount: number;
+  /** "cpu", "cuda:0", … */
+  readonly device: string;
+  /** The rate the next update will use. */
+  readonly lr: number;
+  readonly modelConfig: ModelConfig;
+  readonly trainConfig: TrainConfig;
+}
+
+export interface TrainerConstructor {
+  new (model: Partial<ModelConfig>, train?: TrainConfigInput): Trainer;
+}
+
+export interface NativeVersions {
+  libtorch: string;
+  cuda: boolean;
+  cudaDevices: number;
+  openmp: boolean;
+  /** LibTorch's current intra-op thread count. */
+  threads: number;
+  napi: number;
+}
+
+export interface FbankResult {
+  /** frames × bins, row major. */
+  data: Float32Array;
+  frames: number;
+  bins: number;
+}
+
+export interface AudioData {
+  samples: Float32Array;
+  sample_rate: number;
+}
+
+/** The loaded addon, as src/native.ts hands it out. */
+export interface NativeAddon {
+  readonly versions: NativeVersions;
+  /** Sets LibTorch's intra-op threads (0: all cores); returns the count set. */
+  setThreads(threads: number): number;
+  /** xs | s | m | l; anything else throws E_INVALID_ARGUMENT. */
+  modelPreset(name: string): ModelConfig;
+  /** Kaldi-compatible log-mel filterbank (not normalised); other rates are resampled to 16 kHz first. */
+  fbank(samples: Float32Array, sampleRate: number, options?: Partial<FbankOptions>): FbankResult;
+  /** Any format libsndfile reads, mixed to mono and resampled to 16 kHz. */
+  readAudio(path: string): Promise<AudioData>;
+  readCheckpointMeta(path: string): Promise<CheckpointMeta>;
+  readCheckpointModelConfig(path: string): Promise<ModelConfig>;
+  FeatureStore: FeatureStoreStatics;
+  Trainer: TrainerConstructor;
+}
+
+/** What the binary exports before src/native.ts hands it the error class. */
+export interface RawNativeAddon extends NativeAddon {
+  /** The addon constructs this class as `new errorClass(code, message)` for every failure. */
+  setErrorClass(errorClass: typeof AsrTrainerError): void;
+}

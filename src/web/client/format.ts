@@ -39,10 +39,6 @@ export function timestamp(iso: string | null | undefined): string {
 
 /** Why a listed checkpoint cannot be resumed from, or null when it is valid. */
 export function invalidReason(checkpoint: CheckpointInfo): string | null {
-  if (checkpoint.valid === false) return checkpoint.invalid_reason || checkpoint.error || 'invalid';
-  if (checkpoint.status && checkpoint.status !== 'valid' && checkpoint.status !== 'ok') {
-    return checkpoint.invalid_reason || checkpoint.error || checkpoint.status;
-  }
-  if (checkpoint.invalid_reason) return checkpoint.invalid_reason;
+  if (checkpoint.valid === false) return checkpoint.problem || 'invalid';
   return null;
 }

@@ -64,14 +64,12 @@ export interface CheckpointInfo {
   step: number;
   size_mb: number;
   created_at: string;
-  metrics?: Partial<EpochMetrics> | null;
+  metrics?: Record<string, number | null> | null;
   is_latest: boolean;
   is_best: boolean;
-  /** The listing marks a `.pt` without a valid sidecar; several spellings are accepted below. */
+  /** False for a `.pt` without a valid sidecar (incomplete or corrupt); `problem` says what is wrong. */
   valid?: boolean;
-  status?: string;
-  invalid_reason?: string;
-  error?: string;
+  problem?: string;
 }
 
 export type ServerMessage =

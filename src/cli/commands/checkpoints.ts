@@ -1,0 +1,38 @@
+/** `asr-trainer checkpoints`: the checkpoint folder as a table, or as the GET /api/checkpoints JSON. */
+
+import { CheckpointStore } from '../../checkpoints/store.js';
+import { loadConfig } from '../../config/index.js';
+import { formatPercent } from '../progress.js';
+
+export interface CheckpointsOptions {
+  config?: string;
+  model?: string;
+  dataset?: string;
+  json?: boolean;
+}
+
+export async function checkpointsCommand(options: CheckpointsOptions): Promise<void> {
+  const config = loadConfig({ path: options.config });
+  const store = new CheckpointStore({ dir: config.paths.checkpoints });
+  const checkpoints = await store.list({ model: options.model, dataset: options.dataset });
+  if (options.json) {
+    process.stdout.write(JSON.stringify({ checkpoints }, null, 2) + '\n');
+    return;
+  }
+  if (checkpoints.length === 0) {
+    process.stdout.write(`no checkpoints in ${config.paths.checkpoints}\n`);
+    return;
+  }
+  const rows = checkpoints.map((c) => {
+    const cer = typeof c.metrics?.val_cer === 'number' ? formatPercent(c.metrics.val_cer) : '-';
+    const marks = [c.is_latest ? 'latest' : '', c.is_best ? 'best' : '', c.valid ? '' : `INVALID: ${c.problem ?? 'no valid sidecar'}`]
+      .filter(Boolean)
+      .join(', ');
+    return [c.name, String(c.epoch), String(c.step), `${c.size_mb.toFixed(1)} MB`, cer, c.created_at, marks];
+  });
+  const header = ['NAME', 'EPOCH', 'STEP', 'SIZE', 'VAL CER', 'CREATED', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const row of [header, ...rows]) {
+    process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd() + '\n');
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * POST /api/transcribe: a WAV body (audio/wav, or multipart/form-data with one or more file parts) →
+ * the text, decoded by a checkpoint (`checkpoint` query, default the best of the current or newest run).
+ * The same Transcriber as `asr-trainer transcribe`. Register with `app.register(transcribeRoutes(config))`.
+ */
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AsrConfig } from '../config/schema.js';
+import { AsrTrainerError } from '../errors.js';
+import { resolveTranscribeCheckpoint, Transcriber, type Transcription } from '../transcribe/index.js';
+import { boundaryOf, multipartFiles } from '../transcribe/multipart.js';
+import { ErrorSchema } from './schemas.js';
+
+const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
+/** A minute of 16-bit 48 kHz stereo is 11 MB; leave room for a few clips in one multipart body. */
+const MAX_AUDIO_BYTES = 50 * 1024 * 1024;
+
+const Name = Type.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+
+export interface TranscribeRouteOptions {
+  /** The model/dataset whose best checkpoint is used when the query names none (the current run's). */
+  defaultPair?: () => { model_name: string | null; dataset_name: string | null };
+}
+
+export function transcribeRoutes(config: AsrConfig, options: TranscribeRouteOptions = {}): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    // Buffers for the audio types, scoped to this plugin: the rest of the API stays JSON only.
+    app.addContentTypeParser([...AUDIO_TYPES, 'multipart/form-data'], { parseAs: 'buffer', bodyLimit: MAX_AUDIO_BYTES }, (_req, body, done) =>
+      done(null, body),
+    );
+
+    // One model in memory, reloaded when the resolved checkpoint changes; one decode at a time
+    // (a Trainer serialises its calls).
+    let cached: { key: string; transcriber: Transcriber } | null = null;
+    let queue: Promise<unknown> = Promise.resolve();
+    const serialised = <T>(work: () => Promise<T>): Promise<T> => {
+      const result = queue.then(work, work);
+      queue = result.catch(() => undefined);
+      return result;
+    };
+
+    app.post(
+      '/api/transcribe',
+      {
+        bodyLimit: MAX_AUDIO_BYTES,
+        schema: {
+          summary: 'Transcribe a WAV file with a trained checkpoint',
+          description:
+            'Body: the WAV bytes (Content-Type audio/wav) or multipart/form-data with file parts. Any rate; resampled to 16 kHz.',
+          tags: ['transcribe'],
+          querystring: Type.Object(
+            {
+              checkpoint: Type.Optional(Name),
+              model_name: Type.Optional(Name),
+              dataset_name: Type.Optional(Name),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({
+              text: Type.String(),
+              checkpoint: Type.String(),
+              results: Type.Array(Type.Object({ file: Type.String(), text: Type.String() })),
+            }),
+            400: ErrorSchema,
+            401: ErrorSchema,
+            404: ErrorSchema,
+            413: ErrorSchema,
+            415: ErrorSchema,
+            422: ErrorSchema,
+          },
+        },
+      },
+      async (request) => {
+        const body = request.body as Buffer | undefined;
+        const contentType = String(request.headers['content-type'] ?? '');
+        const files = audioFiles(body, contentType);
+        const pair = options.defaultPair?.() ?? { model_name: null, dataset_name: null };
+        const target = {
+          checkpoint: request.query.checkpoint ?? null,
+          model_name: request.query.model_name ?? pair.model_name,
+          dataset_name: request.query.dataset_name ?? pair.dataset_name,
+        };
+        return serialised(async () => {
+          const resolved = await resolveTranscribeCheckpoint(config, target);
+          const key = `${resolved.path}:${resolved.sha256}`;
+          if (cached?.key !== key) cached = { key, transcriber: await Transcriber.open(config, { checkpoint: resolved.name }) };
+          const results = await transcribeBuffers(cached.transcriber, files);
+          return {
+            text: results.map((r) => r.text).join('\n'),
+            checkpoint: cached.transcriber.checkpoint,
+            results: results.map((r) => ({ file: r.id, text: r.text })),
+          };
+        });
+      },
+    );
+  };
+}
+
+function audioFiles(body: Buffer | undefined, contentType: string): Array<{ name: string; data: Buffer }> {
+  if (!body || body.length === 0) {
+    throw new AsrTrainerError('E_INVALID_ARGUMENT', 'Send the WAV bytes as the body (Content-Type: audio/wav) or as a multipart file part');
+  }
+  if (!contentType.toLowerCase().startsWith('multipart/form-data')) return [{ name: 'audio.wav', data: body }];
+  const boundary = boundaryOf(contentType);
+  if (!boundary) throw new AsrTrainerError('E_INVALID_ARGUMENT', 'multipart/form-data body without a boundary');
+  const parts = multipartFiles(body, boundary);
+  if (parts.length === 0) {
+    throw new AsrTrainerError('E_INVALID_ARGUMENT', 'The multipart body has no file part: send the WAV as a file field (e.g. curl -F audio=@clip.wav)');
+  }
+  return parts.map((p, i) => ({ name: p.filename || p.name || `part-${i}`, data: p.data }));
+}
+
+/** The addon reads audio from files (libsndfile), so the bodies go through a private temp folder. */
+async function transcribeBuffers(transcriber: Transcriber, files: Array<{ name: string; data: Buffer }>): Promise<Transcription[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'asr-transcribe-'));
+  try {
+    const paths = await Promise.all(
+      files.map(async (f, i) => {
+        const path = join(dir, `${i}.wav`);
+        await writeFile(path, f.data);
+        return path;
+      }),
+    );
+    const results = await transcriber.transcribeFiles(paths);
+    return results.map((r, i) => ({ id: files[i].name, text: r.text }));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

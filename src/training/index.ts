@@ -33,3 +33,7 @@
  * E_TRAINING_IN_PROGRESS), `stop()`, `status()`, `on('event', …)`, `shutdown()`.
  */
 export * from './events.js';
+export * from './plan.js';
+export * from './run.js';
+export * from './supervisor.js';
+export * from './metrics-log.js';

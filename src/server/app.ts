@@ -1,0 +1,91 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AsrConfig } from '../config/schema.js';
+import { TrainingSupervisor, type SupervisorOptions } from '../training/supervisor.js';
+import { dashboardPlugin } from '../web/dashboard.js';
+import { installAuth } from './auth.js';
+import { installErrorHandlers } from './errors.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { checkpointRoutes } from './routes/checkpoints.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { trainRoutes } from './routes/train.js';
+import { WsHub, type WsHubOptions } from './ws-hub.js';
+
+export interface BuildAppOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Largest accepted request body in bytes (requests here are small JSON objects). */
+  bodyLimit?: number;
+  /** Overrides server.api_token / ASR_API_TOKEN (tests). */
+  apiToken?: string;
+  supervisor?: SupervisorOptions;
+  ws?: WsHubOptions;
+  /** Serve the dashboard at / (default true). */
+  dashboard?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    supervisor: TrainingSupervisor;
+    wsHub: WsHub;
+  }
+}
+
+/** The API token in effect: ASR_API_TOKEN wins over server.api_token; empty means no auth. */
+export function effectiveApiToken(config: AsrConfig, env: NodeJS.ProcessEnv = process.env): string {
+  return env.ASR_API_TOKEN || config.server.api_token || '';
+}
+
+/**
+ * The whole HTTP + WebSocket API without listening: tests use inject() or listen({port: 0}); serve()
+ * listens on server.host:port. Closing the app stops a running trainer gracefully first.
+ */
+export async function buildApp(config: AsrConfig, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // Unknown body keys are an error (a typo like "epoch" must not be silently dropped).
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only: without the text/plain parser any other content type is answered 415.
+  app.removeContentTypeParser('text/plain');
+
+  const supervisor = new TrainingSupervisor(config, options.supervisor);
+  const hub = new WsHub(options.ws);
+  supervisor.on('event', (event) => hub.broadcast(event));
+  app.decorate('supervisor', supervisor);
+  app.decorate('wsHub', hub);
+  app.addHook('preClose', async () => {
+    await supervisor.shutdown();
+    hub.closeAll();
+  });
+
+  installErrorHandlers(app);
+  installAuth(app, options.apiToken ?? effectiveApiToken(config));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'asr-trainer',
+        description: 'Conformer-CTC training that never loses progress: start, stop, resume, checkpoints. Events on /ws.',
+        version: '0.1.0',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+
+  await app.register(trainRoutes(supervisor));
+  await app.register(checkpointRoutes(config));
+  await app.register(catalogRoutes(config, supervisor));
+  await app.register(metricsRoutes(config, supervisor));
+  app.get('/ws', { websocket: true, schema: { hide: true } }, (socket) => {
+    hub.add(socket, supervisor.status(), supervisor.recentLogs());
+  });
+  if (options.dashboard ?? true) await app.register(dashboardPlugin);
+  return app;
+}

@@ -1,0 +1,4 @@
+export { buildApp, effectiveApiToken, type BuildAppOptions } from './app.js';
+export { serve, type RunningServer, type ServeOptions } from './serve.js';
+export { HTTP_STATUS_BY_CODE, errorBody, type ErrorBody } from './errors.js';
+export { WS_CLOSE_TOO_SLOW } from './ws-hub.js';

@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import type { AsrConfig } from '../config/schema.js';
+import { resolveModelDimensions, type ModelDimensions } from '../config/models.js';
+import { runConfigSnapshot } from '../config/snapshot.js';
+import { AsrTrainerError } from '../errors.js';
+import { CheckpointStore, checkResumeCompatibility, type ResolvedCheckpoint } from '../checkpoints/index.js';
+import { assertDatasetPresent } from '../data/dataset.js';
+
+/** A start or resume request: the body of POST /api/train/start, and what the CLI passes. */
+export interface TrainRequest {
+  model_name: string;
+  dataset_name: string;
+  /** Total epochs, counted across resumes (default training.epochs). */
+  epochs?: number;
+  batch_size?: number;
+  /** Limit the training set to training.lightweight_samples utterances. */
+  lightweight?: boolean;
+  limit_samples?: number | null;
+  /** Default training.auto_resume; `specific_checkpoint` implies it. */
+  resume_from_checkpoint?: boolean;
+  specific_checkpoint?: string | null;
+}
+
+export interface PlanOptions {
+  /** POST /api/train/resume: no checkpoint to resume is an error (E_NO_CHECKPOINT), not a fresh start. */
+  mustResume?: boolean;
+  runId?: string;
+}
+
+/** What a start will do, known before any data is loaded. */
+export interface RunPlan {
+  run_id: string;
+  model_name: string;
+  dataset_name: string;
+  /** Total epochs. */
+  epochs: number;
+  /** The epoch the run trains first (1-based). */
+  start_epoch: number;
+  /** Batches of `start_epoch` already trained (a mid-epoch checkpoint); 0 otherwise. */
+  start_step: number;
+  /** The checkpoint's global step, 0 for a fresh start. */
+  start_global_step: number;
+  resumed_from: string | null;
+  batch_size: number;
+  /** The training set is cut to this many utterances; null for all. */
+  limit_samples: number | null;
+  model: ModelDimensions;
+  /** Said to the user: the run goes ahead, but something is not as asked (e.g. not an exact resume). */
+  warnings: string[];
+  request: TrainRequest;
+}
+
+export function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The limit on training utterances a request asks for (the smaller when both are given). */
+export function sampleLimit(config: AsrConfig, request: TrainRequest): number | null {
+  const limits = [request.limit_samples ?? null, request.lightweight ? config.training.lightweight_samples : null].filter(
+    (n): n is number => n !== null,
+  );
+  return limits.length > 0 ? Math.min(...limits) : null;
+}
+
+/**
+ * Resolves a request against the config and the checkpoint folder: which model and dataset, which
+ * checkpoint it resumes (if any), and the epochs left. Reads only; loads no data and takes no lock.
+ */
+export async function planRun(config: AsrConfig, request: TrainRequest, options: PlanOptions = {}): Promise<RunPlan> {
+  const model = resolveModelDimensions(config, request.model_name);
+  runConfigSnapshot(config, request.model_name, request.dataset_name); // throws E_UNKNOWN_DATASET listing the known ones
+  assertDatasetPresent(config, request.dataset_name);
+  const epochs = request.epochs ?? config.training.epochs;
+  const batchSize = request.batch_size ?? config.training.batch_size;
+  const specific = request.specific_checkpoint ?? null;
+  const resume = specific !== null || options.mustResume === true || (request.resume_from_checkpoint ?? config.training.auto_resume);
+  const plan: RunPlan = {
+    run_id: options.runId ?? newRunId(),
+    model_name: request.model_name,
+    dataset_name: request.dataset_name,
+    epochs,
+    start_epoch: 1,
+    start_step: 0,
+    start_global_step: 0,
+    resumed_from: null,
+    batch_size: batchSize,
+    limit_samples: sampleLimit(config, request),
+    model,
+    warnings: [],
+    request,
+  };
+  if (!resume) return plan;
+
+  const store = new CheckpointStore({ dir: config.paths.checkpoints });
+  let resolved: ResolvedCheckpoint;
+  try {
+    resolved = await store.resolveForResume({ model: request.model_name, dataset: request.dataset_name, specific });
+  } catch (err) {
+    // Auto-resume with nothing to resume is a fresh start; /api/train/resume makes it an error.
+    if (err instanceof AsrTrainerError && err.code === 'E_NO_CHECKPOINT' && !options.mustResume && specific === null) return plan;
+    throw err;
+  }
+  const { sidecar } = resolved;
+  const compatibility = checkResumeCompatibility(
+    sidecar.name,
+    { model_config: sidecar.model_config ?? { ...model }, batch_size: sidecar.batch_size ?? null },
+    { model_config: { ...model }, batch_size: batchSize },
+  );
+  const epochEnd = sidecar.kind === 'epoch';
+  const startEpoch = epochEnd ? sidecar.epoch + 1 : sidecar.epoch;
+  if (startEpoch > epochs) {
+    throw new AsrTrainerError(
+      'E_CHECKPOINT_PAST_EPOCHS',
+      `Checkpoint '${sidecar.name}' has already trained ${epochEnd ? sidecar.epoch : sidecar.epoch - 1} of the requested ${epochs} epochs (epochs is the total, counted across resumes): ask for more epochs (e.g. epochs: ${startEpoch}), or start without resuming`,
+      { checkpoint: sidecar.name, checkpoint_epoch: sidecar.epoch, epochs },
+    );
+  }
+  return {
+    ...plan,
+    start_epoch: startEpoch,
+    start_step: epochEnd ? 0 : sidecar.step,
+    start_global_step: sidecar.global_step,
+    resumed_from: sidecar.name,
+    warnings: compatibility.warnings,
+  };
+}

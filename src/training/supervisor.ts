@@ -1,0 +1,268 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createInterface } from 'node:readline';
+import type { AsrConfig } from '../config/schema.js';
+import { AsrTrainerError } from '../errors.js';
+import { idleStatus, logEvent, type LogPayload, type StatusPayload, type TrainingEvent } from './events.js';
+import type { ChildToParent, ParentToChild } from './ipc.js';
+import { planRun, type PlanOptions, type RunPlan, type TrainRequest } from './plan.js';
+
+export interface SupervisorOptions {
+  /** How long a stopping trainer gets to save and exit before it is killed. */
+  stopTimeoutMs?: number;
+  /** Extra environment for the trainer process. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const RECENT_LOG_LINES = 200;
+const FAILURE_LOG_LINES = 20;
+
+/**
+ * Runs each training in a forked trainer process (./child.ts), so a native abort, an OOM kill or a
+ * segfault ends that process and never the API. Events cross by IPC and are re-emitted as
+ * `on('event', (e: TrainingEvent) => …)`; the supervisor keeps the status and the recent log lines.
+ */
+export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }> {
+  private current: StatusPayload = idleStatus();
+  private child: ChildProcess | null = null;
+  private readonly logs: LogPayload[] = [];
+  private stopTimer: NodeJS.Timeout | null = null;
+  private killedForTimeout = false;
+  private finished: { state: 'completed' | 'stopped' } | null = null;
+  private childError: { code: string; message: string } | null = null;
+  private exitWaiters: (() => void)[] = [];
+  private readonly stopTimeoutMs: number;
+
+  constructor(
+    private readonly config: AsrConfig,
+    private readonly options: SupervisorOptions = {},
+  ) {
+    super();
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
+  }
+
+  status(): StatusPayload {
+    return { ...this.current };
+  }
+
+  recentLogs(): LogPayload[] {
+    return [...this.logs];
+  }
+
+  /** The trainer process id while one runs (tests and operators use it to signal the trainer). */
+  get trainerPid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  isBusy(): boolean {
+    return this.current.state === 'starting' || this.current.state === 'running' || this.current.state === 'stopping';
+  }
+
+  /**
+   * Starts a run. The state is claimed before the first await, so of two concurrent calls exactly
+   * one proceeds and the other throws E_TRAINING_IN_PROGRESS. Resolves once the plan is known and the
+   * trainer is forked; the trainer then loads data and trains on its own.
+   */
+  async start(request: TrainRequest, options: Omit<PlanOptions, 'runId'> = {}): Promise<RunPlan> {
+    if (this.isBusy()) throw new AsrTrainerError('E_TRAINING_IN_PROGRESS', 'Training is already in progress');
+    const previous = this.current;
+    this.current = { ...idleStatus(), state: 'starting', model_name: request.model_name, dataset_name: request.dataset_name };
+    let plan: RunPlan;
+    try {
+      plan = await planRun(this.config, request, options);
+    } catch (err) {
+      this.current = previous;
+      throw err;
+    }
+    this.current = {
+      ...this.current,
+      run_id: plan.run_id,
+      epoch: plan.start_epoch,
+      epochs: plan.epochs,
+      step: plan.start_step,
+      global_step: null,
+      resumed_from: plan.resumed_from,
+    };
+    this.emitStatus();
+    this.log('info', plan.resumed_from
+      ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
+      : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`);
+    this.spawn(plan);
+    return plan;
+  }
+
+  /** Asks the trainer to finish its step, save a checkpoint and exit; kills it after the timeout. */
+  stop(): { status: 'stopping' } {
+    if (!this.child || !this.isBusy()) throw new AsrTrainerError('E_NOT_RUNNING', 'No training is running; nothing to stop');
+    if (this.current.state !== 'stopping') {
+      this.current = { ...this.current, state: 'stopping' };
+      this.emitStatus();
+      this.log('info', 'Stop requested: finishing the current step and saving a checkpoint');
+      this.send({ cmd: 'stop' });
+      const child = this.child;
+      this.stopTimer = setTimeout(() => {
+        this.killedForTimeout = true;
+        this.log('warning', `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`);
+        child.kill('SIGKILL');
+      }, this.stopTimeoutMs);
+      this.stopTimer.unref();
+    }
+    return { status: 'stopping' };
+  }
+
+  /** Stops a running trainer gracefully and waits for it to exit (server shutdown). */
+  async shutdown(): Promise<void> {
+    if (!this.child) return;
+    const exited = this.waitForExit();
+    if (this.isBusy()) this.stop();
+    await exited;
+  }
+
+  /** Resolves when no trainer process is alive. */
+  waitForExit(): Promise<void> {
+    if (!this.child) return Promise.resolve();
+    return new Promise((resolve) => this.exitWaiters.push(resolve));
+  }
+
+  private spawn(plan: RunPlan): void {
+    const { entry, execArgv } = trainerEntry();
+    const child = fork(entry, [], {
+      execArgv,
+      env: { ...process.env, ...this.options.env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    this.child = child;
+    this.finished = null;
+    this.childError = null;
+    this.killedForTimeout = false;
+    for (const [stream, level] of [[child.stdout, 'debug'], [child.stderr, 'warning']] as const) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line.trim()) this.log(level, `[trainer] ${line}`);
+      });
+    }
+    child.on('message', (message: ChildToParent) => this.onChildMessage(message));
+    child.on('exit', (code, signal) => this.onChildExit(child, code, signal));
+    child.on('error', (err) => this.log('error', `Trainer process error: ${err.message}`));
+    const request: TrainRequest = {
+      ...plan.request,
+      // Pin what the plan resolved, so the trainer resumes exactly what the 202 announced.
+      resume_from_checkpoint: plan.resumed_from !== null,
+      specific_checkpoint: plan.resumed_from ?? undefined,
+    };
+    this.send({ cmd: 'start', config: this.config, request, runId: plan.run_id });
+  }
+
+  private send(message: ParentToChild): void {
+    if (this.child?.connected) this.child.send(message);
+  }
+
+  private onChildMessage(message: ChildToParent): void {
+    switch (message.kind) {
+      case 'event':
+        this.onRunEvent(message.event);
+        break;
+      case 'prepared':
+        if (this.current.state === 'starting') {
+          this.current = { ...this.current, state: 'running' };
+          this.emitStatus();
+        }
+        break;
+      case 'done':
+        this.finished = { state: message.state };
+        break;
+      case 'error':
+        this.childError = { code: message.code, message: message.message };
+        break;
+    }
+  }
+
+  private onRunEvent(event: TrainingEvent): void {
+    switch (event.type) {
+      case 'log':
+        this.remember(event.payload);
+        break;
+      case 'progress': {
+        const p = event.payload;
+        this.current = { ...this.current, epoch: p.epoch, step: p.step, global_step: p.global_step, loss: p.loss, lr: p.lr };
+        break;
+      }
+      case 'status':
+        // The trainer's own view of its status; the supervisor's state machine stays authoritative.
+        return;
+      default:
+        break;
+    }
+    this.emit('event', event);
+  }
+
+  private onChildExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    if (this.stopTimer) clearTimeout(this.stopTimer);
+    this.stopTimer = null;
+    this.child = null;
+    if (this.finished && code === 0) {
+      this.current = { ...this.current, state: this.finished.state };
+      this.log('info', this.finished.state === 'completed' ? 'Training completed' : 'Training stopped');
+    } else if (this.killedForTimeout) {
+      this.current = {
+        ...this.current,
+        state: 'stopped',
+        error: this.failure('Trainer was killed after the stop timeout; resume continues from the last committed checkpoint', code, signal),
+      };
+    } else {
+      const cause = this.childError
+        ? this.childError.message
+        : signal
+          ? `Trainer process was killed by ${signal}`
+          : `Trainer process exited with code ${code}`;
+      this.log('error', `${cause}; the next start resumes from the last valid checkpoint`);
+      this.current = { ...this.current, state: 'failed', error: this.failure(cause, code, signal) };
+    }
+    this.emitStatus();
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private failure(message: string, code: number | null, signal: NodeJS.Signals | null) {
+    return {
+      message,
+      ...(this.childError ? { code: this.childError.code } : {}),
+      signal,
+      exit_code: code,
+      last_logs: this.logs.slice(-FAILURE_LOG_LINES).map((l) => `[${l.level}] ${l.message}`),
+    };
+  }
+
+  private log(level: LogPayload['level'], message: string): void {
+    const event = logEvent(level, message);
+    if (event.type === 'log') this.remember(event.payload);
+    this.emit('event', event);
+  }
+
+  private remember(payload: LogPayload): void {
+    this.logs.push(payload);
+    if (this.logs.length > RECENT_LOG_LINES) this.logs.splice(0, this.logs.length - RECENT_LOG_LINES);
+  }
+
+  private emitStatus(): void {
+    this.emit('event', { type: 'status', payload: this.status() });
+  }
+}
+
+/**
+ * The trainer entry: ./child.js beside the compiled code, or ./child.ts run through tsx's loader when
+ * this module itself runs from source (npm start, vitest).
+ */
+function trainerEntry(): { entry: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const js = new URL('./child.js', import.meta.url);
+  if (here.endsWith('.js') && existsSync(js)) return { entry: fileURLToPath(js), execArgv: [] };
+  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { entry: fileURLToPath(new URL('./child.ts', import.meta.url)), execArgv: ['--import', tsxLoader] };
+}

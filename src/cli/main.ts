@@ -70,11 +70,12 @@ export function buildProgram(): Command {
 
   program
     .command('make-mini-corpus')
-    .description('generate the bundled mini corpus with espeak-ng (LJSpeech layout)')
-    .option('-o, --out <dir>', 'output folder', 'data/mini-ljspeech')
-    .option('-n, --count <n>', 'number of utterances', positiveInteger)
-    .option('--seed <n>', 'sentence and voice seed', (v) => Number.parseInt(v, 10))
-    .action(async (options) => (await import('./commands/make-mini-corpus.js')).makeMiniCorpusCommand(options));
+    .description('generate the bundled mini corpus with espeak-ng (LJSpeech layout); options go to the generator')
+    .argument('[generator-options...]', 'passed to scripts/make-mini-corpus.ts (see `asr-trainer make-mini-corpus -- --help`)')
+    .allowUnknownOption()
+    .action(async (args: string[]) => {
+      process.exitCode = await (await import('./commands/make-mini-corpus.js')).makeMiniCorpusCommand(args);
+    });
 
   return program;
 }

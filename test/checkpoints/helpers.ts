@@ -1,0 +1,83 @@
+/** Fixtures for the checkpoint store tests: real temp folders, fake `.pt` bytes, a recording logger. */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+import { CheckpointStore, writeFileAtomic, type CheckpointLogger, type CommitResult } from '../../src/checkpoints/index.js';
+
+export interface RecordingLogger extends CheckpointLogger {
+  infos: string[];
+  warnings: string[];
+}
+
+export function recordingLogger(): RecordingLogger {
+  const infos: string[] = [];
+  const warnings: string[] = [];
+  return { infos, warnings, info: (m) => void infos.push(m), warn: (m) => void warnings.push(m) };
+}
+
+const made: string[] = [];
+afterEach(async () => {
+  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp folder, removed after the test. */
+export async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'asr-ckpt-'));
+  made.push(dir);
+  return dir;
+}
+
+export async function newStore(): Promise<{ dir: string; store: CheckpointStore; log: RecordingLogger }> {
+  const dir = await tempDir();
+  const log = recordingLogger();
+  return { dir, store: new CheckpointStore({ dir, logger: log }), log };
+}
+
+/** What the addon does: the `.pt` bytes written atomically. The store never parses them. */
+export async function writeFakePt(filePath: string, bytes = 256): Promise<void> {
+  await writeFileAtomic(filePath, randomBytes(bytes));
+}
+
+export interface SaveOptions {
+  model?: string;
+  dataset?: string;
+  epoch: number;
+  /** Present: a mid-epoch `…-epoch-N-step-S.pt`. */
+  step?: number;
+  valCer?: number;
+  keep?: number;
+  resumedFrom?: string | null;
+  bytes?: number;
+}
+
+/** Writes a fake `.pt` and commits it, as the trainer does at an epoch end or a stop. */
+export async function save(store: CheckpointStore, options: SaveOptions): Promise<CommitResult> {
+  const model = options.model ?? 'conformer';
+  const dataset = options.dataset ?? 'mini-ljspeech';
+  const name = store.checkpointName(model, dataset, options.epoch, options.step);
+  await writeFakePt(store.pathOf(name), options.bytes);
+  const stepsPerEpoch = 100;
+  const inEpoch = options.step ?? stepsPerEpoch;
+  return store.commit({
+    name,
+    model,
+    dataset,
+    step: inEpoch,
+    global_step: (options.epoch - 1) * stepsPerEpoch + inEpoch,
+    metrics: options.valCer === undefined ? {} : { val_loss: 1, val_cer: options.valCer, val_wer: 1 },
+    config_hash: 'cfg',
+    run_id: 'run-test',
+    model_config: { d_model: 144, num_layers: 4 },
+    batch_size: 16,
+    ...(options.keep !== undefined ? { retain: { keep: options.keep, resumedFrom: options.resumedFrom ?? null } } : {}),
+  });
+}
+
+/** Moves a file's mtime into the past, as a leftover of an earlier crash would be. */
+export async function age(filePath: string, seconds = 60): Promise<void> {
+  const { lutimes } = await import('node:fs/promises');
+  const when = new Date(Date.now() - seconds * 1000);
+  await lutimes(filePath, when, when);
+}

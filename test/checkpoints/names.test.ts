@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checkpointName,
+  linkName,
+  parseCheckpointName,
+  validatePlainFileName,
+} from '../../src/checkpoints/index.js';
+
+describe('checkpoint names', () => {
+  it('names epoch checkpoints as the guide does', () => {
+    expect(checkpointName('conformer', 'mini-ljspeech', 3)).toBe('conformer-mini-ljspeech-epoch-3.pt');
+  });
+
+  it('names mid-epoch checkpoints with their step', () => {
+    expect(checkpointName('conformer', 'ljspeech', 4, 250)).toBe('conformer-ljspeech-epoch-4-step-250.pt');
+  });
+
+  it('names the latest and best links', () => {
+    expect(linkName('conformer', 'ljspeech', 'latest')).toBe('conformer-ljspeech-latest.pt');
+    expect(linkName('conformer', 'ljspeech', 'best')).toBe('conformer-ljspeech-best.pt');
+  });
+
+  it.each(['../x', 'a/b', 'Conformer', '', '-x', '.hidden', 'a b', 'a\u0000b', 'x'.repeat(101)])(
+    'refuses model name %j so a name can never form a path',
+    (bad) => {
+      expect(() => checkpointName(bad, 'ljspeech', 1)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+      expect(() => checkpointName('conformer', bad, 1)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+    },
+  );
+
+  it.each([-1, 1.5, Number.NaN])('refuses epoch %s', (epoch) => {
+    expect(() => checkpointName('conformer', 'ljspeech', epoch)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+  });
+
+  it('parses what it names', () => {
+    expect(parseCheckpointName('conformer-mini-ljspeech-epoch-12.pt')).toEqual({
+      prefix: 'conformer-mini-ljspeech',
+      epoch: 12,
+      nameStep: null,
+      kind: 'epoch',
+    });
+    expect(parseCheckpointName('conformer-mini-ljspeech-epoch-2-step-40.pt')).toEqual({
+      prefix: 'conformer-mini-ljspeech',
+      epoch: 2,
+      nameStep: 40,
+      kind: 'step',
+    });
+  });
+
+  it('does not take links, sidecars or temp files for checkpoints', () => {
+    for (const name of [
+      'conformer-ljspeech-latest.pt',
+      'conformer-ljspeech-best.pt',
+      'conformer-ljspeech-epoch-1.pt.json',
+      '.conformer-ljspeech-epoch-1.pt.tmp-1-abc',
+      'conformer-ljspeech-epoch-01.pt',
+      'conformer-ljspeech.lock',
+    ]) {
+      expect(parseCheckpointName(name)).toBeNull();
+    }
+  });
+});
+
+describe('plain file names from users', () => {
+  it('accepts a plain checkpoint name', () => {
+    expect(validatePlainFileName('conformer-ljspeech-epoch-3.pt')).toBe('conformer-ljspeech-epoch-3.pt');
+  });
+
+  it.each([
+    ['../x', 'parent folder'],
+    ['/etc/passwd', 'absolute path'],
+    ['a/b.pt', 'sub folder'],
+    ['a\\b.pt', 'backslash'],
+    ['x\u0000.pt', 'NUL byte'],
+    ['x'.repeat(10_000), '10 kB name'],
+    ['..', 'parent'],
+    ['.', 'the folder'],
+    ['', 'empty'],
+  ])('refuses %j (%s) with E_INVALID_ARGUMENT', (name) => {
+    expect(() => validatePlainFileName(name)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+  });
+
+  it('refuses a non-string', () => {
+    expect(() => validatePlainFileName(42)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+  });
+});

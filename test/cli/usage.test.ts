@@ -1,0 +1,76 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeWorkspace } from './fixtures.js';
+import { runCli } from './run-cli.js';
+
+const workspace = makeWorkspace({ utterances: 4, valUtterances: 1 });
+afterAll(() => workspace.cleanup());
+
+describe('asr-trainer usage', () => {
+  it('prints help listing every command and exits 0', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    for (const command of ['serve', 'train', 'checkpoints', 'transcribe', 'make-mini-corpus']) {
+      expect(result.stdout).toContain(command);
+    }
+  });
+
+  it('prints help for each command and exits 0', async () => {
+    for (const command of ['serve', 'train', 'checkpoints', 'transcribe']) {
+      const result = await runCli([command, '--help']);
+      expect(result.code, command).toBe(0);
+      expect(result.stdout, command).toContain(`Usage: asr-trainer ${command}`);
+    }
+    const train = await runCli(['train', '--help']);
+    for (const option of ['--model', '--dataset', '--epochs', '--batch-size', '--lightweight', '--limit-samples', '--no-resume', '--checkpoint', '--config']) {
+      expect(train.stdout).toContain(option);
+    }
+  });
+
+  it('exits 2 with an error line for a missing required option', async () => {
+    const result = await runCli(['train', '--model', 'tiny']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^error: required option '-d, --dataset <name>' not specified/m);
+  });
+
+  it('exits 2 for a non-numeric or zero --epochs', async () => {
+    for (const value of ['ten', '0', '-3']) {
+      const result = await runCli(['train', '-m', 'tiny', '-d', 'tiny', '--epochs', value]);
+      expect(result.code, value).toBe(2);
+      expect(result.stderr, value).toContain('expected a positive integer');
+    }
+  });
+
+  it('exits 2 for an unknown command or option', async () => {
+    expect((await runCli(['fly'])).code).toBe(2);
+    const unknown = await runCli(['checkpoints', '--colour']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--colour'");
+  });
+
+  it('exits 2 when a file to transcribe does not exist', async () => {
+    const result = await runCli(['transcribe', '--config', workspace.configPath, 'no-such-clip.wav']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('error: no such file: no-such-clip.wav');
+  });
+
+  it('exits 1 naming the file when the config does not exist', async () => {
+    const result = await runCli(['checkpoints', '--config', '/nonexistent/config.yaml']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: Config file not found: \/nonexistent\/config.yaml.*\(E_CONFIG_INVALID\)$/m);
+  });
+
+  it('exits 1 naming the known models for an unknown model', async () => {
+    const result = await runCli(['train', '--config', workspace.configPath, '-m', 'nope', '-d', 'tiny', '--epochs', '1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: Unknown model 'nope'.*tiny.*\(E_UNKNOWN_MODEL\)$/m);
+  });
+
+  it('lists no checkpoints in an empty folder, as JSON too', async () => {
+    const table = await runCli(['checkpoints', '--config', workspace.configPath]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('no checkpoints in');
+    const json = await runCli(['checkpoints', '--config', workspace.configPath, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ checkpoints: [] });
+  });
+});

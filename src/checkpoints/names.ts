@@ -98,13 +98,22 @@ export function sidecarName(checkpoint: string): string {
 }
 
 /**
- * Temp files of this pair: ours are `.{final name}.tmp-{pid}-{random}`; the addon's `.pt` writer
- * is recognised by the same rule (its final name, optionally dot-prefixed, then `.tmp`).
+ * Temp files of this pair: ours are `.{final name}.tmp-{pid}-{random}`; the addon's `.pt` writer is
+ * recognised by the same rule (a final name of this pair, optionally dot-prefixed, then `.tmp`). The
+ * final name must be one of this pair's own files, so another pair's names never match.
  */
 export function isTempNameFor(name: string, model: string, dataset: string): boolean {
   const bare = name.startsWith('.') ? name.slice(1) : name;
-  const prefix = `${model}-${dataset}-`;
-  return bare.startsWith(prefix) && bare.slice(prefix.length).includes('.tmp');
+  const prefix = `${model}-${dataset}`;
+  const ownFinalName = (base: string): boolean => {
+    const checkpoint = base.endsWith('.pt.json') ? base.slice(0, -'.json'.length) : base;
+    if (parseCheckpointName(checkpoint)?.prefix === prefix) return true;
+    return base === `${prefix}-latest.pt` || base === `${prefix}-best.pt` || base === `${prefix}.lock`;
+  };
+  for (let at = bare.indexOf('.tmp'); at > 0; at = bare.indexOf('.tmp', at + 1)) {
+    if (ownFinalName(bare.slice(0, at))) return true;
+  }
+  return false;
 }
 
 export function tempNameFor(finalName: string): string {

@@ -5,6 +5,7 @@ import {
   parseCheckpointName,
   validatePlainFileName,
 } from '../../src/checkpoints/index.js';
+import { isTempNameFor } from '../../src/checkpoints/names.js';
 
 describe('checkpoint names', () => {
   it('names epoch checkpoints as the guide does', () => {
@@ -82,5 +83,28 @@ describe('plain file names from users', () => {
 
   it('refuses a non-string', () => {
     expect(() => validatePlainFileName(42)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('temp names', () => {
+  it("recognises this pair's temp files and no other pair's files", () => {
+    for (const temp of [
+      '.conformer-x-epoch-3.pt.tmp-12-abc',
+      'conformer-x-epoch-3.pt.tmp',
+      '.conformer-x-epoch-3-step-9.pt.json.tmp-1-a',
+      '.conformer-x-latest.pt.tmp-1-b',
+      '.conformer-x.lock.tmp-1-c',
+    ]) {
+      expect(isTempNameFor(temp, 'conformer', 'x'), temp).toBe(true);
+    }
+    for (const other of [
+      'conformer-x-y.tmp-epoch-1.pt',
+      '.conformer-x-y.tmp-epoch-1.pt.tmp-1-a',
+      '.conformer-xy-epoch-1.pt.tmp-1-a',
+      'conformer-x-epoch-3.pt',
+      'conformer-x-epoch-3.pt.json',
+    ]) {
+      expect(isTempNameFor(other, 'conformer', 'x'), other).toBe(false);
+    }
   });
 });

@@ -50,7 +50,8 @@ export class ProgressReporter {
     switch (event.type) {
       case 'progress': {
         const p = event.payload;
-        if (p.step <= 1 || this.epochStartedAt === 0) {
+        const firstSeen = p.step <= 1 || this.epochStartedAt === 0;
+        if (firstSeen) {
           this.epochStartedAt = performance.now();
           this.epochStartStep = p.step - 1;
         }
@@ -68,7 +69,7 @@ export class ProgressReporter {
           this.out.write(`\r\x1b[2K${line}`);
           this.barShown = true;
           if (p.step >= p.steps_per_epoch) this.endBar();
-        } else if (this.shouldPrintPlain(p.step, p.steps_per_epoch)) {
+        } else if (firstSeen || this.shouldPrintPlain(p.step, p.steps_per_epoch)) {
           this.out.write(`${epochLabel} step ${p.step}/${p.steps_per_epoch} (global ${p.global_step})  ${figures}\n`);
         }
         break;
@@ -109,9 +110,9 @@ export class ProgressReporter {
     this.out.write(`${text}\n`);
   }
 
-  /** About ten lines per epoch, and always the first and last step of it. */
+  /** About ten lines per epoch, and always the last step of it (the first one seen is printed by the caller). */
   private shouldPrintPlain(step: number, stepsPerEpoch: number): boolean {
     const every = Math.max(1, Math.floor(stepsPerEpoch / 10));
-    return step <= 1 || step >= stepsPerEpoch || step % every === 0;
+    return step >= stepsPerEpoch || step % every === 0;
   }
 }

@@ -78,6 +78,8 @@ class Dashboard {
   );
   private readonly timer = new StepTimer();
   private status: TrainStatus | null = null;
+  /** The run whose progress the curves last received. */
+  private chartedRun: string | null = null;
   /** The model/dataset pair whose curves and checkpoints are on screen. */
   private shown: { model: string; dataset: string } | null = null;
   private readonly form = element<HTMLFormElement>('train-form');
@@ -369,7 +371,11 @@ class Dashboard {
     element('st-lr').textContent = learningRate(progress.lr);
     element('st-ups').textContent = fixed(progress.utterances_per_s, 1);
     element('st-eta').textContent = duration(this.timer.eta(progress, this.status?.epochs ?? null));
-    if (this.isShown(this.status)) this.charts.addProgress(progress);
+    if (this.isShown(this.status)) {
+      if (progress.run_id !== this.chartedRun) this.charts.startRun(progress);
+      this.chartedRun = progress.run_id;
+      this.charts.addProgress(progress);
+    }
   }
 
   private applyMetrics(metrics: EpochMetrics): void {

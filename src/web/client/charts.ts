@@ -33,6 +33,12 @@ class Curve {
     this.schedule();
   }
 
+  /** Drops the points at and after x: what a resume from an older checkpoint retrains. */
+  dropFrom(x: number): void {
+    for (const key of [...this.points.keys()]) if (key >= x) this.points.delete(key);
+    this.schedule();
+  }
+
   get size(): number {
     return this.points.size;
   }
@@ -92,6 +98,15 @@ export class TrainingCharts {
 
   addProgress(progress: Pick<Progress, 'global_step' | 'loss'>): void {
     this.loss.add(progress.global_step, progress.loss);
+  }
+
+  /**
+   * A run's first step: a run resumed from an older checkpoint replaces what followed it, so the
+   * curves drop the later points (as the server's history does once the new lines are written).
+   */
+  startRun(progress: Pick<Progress, 'global_step' | 'epoch'>): void {
+    this.loss.dropFrom(progress.global_step);
+    this.cer.dropFrom(progress.epoch);
   }
 
   addMetrics(metrics: Pick<EpochMetrics, 'epoch' | 'val_cer'>): void {

@@ -1,0 +1,170 @@
+/**
+ * The dashboard in a real browser (Debian's chromium through playwright-core) against the real server
+ * (buildApp + listen on port 0) training a tiny model on a generated corpus.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { buildApp } from '../../src/server/index.js';
+import { makeWorkspace, type Workspace } from '../cli/fixtures.js';
+import { REPO_ROOT } from '../cli/run-cli.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
+
+/** The client is compiled by `npm run build:web` (setup); rebuild here when a source is newer. */
+function ensureDashboardBuilt(): void {
+  const out = join(REPO_ROOT, 'dist', 'web', 'app.js');
+  const sources = join(REPO_ROOT, 'src', 'web', 'client');
+  const newest = Math.max(...readdirSync(sources).map((f) => statSync(join(sources, f)).mtimeMs));
+  if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
+  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'src', 'web', 'tsconfig.json')]);
+}
+
+async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+async function serveApp(workspace: Workspace, apiToken?: string): Promise<{ app: FastifyInstance; url: string }> {
+  const config = loadConfig({ path: workspace.configPath });
+  const app = await buildApp(config, apiToken ? { apiToken } : {});
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { app, url: `http://127.0.0.1:${port}/` };
+}
+
+async function points(page: Page, chart: string): Promise<number> {
+  return Number(await page.getAttribute(`#${chart}`, 'data-points'));
+}
+
+async function waitForState(page: Page, states: string[], timeout = 90_000): Promise<void> {
+  await page.waitForFunction(
+    (wanted) => wanted.includes(document.getElementById('st-state')?.dataset.state ?? ''),
+    states,
+    { timeout },
+  );
+}
+
+const skipReason = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`;
+
+describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    ensureDashboardBuilt();
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  describe('training from the page', () => {
+    const workspace = makeWorkspace({ utterances: 44, valUtterances: 4, batchSize: 2, epochs: 200 });
+    let server: { app: FastifyInstance; url: string };
+    let page: Page;
+    const pageErrors: string[] = [];
+
+    beforeAll(async () => {
+      server = await serveApp(workspace);
+      page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(server.url);
+      await expect.poll(() => page.locator('#f-model option').allTextContents()).toEqual(['tiny']);
+      await page.waitForSelector('#connection[data-state="open"]');
+    });
+    afterAll(async () => {
+      await server?.app.close();
+      workspace.cleanup();
+    });
+
+    it('starts a run and draws loss points per step and CER points per epoch', async () => {
+      await page.fill('input[name=epochs]', '200');
+      await page.click('#btn-start');
+      await waitForState(page, ['running']);
+      await expect.poll(() => points(page, 'loss-chart'), { timeout: 90_000 }).toBeGreaterThan(25);
+      await expect.poll(() => points(page, 'cer-chart'), { timeout: 90_000 }).toBeGreaterThan(1);
+      await expect(page.textContent('#st-target')).resolves.toBe('tiny / tiny');
+      await expect(page.textContent('#st-epoch')).resolves.toMatch(/^\d+ \/ 200$/);
+      await expect(page.textContent('#st-ups')).resolves.toMatch(/^\d+\.\d$/);
+      await expect(page.textContent('#st-cer')).resolves.toMatch(/^\d+\.\d\d % \(epoch \d+\)$/);
+      await expect(page.locator('#log').textContent()).resolves.toContain('[info]');
+    });
+
+    it('shows the 409 message when a second start is asked for', async () => {
+      await page.click('#btn-start');
+      await page.waitForSelector('#error:not([hidden])');
+      await expect(page.textContent('#error-text')).resolves.toBe('409: Training is already in progress (E_TRAINING_IN_PROGRESS)');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+    });
+
+    it('stops the run and lists the checkpoints with latest and best marks', async () => {
+      await page.click('#btn-stop');
+      await waitForState(page, ['stopped']);
+      await expect.poll(() => page.locator('#checkpoints tbody tr').count()).toBeGreaterThan(1);
+      const first = page.locator('#checkpoints tbody tr').first();
+      await expect(first.locator('.mark.latest').count()).resolves.toBe(1);
+      await expect(page.locator('#checkpoints .mark.best').count()).resolves.toBe(1);
+      await expect(first.locator('td').nth(4).textContent()).resolves.toMatch(/^(\d+\.\d\d %|–)$/);
+    });
+
+    it('resumes from a chosen row of the table and keeps the curve', async () => {
+      const before = await points(page, 'loss-chart');
+      const names = await page.locator('#checkpoints tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.name ?? ''));
+      // An older epoch checkpoint than the newest: resuming there is a real choice, not the default.
+      const name = names.filter((n) => /^tiny-tiny-epoch-\d+\.pt$/.test(n))[1];
+      expect(name, names.join(', ')).toBeDefined();
+      await page.locator(`#checkpoints tbody tr[data-name="${name}"] button.resume-here`).click();
+      await waitForState(page, ['running', 'starting']);
+      await expect.poll(() => page.textContent('#st-resumed'), { timeout: 60_000 }).toBe(name);
+      await expect(page.locator('#log').textContent()).resolves.toContain(`resumed from ${name}`);
+      // The history of the earlier run stays drawn; the resumed run adds to it.
+      expect(await points(page, 'loss-chart')).toBeGreaterThan(Math.min(before, 20));
+      await page.click('#btn-stop');
+      await waitForState(page, ['stopped']);
+      expect(pageErrors).toEqual([]);
+    });
+
+    it('shows the 404 message of a checkpoint that does not exist', async () => {
+      await page.fill('input[name=specific_checkpoint]', 'tiny-tiny-epoch-999.pt');
+      await page.click('#btn-resume');
+      await page.waitForSelector('#error:not([hidden])');
+      await expect(page.textContent('#error-text')).resolves.toBe(
+        "404: Specified checkpoint 'tiny-tiny-epoch-999.pt' not found (E_CHECKPOINT_NOT_FOUND)",
+      );
+    });
+  });
+
+  describe('with an API token', () => {
+    const workspace = makeWorkspace({ utterances: 4, valUtterances: 1 });
+    let server: { app: FastifyInstance; url: string };
+    afterAll(async () => {
+      await server?.app.close();
+      workspace.cleanup();
+    });
+
+    it('asks for the token once on a 401, then loads everything and opens the event stream', async () => {
+      server = await serveApp(workspace, 's3cret-token');
+      const page = await browser.newPage();
+      await page.goto(server.url);
+      await page.waitForSelector('#token-form:not([hidden])');
+      await expect(page.textContent('#error-text')).resolves.toContain('401');
+      await page.fill('#token-input', 's3cret-token');
+      await page.click('#token-form button[type=submit]');
+      await expect.poll(() => page.locator('#f-dataset option').allTextContents()).toEqual(['tiny']);
+      await page.waitForSelector('#connection[data-state="open"]');
+      await expect(page.evaluate(() => sessionStorage.getItem('asr-trainer.token'))).resolves.toBe('s3cret-token');
+      await expect(page.isHidden('#token-form')).resolves.toBe(true);
+      await page.close();
+    });
+  });
+});

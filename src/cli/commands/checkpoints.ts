@@ -1,6 +1,6 @@
 /** `asr-trainer checkpoints`: the checkpoint folder as a table, or as the GET /api/checkpoints JSON. */
 
-import { CheckpointStore } from '../../checkpoints/store.js';
+import { CheckpointStore, type CheckpointEntry } from '../../checkpoints/store.js';
 import { loadConfig } from '../../config/index.js';
 import { formatPercent } from '../progress.js';
 
@@ -23,6 +23,11 @@ export async function checkpointsCommand(options: CheckpointsOptions): Promise<v
     process.stdout.write(`no checkpoints in ${config.paths.checkpoints}\n`);
     return;
   }
+  process.stdout.write(formatCheckpointTable(checkpoints));
+}
+
+/** Aligned columns, newest first as listed; invalid checkpoints say what is wrong with them. */
+export function formatCheckpointTable(checkpoints: CheckpointEntry[]): string {
   const rows = checkpoints.map((c) => {
     const cer = typeof c.metrics?.val_cer === 'number' ? formatPercent(c.metrics.val_cer) : '-';
     const marks = [c.is_latest ? 'latest' : '', c.is_best ? 'best' : '', c.valid ? '' : `INVALID: ${c.problem ?? 'no valid sidecar'}`]
@@ -32,7 +37,5 @@ export async function checkpointsCommand(options: CheckpointsOptions): Promise<v
   });
   const header = ['NAME', 'EPOCH', 'STEP', 'SIZE', 'VAL CER', 'CREATED', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const row of [header, ...rows]) {
-    process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd() + '\n');
-  }
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd() + '\n').join('');
 }

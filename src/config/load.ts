@@ -82,7 +82,9 @@ export function loadConfig(options: ConfigLocationOptions = {}): LoadedConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new AsrTrainerError('E_CONFIG_INVALID', `Cannot read config file ${file}: ${(error as Error).message}`, { file });
+    throw new AsrTrainerError('E_CONFIG_INVALID', `Cannot read config file ${file}: ${(error as Error).message}`, {
+      file,
+    });
   }
   const raw = parseYaml(text, file);
   const config = parseConfig(raw, { file, baseDir: path.dirname(file), env: options.env });

@@ -18,7 +18,8 @@ export const ServerSchema = Type.Object(
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: '0 picks a free port' }),
     api_token: Type.String({
       default: '',
-      description: 'non-empty: every route but /api/health and /ws need "Authorization: Bearer <token>"; ASR_API_TOKEN overrides it',
+      description:
+        'non-empty: every route but /api/health and /ws need "Authorization: Bearer <token>"; ASR_API_TOKEN overrides it',
     }),
   },
   { ...closed, default: {} },
@@ -96,7 +97,11 @@ export const TrainingSchema = Type.Object(
     spec_augment: Type.Boolean({ default: true }),
     save_every_steps: Type.Integer({ minimum: 0, default: 0, description: '>0: also mid-epoch checkpoints' }),
     val_every_epochs: Type.Integer({ minimum: 1, default: 1 }),
-    lightweight_samples: Type.Integer({ minimum: 1, default: 64, description: 'training set size under lightweight: true' }),
+    lightweight_samples: Type.Integer({
+      minimum: 1,
+      default: 64,
+      description: 'training set size under lightweight: true',
+    }),
     device: Type.String({
       pattern: '^(auto|cpu|cuda|cuda:[0-9]+)$',
       default: 'auto',

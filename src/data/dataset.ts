@@ -10,7 +10,12 @@ import { AsrTrainerError } from '../errors.js';
 import type { UtteranceSpec } from '../native/types.js';
 import { readMetadata } from './metadata.js';
 import { limitDeterministically, readIdList, validationIdsByFraction } from './split.js';
-import { describeDroppedCharacters, DroppedCharacterCounter, normalizeTranscript, type DroppedCharacterStats } from './text.js';
+import {
+  describeDroppedCharacters,
+  DroppedCharacterCounter,
+  normalizeTranscript,
+  type DroppedCharacterStats,
+} from './text.js';
 
 export type { UtteranceSpec } from '../native/types.js';
 

@@ -30,10 +30,14 @@ export function parseMetadata(text: string, file: string): MetadataEntry[] {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     if (line.trim() === '') return;
     const fail = (why: string): never => {
-      throw new AsrTrainerError('E_DATASET_INVALID', `${file}:${lineNumber}: ${why}. The line reads: ${preview(line)}`, {
-        file,
-        line: lineNumber,
-      });
+      throw new AsrTrainerError(
+        'E_DATASET_INVALID',
+        `${file}:${lineNumber}: ${why}. The line reads: ${preview(line)}`,
+        {
+          file,
+          line: lineNumber,
+        },
+      );
     };
     const fields = line.split('|');
     if (fields.length < 2 || fields.length > 3) {

@@ -19,7 +19,14 @@ export const MANIFEST_FILE = 'corpus.json';
 
 /** espeak-ng's own English voices (the mbrola ones need extra packages), with its voice variants. */
 export const MINI_CORPUS_VOICES = [
-  'en-us', 'en-gb', 'en-gb-scotland', 'en-gb-x-rp', 'en-gb-x-gbclan', 'en-gb-x-gbcwmd', 'en-029', 'en-us-nyc',
+  'en-us',
+  'en-gb',
+  'en-gb-scotland',
+  'en-gb-x-rp',
+  'en-gb-x-gbclan',
+  'en-gb-x-gbcwmd',
+  'en-029',
+  'en-us-nyc',
 ] as const;
 export const MINI_CORPUS_VARIANTS = ['', '+m1', '+m3', '+f1', '+f2', '+f4'] as const;
 
@@ -171,13 +178,26 @@ function assertDisjointSplit(plan: MiniCorpusUtterance[]): void {
   const trainTexts = new Set(plan.filter((u) => u.split === 'train').map((u) => u.spoken));
   const leaked = plan.filter((u) => u.split === 'val' && trainTexts.has(u.spoken));
   if (leaked.length > 0) {
-    throw new AsrTrainerError('E_INTERNAL', `validation sentences also in training: ${leaked.map((u) => u.id).join(', ')}`);
+    throw new AsrTrainerError(
+      'E_INTERNAL',
+      `validation sentences also in training: ${leaked.map((u) => u.id).join(', ')}`,
+    );
   }
 }
 
 function synthesize(espeak: string, utterance: MiniCorpusUtterance, file: string): Promise<void> {
   const temp = `${file}.tmp`;
-  const args = ['-v', utterance.voice, '-s', String(utterance.rate), '-p', String(utterance.pitch), '-w', temp, utterance.spoken];
+  const args = [
+    '-v',
+    utterance.voice,
+    '-s',
+    String(utterance.rate),
+    '-p',
+    String(utterance.pitch),
+    '-w',
+    temp,
+    utterance.spoken,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(espeak, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -185,7 +205,8 @@ function synthesize(espeak: string, utterance: MiniCorpusUtterance, file: string
       stderr += chunk.toString();
     });
     child.on('error', (error: NodeJS.ErrnoException) => {
-      const hint = error.code === 'ENOENT' ? ' Install it with `sudo apt-get install espeak-ng` (scripts/setup.sh does).' : '';
+      const hint =
+        error.code === 'ENOENT' ? ' Install it with `sudo apt-get install espeak-ng` (scripts/setup.sh does).' : '';
       reject(new AsrTrainerError('E_IO', `Cannot run ${espeak}: ${error.message}.${hint}`));
     });
     child.on('close', (code, signal) => {

@@ -47,6 +47,7 @@ export interface GrammarSentence {
   spoken: string;
 }
 
+// prettier-ignore
 const NUMBER_WORDS = [
   '', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve',
   'thirteen', 'fourteen', 'fifteen', 'sixteen', 'seventeen', 'eighteen', 'nineteen', 'twenty',
@@ -61,21 +62,26 @@ export function numberToWords(n: number): string {
   return n % 10 === 0 ? tens : `${tens} ${NUMBER_WORDS[n % 10]}`;
 }
 
+// prettier-ignore
 const COLOURS = ['red', 'blue', 'green', 'yellow', 'black', 'white', 'orange', 'purple', 'brown', 'grey', 'pink', 'silver'];
 const SIZES = ['small', 'large', 'old', 'new', 'heavy', 'tiny', 'long', 'round'];
 // [singular, plural]
+// prettier-ignore
 const OBJECTS: ReadonlyArray<readonly [string, string]> = [
   ['box', 'boxes'], ['cup', 'cups'], ['lamp', 'lamps'], ['chair', 'chairs'], ['book', 'books'],
   ['key', 'keys'], ['bottle', 'bottles'], ['ball', 'balls'], ['clock', 'clocks'], ['pencil', 'pencils'],
   ['basket', 'baskets'], ['candle', 'candles'], ['jacket', 'jackets'], ['plate', 'plates'], ['bag', 'bags'],
   ['flower', 'flowers'], ['blanket', 'blankets'], ['radio', 'radios'], ['shoe', 'shoes'], ['knife', 'knives'],
 ];
+// prettier-ignore
 const PLACES = [
   'in the kitchen', 'on the table', 'near the window', 'under the bed', 'in the garden', 'behind the door',
   'at the station', 'in the office', 'on the shelf', 'by the river', 'in the hallway', 'on the roof',
   'next to the sofa', 'inside the car', 'in the basement', 'at the market',
 ];
+// prettier-ignore
 const ADVERBS = ['slowly', 'quickly', 'carefully', 'quietly', 'gently', 'right now', 'today', 'again', 'later', 'at once'];
+// prettier-ignore
 const VERBS = ['move', 'take', 'bring', 'open', 'close', 'paint', 'find', 'lift', 'clean', 'check', 'hide', 'wrap', 'fetch', 'count'];
 const NAMES = ['anna', 'peter', 'maria', 'john', 'sarah', 'david', 'lucy', 'tom', 'emma', 'oliver'];
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
@@ -91,18 +97,45 @@ type Template = (r: SeededRandom) => Slot[];
 
 const TEMPLATES: readonly Template[] = [
   (r) => [word(r.pick(VERBS)), word('the'), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[0]), word(r.pick(ADVERBS))],
-  (r) => [word('please'), word(r.pick(VERBS)), word('the'), word(r.pick(SIZES)), word(r.pick(OBJECTS)[0]), word(r.pick(PLACES))],
-  (r) => [word(r.pick(VERBS)), count(r.int(2, 20)), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[1]), word(r.pick(PLACES))],
+  (r) => [
+    word('please'),
+    word(r.pick(VERBS)),
+    word('the'),
+    word(r.pick(SIZES)),
+    word(r.pick(OBJECTS)[0]),
+    word(r.pick(PLACES)),
+  ],
+  (r) => [
+    word(r.pick(VERBS)),
+    count(r.int(2, 20)),
+    word(r.pick(COLOURS)),
+    word(r.pick(OBJECTS)[1]),
+    word(r.pick(PLACES)),
+  ],
   (r) => [word('there are'), count(r.int(2, 99)), word(r.pick(OBJECTS)[1]), word(r.pick(PLACES))],
   (r) => [word('the'), word(r.pick(OBJECTS)[0]), word(r.pick(PLACES)), word('is'), word(r.pick(COLOURS))],
   (r) => [word('i see'), count(r.int(2, 12)), word(r.pick(SIZES)), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[1])],
   (r) => [word('put the'), word(r.pick(OBJECTS)[0]), word(r.pick(PLACES)), word(r.pick(ADVERBS))],
   (r) => [word('we need'), count(r.int(2, 50)), word(r.pick(OBJECTS)[1]), word('by'), word(r.pick(DAYS))],
   (r) => [word(r.pick(NAMES)), word('left the'), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[0]), word(r.pick(PLACES))],
-  (r) => [word('wait'), count(r.int(2, 30)), word('minutes then'), word(r.pick(VERBS)), word('the'), word(r.pick(OBJECTS)[0])],
+  (r) => [
+    word('wait'),
+    count(r.int(2, 30)),
+    word('minutes then'),
+    word(r.pick(VERBS)),
+    word('the'),
+    word(r.pick(OBJECTS)[0]),
+  ],
   (r) => [word('meet me'), word(r.pick(PLACES)), word('at'), count(r.int(1, 12)), word("o'clock")],
   (r) => [word("don't"), word(r.pick(VERBS)), word('the'), word(r.pick(SIZES)), word(r.pick(OBJECTS)[0])],
-  (r) => [word("it's"), word(r.pick(['time', 'easy', 'safe'])), word('to'), word(r.pick(VERBS)), word('the'), word(r.pick(OBJECTS)[1])],
+  (r) => [
+    word("it's"),
+    word(r.pick(['time', 'easy', 'safe'])),
+    word('to'),
+    word(r.pick(VERBS)),
+    word('the'),
+    word(r.pick(OBJECTS)[1]),
+  ],
   (r) => [word(r.pick(NAMES)), word('has'), count(r.int(2, 9)), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[1])],
   (r) => [word('the'), word(r.pick(SIZES)), word(r.pick(OBJECTS)[0]), word('is'), word(r.pick(PLACES))],
   (r) => [word('one'), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[0]), word('fell'), word(r.pick(PLACES))],

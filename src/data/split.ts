@@ -52,7 +52,11 @@ export function readIdList(file: string): string[] {
  * A deterministic subset of `items` of at most `limit`, in their original order. The subset for a
  * smaller limit is contained in the one for a larger limit.
  */
-export function limitDeterministically<T extends { id: string }>(items: readonly T[], limit: number, seed: number): T[] {
+export function limitDeterministically<T extends { id: string }>(
+  items: readonly T[],
+  limit: number,
+  seed: number,
+): T[] {
   if (limit >= items.length) return [...items];
   const keep = lowestRanked(
     items.map((item) => item.id),

@@ -155,7 +155,10 @@ describe('config validation errors name the key path and the file', () => {
   });
 
   it('checkpoint_retention: 0 keeps all, negative and fractional values fail', () => {
-    expect(loadConfig({ path: writeConfig('training:\n  checkpoint_retention: 0\n'), env: {} }).training.checkpoint_retention).toBe(0);
+    expect(
+      loadConfig({ path: writeConfig('training:\n  checkpoint_retention: 0\n'), env: {} }).training
+        .checkpoint_retention,
+    ).toBe(0);
     expect(loadError('training:\n  checkpoint_retention: -1\n').message).toContain(
       'training.checkpoint_retention: must be an integer >= 0 (got -1)',
     );
@@ -180,7 +183,9 @@ describe('config validation errors name the key path and the file', () => {
   it('a YAML syntax error gives file:line', () => {
     const error = loadError('training:\n  epochs: 3\n   batch_size: [\n');
     expect(error.code).toBe('E_CONFIG_INVALID');
-    expect(error.message).toMatch(new RegExp(`${path.join(dir, 'config.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: YAML syntax`));
+    expect(error.message).toMatch(
+      new RegExp(`${path.join(dir, 'config.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: YAML syntax`),
+    );
   });
 
   it('a duplicated key is an error, not a silent override', () => {
@@ -238,7 +243,9 @@ describe('models and hashes', () => {
   });
 
   it('the hash ignores key order and changes with any value', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}',
+    );
     expect(configHash({ a: 1, b: 2 })).toBe(configHash({ b: 2, a: 1 }));
     expect(configHash({ a: 1, b: 2 })).not.toBe(configHash({ a: 1, b: 3 }));
     expect(configHash({ a: 1 })).toMatch(/^[0-9a-f]{64}$/);

@@ -79,14 +79,22 @@ describe('metadata.csv parsing', () => {
   it('a line with an extra pipe fails with file:line', () => {
     const error = thrown(() => parseMetadata('A1|a|a\nA2|b|b|extra\n', '/d/metadata.csv'));
     expect(error.code).toBe('E_DATASET_INVALID');
-    expect(error.message).toMatch(/^\/d\/metadata\.csv:2: expected ID\|Transcription\|Normalized Transcription .* found 4/);
+    expect(error.message).toMatch(
+      /^\/d\/metadata\.csv:2: expected ID\|Transcription\|Normalized Transcription .* found 4/,
+    );
   });
 
   it('a line without a pipe, an empty id, a path-like id, no text and a repeated id each fail with file:line', () => {
     expect(thrown(() => parseMetadata('A1|a|a\njust text\n', 'm.csv')).message).toMatch(/^m\.csv:2: .*found 1/);
-    expect(thrown(() => parseMetadata('|a|a\n', 'm.csv')).message).toMatch(/^m\.csv:1: the ID \(first field\) is empty/);
-    expect(thrown(() => parseMetadata('../x|a|a\n', 'm.csv')).message).toMatch(/^m\.csv:1: the ID "\.\.\/x" may hold only/);
-    expect(thrown(() => parseMetadata('A1| | \n', 'm.csv')).message).toMatch(/^m\.csv:1: utterance A1 has no transcription/);
+    expect(thrown(() => parseMetadata('|a|a\n', 'm.csv')).message).toMatch(
+      /^m\.csv:1: the ID \(first field\) is empty/,
+    );
+    expect(thrown(() => parseMetadata('../x|a|a\n', 'm.csv')).message).toMatch(
+      /^m\.csv:1: the ID "\.\.\/x" may hold only/,
+    );
+    expect(thrown(() => parseMetadata('A1| | \n', 'm.csv')).message).toMatch(
+      /^m\.csv:1: utterance A1 has no transcription/,
+    );
     expect(thrown(() => parseMetadata('A1|a|a\nA2|b|b\nA1|c|c\n', 'm.csv')).message).toMatch(
       /^m\.csv:3: the ID A1 already appeared on line 1/,
     );
@@ -206,7 +214,9 @@ describe('loadDataset', () => {
     expect(ten.counts.trainAvailable).toBe(90);
     // the subset keeps metadata order
     const order = full.train.map((u) => u.id);
-    expect(ten.train.map((u) => order.indexOf(u.id))).toEqual([...ten.train.map((u) => order.indexOf(u.id))].sort((a, b) => a - b));
+    expect(ten.train.map((u) => order.indexOf(u.id))).toEqual(
+      [...ten.train.map((u) => order.indexOf(u.id))].sort((a, b) => a - b),
+    );
   });
 
   it('lightweight cuts training (and validation) to training.lightweight_samples; limit_samples can cut further', () => {

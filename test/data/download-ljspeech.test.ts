@@ -23,16 +23,25 @@ function makeArchive(): Buffer {
     path.join(src, 'LJSpeech-1.1', 'metadata.csv'),
     'LJ001-0001|Printing, in the only sense|Printing, in the only sense\nLJ001-0002|in 1450|in fourteen fifty\n',
   );
-  for (const id of ['LJ001-0001', 'LJ001-0002']) writeFileSync(path.join(src, 'LJSpeech-1.1', 'wavs', `${id}.wav`), 'RIFF');
+  for (const id of ['LJ001-0001', 'LJ001-0002'])
+    writeFileSync(path.join(src, 'LJSpeech-1.1', 'wavs', `${id}.wav`), 'RIFF');
   execFileSync('tar', ['-cjf', path.join(dir, 'tiny.tar.bz2'), '-C', src, 'LJSpeech-1.1']);
   return readFileSync(path.join(dir, 'tiny.tar.bz2'));
 }
 
-function runScript(parent: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function runScript(
+  parent: string,
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', [script, parent], { env: { ...process.env, no_proxy: '127.0.0.1', NO_PROXY: '127.0.0.1', ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'bash',
+      [script, parent],
+      { env: { ...process.env, no_proxy: '127.0.0.1', NO_PROXY: '127.0.0.1', ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -83,9 +92,14 @@ describe('scripts/download-ljspeech.sh', () => {
 
   it('a sha256 mismatch fails, deletes the archive and creates no dataset folder', async () => {
     const parent = path.join(dir, 'bad-sha');
-    const result = await runScript(parent, { LJSPEECH_URL: `${baseUrl}/LJSpeech-1.1.tar.bz2`, LJSPEECH_SHA256: '0'.repeat(64) });
+    const result = await runScript(parent, {
+      LJSPEECH_URL: `${baseUrl}/LJSpeech-1.1.tar.bz2`,
+      LJSPEECH_SHA256: '0'.repeat(64),
+    });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`sha256 of ${path.join(parent, 'LJSpeech-1.1.tar.bz2')} is ${sha()}, expected ${'0'.repeat(64)}`);
+    expect(result.stderr).toContain(
+      `sha256 of ${path.join(parent, 'LJSpeech-1.1.tar.bz2')} is ${sha()}, expected ${'0'.repeat(64)}`,
+    );
     expect(readdirSync(parent)).toEqual([]);
   });
 

@@ -125,12 +125,17 @@ describe('scripts/make-mini-corpus.ts', () => {
 
     const smaller = await makeMiniCorpus({ out, count: 4, seed: 1 });
     expect(smaller.reused).toBe(false);
-    expect(readdirSync(path.join(out, 'wavs')).sort()).toEqual(['MINI-0001.wav', 'MINI-0002.wav', 'MINI-0003.wav', 'MINI-0004.wav']);
+    expect(readdirSync(path.join(out, 'wavs')).sort()).toEqual([
+      'MINI-0001.wav',
+      'MINI-0002.wav',
+      'MINI-0003.wav',
+      'MINI-0004.wav',
+    ]);
   });
 
   it('a missing espeak-ng binary is an error saying how to install it', async () => {
-    await expect(makeMiniCorpus({ out: path.join(dir, 'no-espeak'), count: 2, espeak: 'espeak-ng-not-installed' })).rejects.toThrow(
-      /Cannot run espeak-ng-not-installed: .*apt-get install espeak-ng/,
-    );
+    await expect(
+      makeMiniCorpus({ out: path.join(dir, 'no-espeak'), count: 2, espeak: 'espeak-ng-not-installed' }),
+    ).rejects.toThrow(/Cannot run espeak-ng-not-installed: .*apt-get install espeak-ng/);
   });
 });

@@ -13,7 +13,11 @@ describe('normalizeTranscript', () => {
   it('drops punctuation, quotes and digits and counts each character', () => {
     const dropped = new DroppedCharacterCounter();
     expect(normalizeTranscript('He said, "Room 101!"', dropped)).toBe('he said room');
-    expect(dropped.toJSON()).toEqual({ total: 7, transcripts: 1, characters: { '"': 2, '1': 2, ',': 1, '!': 1, '0': 1 } });
+    expect(dropped.toJSON()).toEqual({
+      total: 7,
+      transcripts: 1,
+      characters: { '"': 2, '1': 2, ',': 1, '!': 1, '0': 1 },
+    });
   });
 
   it('turns hyphens, dashes, slashes and tabs into word breaks instead of gluing words', () => {

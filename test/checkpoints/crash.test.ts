@@ -132,7 +132,8 @@ describe('crash safety', () => {
     // The kills landed in different phases of commit, not all between commits.
     console.log(`crash test: kills with temp files left ${seen.tempFiles}, with a .pt but no sidecar ${seen.ptWithoutSidecar}, ` +
       `with latest one behind ${seen.latestBehind}; commits per run ${seen.commitsPerRun.join(',')}`);
-    expect(seen.commitsPerRun.reduce((a, b) => a + b, 0)).toBeGreaterThan(RUNS);
+    expect(seen.commitsPerRun.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(seen.tempFiles + seen.ptWithoutSidecar).toBeGreaterThan(0);
 
     // One more clean commit clears every leftover of the killed runs.
     const store = new CheckpointStore({ dir, logger: recordingLogger() });

@@ -1,10 +1,12 @@
 /** Fixtures for the checkpoint store tests: real temp folders, fake `.pt` bytes, a recording logger. */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { CheckpointStore, writeFileAtomic, type CheckpointLogger, type CommitResult } from '../../src/checkpoints/index.js';
+import { CheckpointStore, type CheckpointLogger, type CommitResult } from '../../src/checkpoints/index.js';
+import { writeFakePt } from './fake-addon.js';
+
+export { writeFakePt };
 
 export interface RecordingLogger extends CheckpointLogger {
   infos: string[];
@@ -33,11 +35,6 @@ export async function newStore(): Promise<{ dir: string; store: CheckpointStore;
   const dir = await tempDir();
   const log = recordingLogger();
   return { dir, store: new CheckpointStore({ dir, logger: log }), log };
-}
-
-/** What the addon does: the `.pt` bytes written atomically. The store never parses them. */
-export async function writeFakePt(filePath: string, bytes = 256): Promise<void> {
-  await writeFileAtomic(filePath, randomBytes(bytes));
 }
 
 export interface SaveOptions {

@@ -108,3 +108,7 @@ describe('temp names', () => {
     }
   });
 });
+
+it("recognises the addon's temp file name (native/core/src/checkpoint.cpp)", () => {
+  expect(isTempNameFor('conformer-x-epoch-3.pt.tmp-4242-1234567', 'conformer', 'x')).toBe(true);
+});

@@ -1,0 +1,135 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { AsrTrainerError } from '../../src/errors.js';
+import type { FeatureStore, StepProgress } from '../../src/native.js';
+import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
+
+describe('Trainer.train (real addon)', () => {
+  let store: FeatureStore;
+
+  beforeAll(async () => {
+    store = await native.FeatureStore.fromAudio(syntheticUtterances(8));
+  });
+
+  it('builds a store from generated audio', () => {
+    expect(store.size).toBe(8);
+    expect(store.skipped).toEqual([]);
+    // 1 s at 10 ms hops: 98 frames; longer utterances have more.
+    expect(store.frames(0)).toBe(98);
+    expect(store.ids()).toEqual(['utt0', 'utt1', 'utt2', 'utt3', 'utt4', 'utt5', 'utt6', 'utt7']);
+    expect(store.text(1)).toBe('one two three');
+  });
+
+  it('a few steps on one fixed batch lower its loss', async () => {
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    const batch = [0, 1, 2, 3];
+    const { steps, cancelled } = await trainer.train(store, Array(8).fill(batch));
+    expect(cancelled).toBe(false);
+    expect(steps).toHaveLength(8);
+    expect(steps.every((s) => s.finite && Number.isFinite(s.loss) && s.utterances === 4)).toBe(true);
+    expect(steps.map((s) => s.global_step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(steps[7].loss).toBeLessThan(steps[0].loss * 0.8);
+    expect(trainer.globalStep).toBe(8);
+  });
+
+  it('reports every step through onStep before train() resolves', async () => {
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    const seen: StepProgress[] = [];
+    const outcome = await trainer.train(store, [[0, 1], [2, 3], [4, 5]], {
+      onStep: (step) => seen.push(step),
+    });
+    expect(seen.map((s) => s.batch_index)).toEqual([0, 1, 2]);
+    expect(seen.map((s) => s.loss)).toEqual(outcome.steps.map((s) => s.loss));
+  });
+
+  it('keeps the event loop free while steps run', async () => {
+    const trainer = new native.Trainer({ ...TINY_MODEL, num_layers: 4 }, STEADY_TRAINING);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = performance.now();
+    try {
+      await trainer.train(store, Array(12).fill([0, 1, 2, 3, 4, 5, 6, 7]));
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = performance.now() - started;
+    // A blocked loop would tick once at most; a free one about elapsed/5 times (less under load).
+    expect(elapsed).toBeGreaterThan(50);
+    expect(ticks).toBeGreaterThanOrEqual(Math.min(10, Math.floor(elapsed / 5 / 4)));
+  });
+
+  it('an abort stops at the next step boundary and reports cancelled', async () => {
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    const controller = new AbortController();
+    const outcome = await trainer.train(store, Array(20).fill([0, 1]), {
+      signal: controller.signal,
+      onStep: (step) => {
+        if (step.batch_index === 1) controller.abort();
+      },
+    });
+    expect(outcome.cancelled).toBe(true);
+    // The abort lands while step 3 may already be running: it finishes, nothing after it starts.
+    expect(outcome.steps.length).toBeGreaterThanOrEqual(2);
+    expect(outcome.steps.length).toBeLessThanOrEqual(3);
+    expect(trainer.globalStep).toBe(outcome.steps.length);
+  });
+
+  it('an already aborted signal runs no step', async () => {
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    const outcome = await trainer.train(store, [[0]], { signal: AbortSignal.abort() });
+    expect(outcome).toEqual({ steps: [], cancelled: true });
+    expect(trainer.globalStep).toBe(0);
+  });
+
+  it('a second call while one runs rejects as busy instead of racing', async () => {
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    const first = trainer.train(store, Array(4).fill([0, 1]));
+    await expect(trainer.train(store, [[0]])).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    await expect(trainer.save('/tmp/never-written.pt')).rejects.toThrow(/busy with train\(\)/);
+    expect((await first).steps).toHaveLength(4);
+    // Free again once the first call settled.
+    expect((await trainer.train(store, [[0]])).steps).toHaveLength(1);
+  });
+
+  it('an onStep that throws stops training and rejects with its error', async () => {
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    const boom = new Error('listener failed');
+    await expect(
+      trainer.train(store, Array(10).fill([0]), {
+        onStep: () => {
+          throw boom;
+        },
+      }),
+    ).rejects.toBe(boom);
+    expect(trainer.globalStep).toBeLessThanOrEqual(2);
+  });
+
+  it('bad arguments are AsrTrainerErrors naming the field', async () => {
+    expect(() => new native.Trainer({ ...TINY_MODEL, d_model: 33 })).toThrow(AsrTrainerError);
+    expect(() => new native.Trainer(TINY_MODEL, { learningRate: 1 } as never)).toThrow(
+      /unknown field 'learningRate' in train config/,
+    );
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    await expect(trainer.train(store, [[0, 99]])).rejects.toThrow(/batches\[0\]\[1\] = 99 is outside the store/);
+    await expect(trainer.train({} as FeatureStore, [[0]])).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    try {
+      native.modelPreset('xxl');
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(AsrTrainerError);
+      expect((error as AsrTrainerError).code).toBe('E_INVALID_ARGUMENT');
+    }
+  });
+
+  it('evaluates and transcribes', async () => {
+    const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
+    const result = await trainer.evaluate(store, [[0, 1], [2]]);
+    expect(result.utterances).toBe(3);
+    expect(result.ids).toEqual(['utt0', 'utt1', 'utt2']);
+    expect(result.references).toEqual(['hello world', 'one two three', 'yes']);
+    expect(result.cer).toBeGreaterThan(0);
+    const texts = await trainer.transcribe(store, [0, 1]);
+    expect(texts).toHaveLength(2);
+    expect(texts.every((t) => /^[a-z' ]*$/.test(t))).toBe(true);
+  });
+});

@@ -48,6 +48,7 @@ CheckpointSnapshot read_checkpoint(const std::string& path);
 
 // epoch/step/global_step/data/config/metrics without building a model.
 CheckpointMeta read_checkpoint_meta(const std::string& path);
+CheckpointMeta checkpoint_meta(const CheckpointSnapshot& snapshot);
 // The model config stored in a checkpoint (E_CHECKPOINT_CORRUPT when absent).
 ModelConfig read_checkpoint_model_config(const std::string& path);
 

@@ -52,6 +52,7 @@ class ConformerEncoderImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& lengths);
 
  private:
+  int64_t heads_;
   torch::nn::ModuleList layers_{nullptr};
 };
 TORCH_MODULE(ConformerEncoder);

@@ -1,0 +1,179 @@
+#include "asr/checkpoint.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "asr/errors.h"
+
+namespace asr {
+
+namespace {
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+[[noreturn]] void io_error(const std::string& what, const std::string& path, int err) {
+  throw Error(codes::kIo, what + " '" + path + "': " + std::strerror(err));
+}
+
+void write_all(int fd, const char* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      io_error("cannot write checkpoint", path, errno);
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+void fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) io_error("cannot open folder to sync", dir, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) io_error("cannot sync folder", dir, err);
+}
+
+const c10::IValue* find(const c10::impl::GenericDict& d, const char* key) {
+  auto it = d.find(key);
+  return it == d.end() ? nullptr : &it->value();
+}
+
+int64_t int_or(const c10::impl::GenericDict& d, const char* key, int64_t fallback) {
+  const auto* v = find(d, key);
+  return v && v->isInt() ? v->toInt() : fallback;
+}
+
+std::string string_or(const c10::impl::GenericDict& d, const char* key, const std::string& fallback) {
+  const auto* v = find(d, key);
+  return v && v->isString() ? v->toStringRef() : fallback;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapshot) {
+  std::vector<char> bytes;
+  try {
+    bytes = torch::pickle_save(snapshot.dict);
+  } catch (const c10::Error& e) {
+    throw Error(codes::kInternal, "cannot serialise checkpoint for '" + path + "': " + e.what_without_backtrace());
+  }
+  const std::string dir = parent_dir(path);
+  std::random_device entropy;
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) io_error("cannot create checkpoint temp file in", dir, errno);
+  try {
+    write_all(fd, bytes.data(), bytes.size(), tmp);
+    if (::fsync(fd) != 0) io_error("cannot sync checkpoint", tmp, errno);
+    if (::close(fd) != 0) {
+      const int err = errno;
+      ::unlink(tmp.c_str());
+      io_error("cannot close checkpoint", tmp, err);
+    }
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    io_error("cannot rename checkpoint into place at", path, err);
+  }
+  fsync_dir(dir);
+}
+
+CheckpointSnapshot read_checkpoint(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) throw Error(codes::kCheckpointNotFound, "checkpoint '" + path + "' does not exist");
+    io_error("cannot read checkpoint", path, errno);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) io_error("cannot open checkpoint", path, errno);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) io_error("cannot read checkpoint", path, errno);
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    // c10::Error from the zip reader or unpickler: truncated, foreign or garbage bytes.
+    std::string reason = e.what();
+    if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) reason = ce->what_without_backtrace();
+    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' (" + std::to_string(bytes.size()) +
+                                               " bytes) cannot be read: it is truncated or not a checkpoint (" +
+                                               reason.substr(0, reason.find('\n')) + ")");
+  }
+  if (!value.isGenericDict()) {
+    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' holds a " + value.tagKind() +
+                                               ", not an asr-trainer checkpoint dict");
+  }
+  const auto dict = value.toGenericDict();
+  for (const char* key : {"model", "optimizer", "global_step", "format_version"}) {
+    if (!find(dict, key)) {
+      throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' has no '" + key +
+                                                 "' entry; not an asr-trainer checkpoint");
+    }
+  }
+  const auto version = int_or(dict, "format_version", -1);
+  if (version < 1 || version > kCheckpointFormatVersion) {
+    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' has format_version " + std::to_string(version) +
+                                               "; this build reads 1.." + std::to_string(kCheckpointFormatVersion));
+  }
+  return CheckpointSnapshot{value};
+}
+
+CheckpointMeta checkpoint_meta(const CheckpointSnapshot& snapshot) {
+  const auto dict = snapshot.dict.toGenericDict();
+  CheckpointMeta meta;
+  meta.epoch = int_or(dict, "epoch", 0);
+  meta.step = int_or(dict, "step", 0);
+  meta.global_step = int_or(dict, "global_step", 0);
+  if (const auto* data = find(dict, "data"); data && data->isGenericDict()) {
+    const auto d = data->toGenericDict();
+    meta.data_seed = static_cast<uint64_t>(int_or(d, "seed", 0));
+    meta.data_epoch = int_or(d, "epoch", 0);
+    meta.batch_position = int_or(d, "batch_position", 0);
+  }
+  meta.config_json = string_or(dict, "config", "{}");
+  meta.metrics_json = string_or(dict, "metrics", "{}");
+  return meta;
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) { return checkpoint_meta(read_checkpoint(path)); }
+
+ModelConfig read_checkpoint_model_config(const std::string& path) {
+  const auto dict = read_checkpoint(path).dict.toGenericDict();
+  const auto* mc = find(dict, "model_config");
+  if (!mc || !mc->isGenericDict()) {
+    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' has no model_config entry");
+  }
+  const auto d = mc->toGenericDict();
+  ModelConfig c;
+  c.n_mels = int_or(d, "n_mels", c.n_mels);
+  c.d_model = int_or(d, "d_model", c.d_model);
+  c.num_layers = int_or(d, "num_layers", c.num_layers);
+  c.num_heads = int_or(d, "num_heads", c.num_heads);
+  c.ffn_dim = int_or(d, "ffn_dim", c.ffn_dim);
+  c.conv_kernel = int_or(d, "conv_kernel", c.conv_kernel);
+  c.vocab_size = int_or(d, "vocab_size", c.vocab_size);
+  if (const auto* v = find(d, "dropout"); v && v->isDouble()) c.dropout = v->toDouble();
+  return c;
+}
+
+}  // namespace asr

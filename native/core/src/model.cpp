@@ -1,0 +1,248 @@
+#include "asr/model.h"
+
+#include <cmath>
+
+#include "asr/errors.h"
+
+namespace asr {
+
+namespace F = torch::nn::functional;
+
+ModelConfig model_preset(const std::string& name) {
+  ModelConfig c;
+  if (name == "xs") {
+    c.d_model = 144, c.num_layers = 4, c.num_heads = 4, c.ffn_dim = 576;
+  } else if (name == "s") {
+    c.d_model = 144, c.num_layers = 16, c.num_heads = 4, c.ffn_dim = 576;
+  } else if (name == "m") {
+    c.d_model = 256, c.num_layers = 16, c.num_heads = 4, c.ffn_dim = 1024;
+  } else if (name == "l") {
+    c.d_model = 512, c.num_layers = 17, c.num_heads = 8, c.ffn_dim = 2048;
+  } else {
+    throw Error(codes::kInvalidArgument, "unknown model preset '" + name + "'; known presets: xs, s, m, l");
+  }
+  return c;
+}
+
+void validate_model_config(const ModelConfig& c) {
+  auto fail = [](const std::string& what) {
+    throw Error(codes::kInvalidArgument, "invalid model config: " + what);
+  };
+  if (c.n_mels < 7) fail("n_mels must be >= 7 (two stride-2 3x3 convolutions), got " + std::to_string(c.n_mels));
+  if (c.d_model <= 0) fail("d_model must be > 0, got " + std::to_string(c.d_model));
+  if (c.num_layers < 0) fail("num_layers must be >= 0, got " + std::to_string(c.num_layers));
+  if (c.num_heads <= 0 || c.d_model % c.num_heads != 0)
+    fail("d_model (" + std::to_string(c.d_model) + ") must be a multiple of num_heads (" +
+         std::to_string(c.num_heads) + ")");
+  if (c.ffn_dim <= 0) fail("ffn_dim must be > 0, got " + std::to_string(c.ffn_dim));
+  if (c.conv_kernel <= 0 || c.conv_kernel % 2 == 0)
+    fail("conv_kernel must be odd (for 'same' padding), got " + std::to_string(c.conv_kernel));
+  if (c.vocab_size < 2) fail("vocab_size must be >= 2, got " + std::to_string(c.vocab_size));
+  if (!(c.dropout >= 0.0 && c.dropout < 1.0)) fail("dropout must be in [0, 1), got " + std::to_string(c.dropout));
+}
+
+torch::Tensor subsampled_lengths(const torch::Tensor& frames) {
+  // Floor division of non-negative values; lengths under 3 frames give 0 (clamped, never negative).
+  return ((frames - 1).div(2, "floor") - 1).div(2, "floor").clamp_min(0);
+}
+
+// ---- subsampling ----------------------------------------------------------------------------------------
+
+Conv2dSubsamplingImpl::Conv2dSubsamplingImpl(int64_t n_mels, int64_t d_model) {
+  conv1_ = torch::nn::Conv2d(torch::nn::Conv2dOptions(1, d_model, 3).stride(2));
+  conv2_ = torch::nn::Conv2d(torch::nn::Conv2dOptions(d_model, d_model, 3).stride(2));
+  // Registered as a Sequential so the names read subsampling.conv.{0,2}.* like the Python reference.
+  conv_ = register_module("conv", torch::nn::Sequential(conv1_, torch::nn::ReLU(), conv2_, torch::nn::ReLU()));
+  out_ = register_module("out", torch::nn::Linear(d_model * subsampled_length(n_mels), d_model));
+}
+
+torch::Tensor Conv2dSubsamplingImpl::forward(const torch::Tensor& features) {
+  auto x = conv1_->forward(features.unsqueeze(1)).relu_();  // (B, d, T/2, F/2)
+  x = conv2_->forward(x).relu_();                            // (B, d, T', F')
+  const auto b = x.size(0), d = x.size(1), t = x.size(2), f = x.size(3);
+  return out_->forward(x.transpose(1, 2).reshape({b, t, d * f}));
+}
+
+// ---- Conformer blocks, named as torchaudio names them -----------------------------------------------------
+
+namespace {
+
+// _FeedForwardModule: LayerNorm, Linear, SiLU, Dropout, Linear, Dropout.
+class FeedForwardImpl : public torch::nn::Module {
+ public:
+  FeedForwardImpl(int64_t d, int64_t hidden, double dropout)
+      : norm_(torch::nn::LayerNormOptions({d})),
+        up_(d, hidden),
+        drop1_(dropout),
+        down_(hidden, d),
+        drop2_(dropout) {
+    register_module("sequential", torch::nn::Sequential(norm_, up_, torch::nn::SiLU(), drop1_, down_, drop2_));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    return drop2_(down_(drop1_(F::silu(up_(norm_(x))))));
+  }
+
+ private:
+  torch::nn::LayerNorm norm_;
+  torch::nn::Linear up_;
+  torch::nn::Dropout drop1_;
+  torch::nn::Linear down_;
+  torch::nn::Dropout drop2_;
+};
+TORCH_MODULE(FeedForward);
+
+// torch.nn.MultiheadAttention's parameters (in_proj_weight, in_proj_bias, out_proj) for self-attention on
+// batch-first input: one fused QKV projection, a -inf key bias for padding, no equality checks between
+// query/key/value (the LibTorch module compares them on every call).
+class SelfAttentionImpl : public torch::nn::Module {
+ public:
+  SelfAttentionImpl(int64_t d, int64_t heads, double dropout) : heads_(heads), dropout_(dropout) {
+    in_proj_weight_ = register_parameter("in_proj_weight", torch::empty({3 * d, d}));
+    in_proj_bias_ = register_parameter("in_proj_bias", torch::zeros({3 * d}));
+    out_proj_ = register_module("out_proj", torch::nn::Linear(d, d));
+    torch::NoGradGuard no_grad;
+    torch::nn::init::xavier_uniform_(in_proj_weight_);  // as torch.nn.MultiheadAttention._reset_parameters
+    out_proj_->bias.zero_();
+  }
+  // x (B, T, D); key_bias (B*H, 1, T) with 0 / -inf, or undefined when nothing is padded.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias) {
+    const auto b = x.size(0), t = x.size(1), d = x.size(2), hd = d / heads_;
+    auto qkv = F::linear(x, in_proj_weight_, in_proj_bias_).view({b, t, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
+    auto q = (qkv[0] * (1.0 / std::sqrt(static_cast<double>(hd)))).reshape({b * heads_, t, hd});
+    auto k = qkv[1].reshape({b * heads_, t, hd});
+    auto v = qkv[2].reshape({b * heads_, t, hd});
+    auto scores = key_bias.defined() ? torch::baddbmm(key_bias, q, k.transpose(1, 2)) : torch::bmm(q, k.transpose(1, 2));
+    auto attn = torch::softmax(scores, -1);
+    if (dropout_ > 0 && is_training()) attn = torch::dropout(attn, dropout_, true);
+    auto ctx = torch::bmm(attn, v).view({b, heads_, t, hd}).permute({0, 2, 1, 3}).reshape({b, t, d});
+    return out_proj_->forward(ctx);
+  }
+
+ private:
+  int64_t heads_;
+  double dropout_;
+  torch::Tensor in_proj_weight_, in_proj_bias_;
+  torch::nn::Linear out_proj_{nullptr};
+};
+TORCH_MODULE(SelfAttention);
+
+// _ConvolutionModule: LayerNorm, then pointwise Conv1d(d -> 2d), GLU, depthwise Conv1d, BatchNorm1d, SiLU,
+// pointwise Conv1d(d -> d), Dropout. The pointwise convolutions run as linear layers on (B, T, D) with the
+// same (out, in, 1) weights, which saves two transposes; padded frames are zeroed before the depthwise
+// convolution so they never leak into valid ones.
+class ConvolutionModuleImpl : public torch::nn::Module {
+ public:
+  ConvolutionModuleImpl(int64_t d, int64_t kernel, double dropout)
+      : norm_(torch::nn::LayerNormOptions({d})),
+        pointwise1_(torch::nn::Conv1dOptions(d, 2 * d, 1)),
+        depthwise_(torch::nn::Conv1dOptions(d, d, kernel).padding((kernel - 1) / 2).groups(d)),
+        batch_norm_(d),
+        pointwise2_(torch::nn::Conv1dOptions(d, d, 1)),
+        drop_(dropout) {
+    register_module("layer_norm", norm_);
+    register_module("sequential", torch::nn::Sequential(pointwise1_, torch::nn::GLU(torch::nn::GLUOptions(1)),
+                                                        depthwise_, batch_norm_, torch::nn::SiLU(), pointwise2_,
+                                                        drop_));
+  }
+  // x (B, T, D); pad (B, T, 1) bool, true on padded frames, or undefined.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pad) {
+    auto y = F::glu(F::linear(norm_(x), pointwise1_->weight.squeeze(-1), pointwise1_->bias), -1);
+    if (pad.defined()) y = y.masked_fill(pad, 0.0);
+    y = F::silu(batch_norm_(depthwise_(y.transpose(1, 2)))).transpose(1, 2);
+    return drop_(F::linear(y, pointwise2_->weight.squeeze(-1), pointwise2_->bias));
+  }
+
+ private:
+  torch::nn::LayerNorm norm_;
+  torch::nn::Conv1d pointwise1_;
+  torch::nn::Conv1d depthwise_;
+  torch::nn::BatchNorm1d batch_norm_;
+  torch::nn::Conv1d pointwise2_;
+  torch::nn::Dropout drop_;
+};
+TORCH_MODULE(ConvolutionModule);
+
+// ConformerLayer: x + FFN/2, + MHSA, + Conv, + FFN/2, LayerNorm (Gulati et al. 2020, fig. 1).
+class ConformerLayerImpl : public torch::nn::Module {
+ public:
+  explicit ConformerLayerImpl(const ModelConfig& c)
+      : ffn1_(c.d_model, c.ffn_dim, c.dropout),
+        attn_norm_(torch::nn::LayerNormOptions({c.d_model})),
+        attn_(c.d_model, c.num_heads, c.dropout),
+        attn_drop_(c.dropout),
+        conv_(c.d_model, c.conv_kernel, c.dropout),
+        ffn2_(c.d_model, c.ffn_dim, c.dropout),
+        final_norm_(torch::nn::LayerNormOptions({c.d_model})) {
+    register_module("ffn1", ffn1_);
+    register_module("self_attn_layer_norm", attn_norm_);
+    register_module("self_attn", attn_);
+    register_module("self_attn_dropout", attn_drop_);
+    register_module("conv_module", conv_);
+    register_module("ffn2", ffn2_);
+    register_module("final_layer_norm", final_norm_);
+  }
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& pad, const torch::Tensor& key_bias) {
+    x = ffn1_(x).mul_(0.5).add_(x);
+    x = attn_drop_(attn_(attn_norm_(x), key_bias)).add_(x);
+    x = conv_(x, pad).add_(x);
+    x = ffn2_(x).mul_(0.5).add_(x);
+    return final_norm_(x);
+  }
+
+ private:
+  FeedForward ffn1_;
+  torch::nn::LayerNorm attn_norm_;
+  SelfAttention attn_;
+  torch::nn::Dropout attn_drop_;
+  ConvolutionModule conv_;
+  FeedForward ffn2_;
+  torch::nn::LayerNorm final_norm_;
+};
+TORCH_MODULE(ConformerLayer);
+
+}  // namespace
+
+ConformerEncoderImpl::ConformerEncoderImpl(const ModelConfig& c) : heads_(c.num_heads) {
+  layers_ = register_module("conformer_layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_layers; ++i) layers_->push_back(ConformerLayer(c));
+}
+
+torch::Tensor ConformerEncoderImpl::forward(const torch::Tensor& input, const torch::Tensor& lengths) {
+  const auto b = input.size(0), t = input.size(1);
+  torch::Tensor pad, key_bias;
+  auto valid = lengths.to(input.device(), torch::kLong);
+  // One comparison on the host decides whether masking is needed at all (unpadded batches skip it).
+  if (t > 0 && valid.min().item<int64_t>() < t) {
+    // A row with no valid frame keeps its first key so the softmax stays finite (its loss is zeroed anyway).
+    auto keys = valid.clamp_min(1);
+    pad = torch::arange(t, valid.options()).unsqueeze(0).ge(valid.unsqueeze(1)).unsqueeze(-1);  // (B, T, 1)
+    auto key_pad = torch::arange(t, keys.options()).unsqueeze(0).ge(keys.unsqueeze(1));         // (B, T)
+    key_bias = torch::zeros({b, 1, 1, t}, input.options())
+                   .masked_fill_(key_pad.view({b, 1, 1, t}), -INFINITY)
+                   .expand({b, heads_, 1, t})
+                   .reshape({b * heads_, 1, t});
+  }
+  auto x = input;
+  for (const auto& layer : *layers_) {
+    x = layer->as<ConformerLayerImpl>()->forward(x, pad, key_bias);
+  }
+  return x;
+}
+
+ConformerCTCImpl::ConformerCTCImpl(const ModelConfig& config) : config_(config) {
+  validate_model_config(config_);
+  subsampling_ = register_module("subsampling", Conv2dSubsampling(config_.n_mels, config_.d_model));
+  encoder_ = register_module("encoder", ConformerEncoder(config_));
+  ctc_head_ = register_module("ctc_head", torch::nn::Linear(config_.d_model, config_.vocab_size));
+}
+
+std::pair<torch::Tensor, torch::Tensor> ConformerCTCImpl::forward(const torch::Tensor& features,
+                                                                  const torch::Tensor& lengths) {
+  const auto device = ctc_head_->weight.device();
+  auto x = subsampling_(features.to(device, torch::kFloat, /*non_blocking=*/true));
+  auto out_lengths = subsampled_lengths(lengths.to(device, torch::kLong)).clamp_max(x.size(1));
+  x = encoder_(x, out_lengths);
+  return {torch::log_softmax(ctc_head_(x), -1), out_lengths};
+}
+
+}  // namespace asr

@@ -1,0 +1,78 @@
+// Times Trainer::train_step on random features and targets (issue 2, done-when 4; the bench issue's
+// C++ side). Compare with bench/reference/conformer_ref.py at the same sizes and thread count.
+//
+// usage: asr_bench_step [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2]
+//                       [--steps 10] [--warmup 3] [--device cpu] [--no-specaugment]
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "asr/errors.h"
+#include "asr/trainer.h"
+
+int main(int argc, char** argv) {
+  std::string preset = "xs", device = "cpu";
+  int64_t batch_size = 8, frames = 400, chars = 50, steps = 10, warmup = 3;
+  int threads = 2;
+  bool spec_augment = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", arg.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--preset") preset = value();
+    else if (arg == "--batch") batch_size = std::stoll(value());
+    else if (arg == "--frames") frames = std::stoll(value());
+    else if (arg == "--chars") chars = std::stoll(value());
+    else if (arg == "--threads") threads = std::stoi(value());
+    else if (arg == "--steps") steps = std::stoll(value());
+    else if (arg == "--warmup") warmup = std::stoll(value());
+    else if (arg == "--device") device = value();
+    else if (arg == "--no-specaugment") spec_augment = false;
+    else {
+      std::fprintf(stderr, "usage: %s [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2] "
+                           "[--steps 10] [--warmup 3] [--device cpu] [--no-specaugment]\n", argv[0]);
+      return arg == "--help" ? 0 : 2;
+    }
+  }
+  try {
+    asr::TrainConfig train;
+    train.threads = threads;
+    train.device = device;
+    train.spec_augment.enabled = spec_augment;
+    asr::Trainer trainer(asr::model_preset(preset), train);
+
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
+    asr::Batch batch;
+    batch.features = at::randn({batch_size, frames, 80}, gen);
+    batch.feature_lengths = torch::full({batch_size}, frames, torch::kLong);
+    batch.targets = at::randint(3, asr::kVocabSize, {batch_size, chars}, gen, torch::TensorOptions().dtype(torch::kLong));
+    batch.target_lengths = torch::full({batch_size}, chars, torch::kLong);
+
+    std::vector<double> ms;
+    for (int64_t i = 0; i < warmup + steps; ++i) {
+      const auto r = trainer.train_step(batch);
+      if (i >= warmup) ms.push_back(r.seconds * 1e3);
+      std::printf("step %lld: %.1f ms loss %.4f\n", static_cast<long long>(i + 1), r.seconds * 1e3, r.loss);
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = ms.empty() ? 0 : (ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2);
+    std::printf("cpp preset=%s batch=%lld frames=%lld threads=%d device=%s params=%lld median_ms=%.1f min_ms=%.1f\n",
+                preset.c_str(), static_cast<long long>(batch_size), static_cast<long long>(frames), threads,
+                trainer.device_name().c_str(), static_cast<long long>(trainer.parameter_count()), median,
+                ms.empty() ? 0 : ms.front());
+  } catch (const asr::Error& e) {
+    std::fprintf(stderr, "%s: %s\n", e.code().c_str(), e.what());
+    return 1;
+  }
+  return 0;
+}

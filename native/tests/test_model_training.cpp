@@ -1,0 +1,281 @@
+// Training step, schedule, devices, checkpoints (round trip, errors, Python interop) and exact resume.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "asr/checkpoint.h"
+#include "asr/errors.h"
+#include "test_model_helpers.h"
+
+namespace fs = std::filesystem;
+
+namespace asr {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "asr-model-test-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+template <typename F>
+Error expect_error(F&& f, const std::string& code) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    return e;
+  }
+  ADD_FAILURE() << "expected asr::Error " << code;
+  return Error("none", "none");
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(Schedule, NoamWarmsUpLinearlyThenDecaysAsInverseSquareRoot) {
+  EXPECT_DOUBLE_EQ(noam_lr(1e-3, 10, 1), 1e-4);
+  EXPECT_DOUBLE_EQ(noam_lr(1e-3, 10, 10), 1e-3);
+  EXPECT_DOUBLE_EQ(noam_lr(1e-3, 10, 40), 0.5e-3);
+  EXPECT_DOUBLE_EQ(noam_lr(1e-3, 0, 123), 1e-3);
+}
+
+TEST(Device, CpuAutoAndUnavailableCuda) {
+  EXPECT_EQ(resolve_device("cpu").type(), torch::kCPU);
+  EXPECT_EQ(resolve_device("auto").is_cuda(), torch::cuda::is_available());
+  expect_error([] { resolve_device("gpu"); }, codes::kInvalidArgument);
+  expect_error([] { resolve_device("cuda:x"); }, codes::kInvalidArgument);
+  if (!torch::cuda::is_available()) {
+    const auto e = expect_error([] { resolve_device("cuda"); }, codes::kCudaUnavailable);
+    EXPECT_TRUE(contains(e.what(), "cuda"));
+    expect_error([] { Trainer(test::tiny_model(), [] { auto t = test::tiny_train(); t.device = "cuda:0"; return t; }()); },
+                 codes::kCudaUnavailable);
+  } else {
+    expect_error([] { resolve_device("cuda:" + std::to_string(torch::cuda::device_count())); }, codes::kCudaUnavailable);
+  }
+}
+
+TEST(Training, LossFallsOnAFixedTinyBatch) {
+  auto train = test::tiny_train();
+  train.spec_augment.enabled = false;
+  train.warmup_steps = 0;
+  auto model = test::tiny_model();
+  model.dropout = 0.0;
+  Trainer trainer(model, train);
+  const auto batch = test::random_batch(3, {120, 100, 90, 80}, 8);
+  std::vector<double> losses;
+  for (int i = 0; i < 25; ++i) {
+    const auto r = trainer.train_step(batch);
+    ASSERT_TRUE(r.finite);
+    EXPECT_TRUE(r.updated);
+    EXPECT_GT(r.grad_norm, 0.0);
+    losses.push_back(r.loss);
+  }
+  EXPECT_LT(losses.back(), 0.6 * losses.front()) << "first " << losses.front() << " last " << losses.back();
+  EXPECT_EQ(trainer.global_step(), 25);
+}
+
+TEST(Training, GradientAccumulationUpdatesEveryNthBatch) {
+  auto train = test::tiny_train();
+  train.grad_accumulation = 2;
+  Trainer trainer(test::tiny_model(), train);
+  const auto batch = test::random_batch(4, {60, 50}, 5);
+  const auto before = trainer.model()->named_parameters()["ctc_head.weight"].clone();
+  auto r1 = trainer.train_step(batch);
+  EXPECT_FALSE(r1.updated);
+  EXPECT_TRUE(torch::equal(before, trainer.model()->named_parameters()["ctc_head.weight"]));
+  auto r2 = trainer.train_step(batch);
+  EXPECT_TRUE(r2.updated);
+  EXPECT_DOUBLE_EQ(r1.lr, r2.lr);  // both batches feed update 1
+  EXPECT_FALSE(torch::equal(before, trainer.model()->named_parameters()["ctc_head.weight"]));
+}
+
+TEST(Training, EvaluateAndTranscribeDecodeEveryUtterance) {
+  Trainer trainer(test::tiny_model(), test::tiny_train());
+  const auto batch = test::random_batch(5, {80, 64}, 6);
+  const auto result = trainer.evaluate({batch, batch});
+  EXPECT_EQ(result.utterances, 4);
+  EXPECT_EQ(result.references[1], batch.texts[1]);
+  EXPECT_EQ(result.ids[0], "utt0");
+  EXPECT_GT(result.loss, 0.0);
+  EXPECT_GE(result.cer, 0.0);
+  EXPECT_EQ(trainer.transcribe(batch).size(), 2u);
+}
+
+TEST(Checkpoint, RoundTripRestoresModelOptimizerAndMeta) {
+  TempDir dir;
+  const auto path = dir.file("ckpt.pt");
+  Trainer a(test::tiny_model(), test::tiny_train());
+  const auto batch = test::random_batch(6, {70, 60}, 6);
+  a.train_step(batch);
+  a.train_step(batch);
+  CheckpointMeta meta;
+  meta.epoch = 3;
+  meta.step = 2;
+  meta.data_seed = 42;
+  meta.data_epoch = 3;
+  meta.batch_position = 17;
+  meta.config_json = R"({"model":"conformer"})";
+  meta.metrics_json = R"({"val_cer":0.5})";
+  a.save_checkpoint(path, meta);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1) << "temp file left";
+
+  const auto read = read_checkpoint_meta(path);
+  EXPECT_EQ(read.epoch, 3);
+  EXPECT_EQ(read.global_step, 2);
+  EXPECT_EQ(read.data_seed, 42u);
+  EXPECT_EQ(read.batch_position, 17);
+  EXPECT_EQ(read.config_json, meta.config_json);
+  EXPECT_EQ(read.metrics_json, meta.metrics_json);
+  EXPECT_EQ(read_checkpoint_model_config(path).d_model, test::tiny_model().d_model);
+
+  Trainer b(test::tiny_model(), test::tiny_train(99));
+  const auto loaded = b.load_checkpoint(path);
+  EXPECT_EQ(loaded.step, 2);
+  EXPECT_EQ(b.global_step(), 2);
+  EXPECT_DOUBLE_EQ(b.current_lr(), a.current_lr());
+  auto pa = a.model()->named_parameters();
+  auto pb = b.model()->named_parameters();
+  for (const auto& item : pa) EXPECT_TRUE(torch::equal(item.value(), pb[item.key()])) << item.key();
+  auto ba = a.model()->named_buffers();
+  auto bb = b.model()->named_buffers();
+  for (const auto& item : ba) EXPECT_TRUE(torch::equal(item.value(), bb[item.key()])) << item.key();
+}
+
+TEST(Checkpoint, MissingTruncatedAndForeignFilesFailWithCodes) {
+  TempDir dir;
+  expect_error([&] { read_checkpoint_meta(dir.file("absent.pt")); }, codes::kCheckpointNotFound);
+
+  const auto garbage = dir.file("garbage.pt");
+  std::ofstream(garbage) << "this is not a checkpoint at all";
+  auto e = expect_error([&] { read_checkpoint_meta(garbage); }, codes::kCheckpointCorrupt);
+  EXPECT_TRUE(contains(e.what(), garbage));
+
+  const auto empty = dir.file("empty.pt");
+  std::ofstream{empty};
+  expect_error([&] { read_checkpoint_meta(empty); }, codes::kCheckpointCorrupt);
+
+  Trainer trainer(test::tiny_model(), test::tiny_train());
+  const auto good = dir.file("good.pt");
+  trainer.save_checkpoint(good, {});
+  const auto size = fs::file_size(good);
+  for (double keep : {0.5, 0.9, 0.999}) {
+    const auto cut = dir.file("cut.pt");
+    fs::copy_file(good, cut, fs::copy_options::overwrite_existing);
+    fs::resize_file(cut, static_cast<uintmax_t>(size * keep));
+    expect_error([&] { trainer.load_checkpoint(cut); }, codes::kCheckpointCorrupt);
+  }
+
+  const auto foreign = dir.file("tensor.pt");
+  write_checkpoint(foreign, CheckpointSnapshot{torch::ones({3})});
+  e = expect_error([&] { trainer.load_checkpoint(foreign); }, codes::kCheckpointCorrupt);
+  EXPECT_TRUE(contains(e.what(), "not an asr-trainer checkpoint"));
+}
+
+TEST(Checkpoint, ShapeMismatchNamesTheFirstDifferingKeyAndBothShapes) {
+  TempDir dir;
+  const auto path = dir.file("small.pt");
+  Trainer(test::tiny_model(), test::tiny_train()).save_checkpoint(path, {});
+  auto wider = test::tiny_model();
+  wider.ffn_dim = 96;
+  Trainer other(wider, test::tiny_train());
+  const auto e = expect_error([&] { other.load_checkpoint(path); }, codes::kShapeMismatch);
+  EXPECT_TRUE(contains(e.what(), "encoder.conformer_layers.0.ffn1.sequential.1.weight")) << e.what();
+  EXPECT_TRUE(contains(e.what(), "[64, 32]")) << e.what();
+  EXPECT_TRUE(contains(e.what(), "[96, 32]")) << e.what();
+
+  auto deeper = test::tiny_model();
+  deeper.num_layers = 3;
+  Trainer third(deeper, test::tiny_train());
+  const auto e2 = expect_error([&] { third.load_checkpoint(path); }, codes::kShapeMismatch);
+  EXPECT_TRUE(contains(e2.what(), "encoder.conformer_layers.2.")) << e2.what();
+}
+
+TEST(Checkpoint, WriteIntoAMissingFolderIsAnIoErrorNamingThePath) {
+  TempDir dir;
+  Trainer trainer(test::tiny_model(), test::tiny_train());
+  const auto path = dir.file("no/such/folder/ckpt.pt");
+  const auto e = expect_error([&] { trainer.save_checkpoint(path, {}); }, codes::kIo);
+  EXPECT_TRUE(contains(e.what(), dir.file("no/such/folder"))) << e.what();
+}
+
+// Runs k steps, saves, loads into a fresh trainer and trains on: the losses must equal, bit for bit, those
+// of the run that never stopped. Dropout and SpecAugment are on, so the generator state must round-trip.
+void expect_exact_resume(int64_t accumulation, int stop_after) {
+  TempDir dir;
+  auto train = test::tiny_train(11);
+  train.grad_accumulation = accumulation;
+  std::vector<Batch> batches;
+  for (int i = 0; i < 6; ++i) batches.push_back(test::random_batch(100 + i, {90 - i, 70, 64}, 7));
+
+  std::vector<double> straight;
+  {
+    Trainer trainer(test::tiny_model(), train);
+    for (const auto& b : batches) straight.push_back(trainer.train_step(b).loss);
+  }
+  std::vector<double> resumed;
+  const auto path = dir.file("resume.pt");
+  {
+    Trainer first(test::tiny_model(), train);
+    for (int i = 0; i < stop_after; ++i) resumed.push_back(first.train_step(batches[i]).loss);
+    first.save_checkpoint(path, {});
+  }
+  Trainer second(test::tiny_model(), train);
+  second.load_checkpoint(path);
+  for (size_t i = stop_after; i < batches.size(); ++i) resumed.push_back(second.train_step(batches[i]).loss);
+  ASSERT_EQ(resumed.size(), straight.size());
+  for (size_t i = 0; i < straight.size(); ++i) {
+    EXPECT_EQ(std::memcmp(&straight[i], &resumed[i], sizeof(double)), 0)
+        << "step " << i + 1 << ": " << straight[i] << " vs " << resumed[i];
+  }
+}
+
+TEST(Resume, LossesAreBitIdenticalToTheUninterruptedRun) { expect_exact_resume(1, 3); }
+
+TEST(Resume, BitIdenticalWhenStoppedInsideAGradientAccumulationCycle) { expect_exact_resume(2, 3); }
+
+TEST(Interop, PythonTorchLoadsTheCheckpointAndTorchaudioConformerAcceptsItsEncoder) {
+  if (std::system("/usr/bin/python3 -c 'import torch, torchaudio' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 with torch and torchaudio is not installed (scripts/setup.sh installs it)";
+  }
+  TempDir dir;
+  auto model = test::tiny_model();
+  Trainer trainer(model, test::tiny_train());
+  trainer.train_step(test::random_batch(8, {80, 66}, 6));
+  const auto ckpt = dir.file("interop.pt");
+  trainer.save_checkpoint(ckpt, {});
+
+  // The encoder's output on an unpadded input, for the Python side to reproduce with torchaudio's module.
+  torch::NoGradGuard no_grad;
+  trainer.model()->eval();
+  auto encoder = trainer.model()->named_children()["encoder"]->as<ConformerEncoderImpl>();
+  auto x = torch::randn({2, 30, model.d_model});
+  auto lengths = torch::tensor({30, 30});
+  auto y = encoder->forward(x, lengths);
+  c10::Dict<std::string, torch::Tensor> probe;
+  probe.insert("input", x);
+  probe.insert("lengths", lengths);
+  probe.insert("output", y);
+  const auto probe_path = dir.file("probe.pt");
+  write_checkpoint(probe_path, CheckpointSnapshot{probe});
+
+  const std::string cmd = "/usr/bin/python3 " ASR_MODEL_TESTS_DIR "/check_torchaudio_interop.py " + ckpt + " " +
+                          probe_path + " " + std::to_string(model.d_model) + " " + std::to_string(model.num_heads) +
+                          " " + std::to_string(model.ffn_dim) + " " + std::to_string(model.num_layers) + " " +
+                          std::to_string(model.conv_kernel);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+}  // namespace
+}  // namespace asr

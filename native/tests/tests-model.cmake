@@ -1,0 +1,15 @@
+# Model-side C++ tests (included from native/tests/CMakeLists.txt).
+add_executable(asr_model_tests
+  ${CMAKE_CURRENT_LIST_DIR}/test_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_model_training.cpp
+)
+target_link_libraries(asr_model_tests PRIVATE asr_model GTest::gtest_main)
+target_compile_options(asr_model_tests PRIVATE ${TORCH_CXX_FLAGS})
+target_compile_definitions(asr_model_tests PRIVATE ASR_MODEL_TESTS_DIR="${CMAKE_CURRENT_LIST_DIR}")
+target_precompile_headers(asr_model_tests REUSE_FROM asr_model)
+gtest_discover_tests(asr_model_tests TEST_PREFIX "model." DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 600)
+
+# One xs training step's time (not part of ctest): build/native/tests/asr_bench_step --help
+add_executable(asr_bench_step ${CMAKE_CURRENT_LIST_DIR}/bench_step.cpp)
+target_link_libraries(asr_bench_step PRIVATE asr_model)
+target_precompile_headers(asr_bench_step REUSE_FROM asr_model)

@@ -68,12 +68,13 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
   });
 
   describe('training from the page', () => {
-    const workspace = makeWorkspace({ utterances: 44, valUtterances: 4, batchSize: 2, epochs: 200 });
+    let workspace: Workspace;
     let server: { app: FastifyInstance; url: string };
     let page: Page;
     const pageErrors: string[] = [];
 
     beforeAll(async () => {
+      workspace = makeWorkspace({ utterances: 44, valUtterances: 4, batchSize: 2, epochs: 200 });
       server = await serveApp(workspace);
       page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
       page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -83,7 +84,7 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
     });
     afterAll(async () => {
       await server?.app.close();
-      workspace.cleanup();
+      workspace?.cleanup();
     });
 
     it('starts a run and draws loss points per step and CER points per epoch', async () => {
@@ -145,14 +146,15 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
   });
 
   describe('with an API token', () => {
-    const workspace = makeWorkspace({ utterances: 4, valUtterances: 1 });
+    let workspace: Workspace;
     let server: { app: FastifyInstance; url: string };
     afterAll(async () => {
       await server?.app.close();
-      workspace.cleanup();
+      workspace?.cleanup();
     });
 
     it('asks for the token once on a 401, then loads everything and opens the event stream', async () => {
+      workspace = makeWorkspace({ utterances: 4, valUtterances: 1 });
       server = await serveApp(workspace, 's3cret-token');
       const page = await browser.newPage();
       await page.goto(server.url);

@@ -142,7 +142,8 @@ interface Scanned {
 
 const MIB = 1024 * 1024;
 
-const silentInfo: CheckpointLogger = {
+/** Without an injected logger, warnings (skipped checkpoints, takeovers) still reach stderr. */
+const defaultLogger: CheckpointLogger = {
   info: () => undefined,
   warn: (message) => console.warn(message),
 };
@@ -195,7 +196,7 @@ export class CheckpointStore {
       throw new AsrTrainerError('E_INVALID_ARGUMENT', 'CheckpointStore needs the checkpoint folder (paths.checkpoints)');
     }
     this.dir = path.resolve(options.dir);
-    this.logger = options.logger ?? silentInfo;
+    this.logger = options.logger ?? defaultLogger;
   }
 
   checkpointName(model: string, dataset: string, epoch: number, step?: number | null): string {
@@ -291,6 +292,7 @@ export class CheckpointStore {
         throw new AsrTrainerError('E_INVALID_ARGUMENT', `commit: ${key} must be a non-negative integer, got ${String(value)}`);
       }
     }
+    if (request.retain) validateRetention(request.retain.keep);
     await this.assertNoNameCollision(model, dataset);
     const ptPath = path.join(this.dir, name);
     const stats = await lstatOrNull(ptPath);
@@ -319,6 +321,9 @@ export class CheckpointStore {
       ...(request.model_config !== undefined ? { model_config: request.model_config } : {}),
       ...(request.batch_size !== undefined ? { batch_size: request.batch_size } : {}),
     };
+    // A sidecar this store could not read back would silently turn a good save into a skipped one.
+    const check = parseSidecar(serializeSidecar(sidecar));
+    if (!check.ok) throw new AsrTrainerError('E_INVALID_ARGUMENT', `Cannot commit checkpoint '${name}': ${check.problem}`);
     await writeFileAtomic(path.join(this.dir, sidecarName(name)), serializeSidecar(sidecar));
     this.logger.info(`Saved checkpoint '${name}' (${(size / MIB).toFixed(2)} MB)`);
 
@@ -346,13 +351,7 @@ export class CheckpointStore {
   async retain(request: RetainRequest): Promise<{ deleted: string[] }> {
     const model = validateModelName(request.model);
     const dataset = validateDatasetName(request.dataset);
-    const keep = request.keep;
-    if (typeof keep !== 'number' || !Number.isSafeInteger(keep) || keep < 0) {
-      throw new AsrTrainerError(
-        'E_INVALID_ARGUMENT',
-        `checkpoint_retention must be a non-negative integer (0 keeps every checkpoint), got ${String(keep)}`,
-      );
-    }
+    const keep = validateRetention(request.keep);
     const resumedFrom = request.resumedFrom != null ? validatePlainFileName(request.resumedFrom) : null;
     const current = request.current != null ? validatePlainFileName(request.current) : null;
 
@@ -715,6 +714,16 @@ export class CheckpointStore {
     if (actual.sha256 !== s.sidecar.sha256) return 'sha256 differs from its sidecar (the file changed or was damaged after saving)';
     return null;
   }
+}
+
+function validateRetention(keep: unknown): number {
+  if (typeof keep !== 'number' || !Number.isSafeInteger(keep) || keep < 0) {
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      `checkpoint_retention must be a non-negative integer (0 keeps every checkpoint), got ${String(keep)}`,
+    );
+  }
+  return keep;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdir, readFile, readlink, symlink, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AsrTrainerError } from '../../src/errors.js';
@@ -145,7 +145,6 @@ describe('list', () => {
     await save(store, { epoch: 2 });
     await save(store, { epoch: 10 });
     await save(store, { epoch: 1 });
-    const { utimes } = await import('node:fs/promises');
     await utimes(path.join(dir, 'conformer-mini-ljspeech-epoch-10.pt'), new Date(0), new Date(0));
     expect((await store.list()).map((c) => c.epoch)).toEqual([10, 2, 1]);
   });
@@ -367,5 +366,21 @@ describe('pathOf', () => {
     const { dir, store } = await newStore();
     expect(store.pathOf('x.pt')).toBe(path.join(dir, 'x.pt'));
     expect(() => store.pathOf('../x.pt')).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('commit refuses bad input before writing anything', () => {
+  it('refuses a non-string run id and an invalid retention, leaving no sidecar', async () => {
+    const { dir, store } = await newStore();
+    const name = store.checkpointName(M, D, 1);
+    await writeFakePt(store.pathOf(name));
+    const base = { name, model: M, dataset: D, step: 1, global_step: 1, config_hash: 'c', run_id: 'r' };
+    await expect(store.commit({ ...base, run_id: 7 as unknown as string })).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+      message: expect.stringContaining("'run_id'"),
+    });
+    await expect(store.commit({ ...base, retain: { keep: -1 } })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    await expect(store.commit({ ...base, global_step: -3 })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    expect(await readdir(dir)).toEqual([name]);
   });
 });

@@ -1,4 +1,29 @@
-/** The checkpoint store: what the trainer writes with and the server reads with. */
+/**
+ * The checkpoint store: what the trainer writes with and the server reads with (ARCHITECTURE.md §5).
+ *
+ * Trainer, per save:
+ * ```ts
+ * const store = new CheckpointStore({ dir: config.paths.checkpoints, logger });
+ * const lock = await store.acquireLock(model, dataset);          // E_LOCKED while another trainer writes
+ * const from = await store.resolveForResume({ model, dataset, specific, requested: { model_config, batch_size } });
+ * const name = store.checkpointName(model, dataset, epoch, midEpoch ? globalStep : null);
+ * await trainer.save(store.pathOf(name), meta);                  // the addon: atomic .pt
+ * await store.commit({ name, model, dataset, step, global_step, metrics, config_hash, run_id,
+ *                      model_config, batch_size, retain: { keep: checkpoint_retention, resumedFrom: from.name } });
+ * await lock.release();
+ * ```
+ * Server: `list({ model?, dataset? })` for GET /api/checkpoints, `resolveForResume()` to answer a start.
+ *
+ * Names: `{model}-{dataset}-epoch-{N}.pt` ends epoch N; `…-epoch-{N}-step-{S}.pt` is a save inside
+ * epoch N (N not finished) and orders before `…-epoch-{N}.pt`. `…-latest.pt` and `…-best.pt` are
+ * relative symlinks to the newest valid checkpoint and to the lowest `metrics.val_cer`.
+ *
+ * Retention (`checkpoint_retention`, after each commit): the newest N epoch checkpoints stay, and
+ * always the best, the newest, the one the run resumed from and the one just committed; step
+ * checkpoints go once an epoch checkpoint of the same or a later epoch is committed. `0` keeps every
+ * checkpoint. Leftovers of interrupted saves (temp files, a `.pt` without sidecar, a sidecar without
+ * `.pt`) older than the save being committed are removed. Only this model/dataset's files are touched.
+ */
 export {
   CheckpointStore,
   type CheckpointEntry,

@@ -1,5 +1,5 @@
 /** Fixtures for the checkpoint store tests: real temp folders, fake `.pt` bytes, a recording logger. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lutimes, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
@@ -74,7 +74,6 @@ export async function save(store: CheckpointStore, options: SaveOptions): Promis
 
 /** Moves a file's mtime into the past, as a leftover of an earlier crash would be. */
 export async function age(filePath: string, seconds = 60): Promise<void> {
-  const { lutimes } = await import('node:fs/promises');
   const when = new Date(Date.now() - seconds * 1000);
   await lutimes(filePath, when, when);
 }

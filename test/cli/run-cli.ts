@@ -24,7 +24,16 @@ export interface CliProcess {
 }
 
 export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  return startProcess(process.execPath, [BIN, ...args], options);
+}
+
+/** Any program (e.g. `script` wrapping the CLI in a terminal), with the same capture as startCli. */
+export function runProcess(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  return startProcess(file, args, options).done;
+}
+
+function startProcess(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv }): CliProcess {
+  const child = spawn(file, args, {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, OMP_NUM_THREADS: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeWorkspace } from './fixtures.js';
-import { runCli, startCli } from './run-cli.js';
+import { BIN, runCli, runProcess, startCli } from './run-cli.js';
 
 // 40 utterances at batch size 1: enough steps per epoch for a Ctrl-C to land mid-epoch.
 const workspace = makeWorkspace({ utterances: 44, valUtterances: 4, batchSize: 2 });
@@ -74,8 +74,18 @@ describe('asr-trainer train (spawned, real files)', () => {
     expect(result.stdout).toContain('checkpoint saved: tiny-tiny-epoch-3.pt');
   });
 
+  it('draws a redrawn progress bar when stdout is a terminal', async () => {
+    // util-linux `script` gives the CLI a pseudo-terminal, as an interactive shell would.
+    const command = ['node', BIN, 'train', ...cfg, '--epochs', '4'].join(' ');
+    const result = await runProcess('script', ['-qec', command, '/dev/null']);
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.stdout).toMatch(/\r\x1b\[2Kepoch 4\/4 [█░]{24} 1\/20  loss \d+\.\d{4}  lr \S+  \d+\.\d utt\/s  ETA \d+:\d\d/);
+    expect(result.stdout).toMatch(/epoch 4\/4 █{24} 20\/20 /);
+    expect(result.stdout).toContain('checkpoint saved: tiny-tiny-epoch-4.pt');
+  });
+
   it('exits 1 with the guide message for a checkpoint that does not exist', async () => {
-    const result = await runCli(['train', ...cfg, '--epochs', '4', '--checkpoint', 'tiny-tiny-epoch-99.pt']);
+    const result = await runCli(['train', ...cfg, '--epochs', '5', '--checkpoint', 'tiny-tiny-epoch-99.pt']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: Specified checkpoint 'tiny-tiny-epoch-99.pt' not found.*\(E_CHECKPOINT_NOT_FOUND\)$/m);
   });

@@ -6,7 +6,7 @@
  * const store = new CheckpointStore({ dir: config.paths.checkpoints, logger });
  * const lock = await store.acquireLock(model, dataset);          // E_LOCKED while another trainer writes
  * const from = await store.resolveForResume({ model, dataset, specific, requested: { model_config, batch_size } });
- * const name = store.checkpointName(model, dataset, epoch, midEpoch ? globalStep : null);
+ * const name = store.checkpointName(model, dataset, epoch, midEpoch ? step : null);
  * await trainer.save(store.pathOf(name), meta);                  // the addon: atomic .pt
  * await store.commit({ name, model, dataset, step, global_step, metrics, config_hash, run_id,
  *                      model_config, batch_size, retain: { keep: checkpoint_retention, resumedFrom: from.name } });
@@ -14,8 +14,8 @@
  * ```
  * Server: `list({ model?, dataset? })` for GET /api/checkpoints, `resolveForResume()` to answer a start.
  *
- * Names: `{model}-{dataset}-epoch-{N}.pt` ends epoch N; `…-epoch-{N}-step-{S}.pt` is a save inside
- * epoch N (N not finished) and orders before `…-epoch-{N}.pt`. `…-latest.pt` and `…-best.pt` are
+ * Names: `{model}-{dataset}-epoch-{N}.pt` ends epoch N; `…-epoch-{N}-step-{S}.pt` is a save after S
+ * steps of epoch N (N not finished), ordered by S and before `…-epoch-{N}.pt`. `…-latest.pt` and `…-best.pt` are
  * relative symlinks to the newest valid checkpoint and to the lowest `metrics.val_cer`.
  *
  * Retention (`checkpoint_retention`, after each commit): the newest N epoch checkpoints stay, and

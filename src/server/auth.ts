@@ -41,6 +41,11 @@ export function installAuth(app: FastifyInstance, token: string): void {
     const message = presented === null
       ? 'Authentication required: send "Authorization: Bearer <token>" (server.api_token / ASR_API_TOKEN)'
       : 'Invalid API token';
+    // A refused WebSocket upgrade must not leave its socket open (it would hold server.close()).
+    if (path === '/ws') {
+      void reply.header('connection', 'close');
+      reply.raw.once('finish', () => request.raw.socket.destroySoon());
+    }
     return reply.code(401).header('WWW-Authenticate', 'Bearer').send(errorBody('E_UNAUTHORIZED', message));
   });
 }

@@ -1,0 +1,124 @@
+/**
+ * Real files for the server and training tests: a tiny LJSpeech-layout corpus of generated tones and a
+ * config.yaml with a tiny Conformer (d_model 32, 2 layers), in a fresh temp folder.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
+
+const WORDS = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'red', 'blue'];
+
+/** 16-bit mono PCM WAV. */
+function wav(samples: Float32Array, sampleRate: number): Buffer {
+  const data = Buffer.alloc(samples.length * 2);
+  samples.forEach((s, i) => data.writeInt16LE(Math.round(Math.max(-1, Math.min(1, s)) * 32767), i * 2));
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+/** One pitch per letter (60 ms each), so different texts sound different. */
+function tones(text: string, sampleRate = 16000): Float32Array {
+  const perLetter = Math.round(sampleRate * 0.06);
+  const out = new Float32Array(perLetter * text.length + sampleRate / 20);
+  [...text].forEach((ch, k) => {
+    const hz = 200 + (ch.charCodeAt(0) % 32) * 40;
+    for (let i = 0; i < perLetter; i++) out[k * perLetter + i] = 0.3 * Math.sin((2 * Math.PI * hz * i) / sampleRate);
+  });
+  return out;
+}
+
+export interface TestWorkspace {
+  root: string;
+  configPath: string;
+  config: LoadedConfig;
+  checkpointsDir: string;
+  runsDir: string;
+  cleanup(): void;
+}
+
+export interface WorkspaceOptions {
+  /** Training utterances (default 16). */
+  train?: number;
+  /** Validation utterances (default 4). */
+  val?: number;
+  epochs?: number;
+  batchSize?: number;
+  retention?: number;
+  saveEverySteps?: number;
+  apiToken?: string;
+}
+
+/**
+ * A workspace whose dataset is called `ljspeech` (so the guide's requests work as written) and whose
+ * models `conformer` and `conformer-ref` are the same tiny network (a reference run beside the one
+ * under test).
+ */
+export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
+  const root = mkdtempSync(join(tmpdir(), 'asr-server-'));
+  const datasetDir = join(root, 'data', 'tiny');
+  mkdirSync(join(datasetDir, 'wavs'), { recursive: true });
+  const train = options.train ?? 16;
+  const val = options.val ?? 4;
+  const lines: string[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < train + val; i++) {
+    const id = `TINY-${String(i).padStart(4, '0')}`;
+    const text = `${WORDS[i % WORDS.length]} ${WORDS[(i * 5 + 3) % WORDS.length]}`;
+    writeFileSync(join(datasetDir, 'wavs', `${id}.wav`), wav(tones(text), 16000));
+    lines.push(`${id}|${text}|${text}`);
+    ids.push(id);
+  }
+  writeFileSync(join(datasetDir, 'metadata.csv'), lines.join('\n') + '\n');
+  writeFileSync(join(datasetDir, 'val_ids.txt'), ids.slice(train).join('\n') + '\n');
+  const tiny = '{ d_model: 32, num_layers: 2, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.1 }';
+  const configPath = join(root, 'config.yaml');
+  writeFileSync(
+    configPath,
+    [
+      'server:',
+      '  host: 127.0.0.1',
+      '  port: 0',
+      `  api_token: "${options.apiToken ?? ''}"`,
+      'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
+      'datasets:',
+      '  ljspeech: { path: data/tiny, val_list: data/tiny/val_ids.txt }',
+      '  missing-set: { path: data/not-there }',
+      'models:',
+      `  conformer: ${tiny}`,
+      `  conformer-ref: ${tiny}`,
+      'training:',
+      '  auto_resume: true',
+      `  checkpoint_retention: ${options.retention ?? 5}`,
+      `  epochs: ${options.epochs ?? 2}`,
+      `  batch_size: ${options.batchSize ?? 4}`,
+      '  learning_rate: 0.002',
+      '  warmup_steps: 10',
+      `  save_every_steps: ${options.saveEverySteps ?? 0}`,
+      '  threads: 1',
+      '  seed: 0',
+      '',
+    ].join('\n'),
+  );
+  const config = loadConfig({ path: configPath, env: {} });
+  return {
+    root,
+    configPath,
+    config,
+    checkpointsDir: config.paths.checkpoints,
+    runsDir: config.paths.runs,
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}

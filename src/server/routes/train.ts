@@ -3,12 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { TrainingSupervisor } from '../../training/supervisor.js';
 import { ErrorSchema } from '../schemas.js';
 
-const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+const name = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description });
 
 export const TrainRequestSchema = Type.Object(
   {
-    model_name: { ...Name, description: 'a key of models in config.yaml (GET /api/models)' },
-    dataset_name: { ...Name, description: 'a key of datasets in config.yaml (GET /api/datasets)' },
+    model_name: name('a key of models in config.yaml (GET /api/models)'),
+    dataset_name: name('a key of datasets in config.yaml (GET /api/datasets)'),
     epochs: Type.Optional(Type.Integer({ minimum: 1, description: 'TOTAL epochs, counted across resumes (default training.epochs)' })),
     batch_size: Type.Optional(Type.Integer({ minimum: 1, description: 'default training.batch_size' })),
     lightweight: Type.Optional(Type.Boolean({ description: 'limit the training set to training.lightweight_samples' })),

@@ -12,6 +12,7 @@ import { catalogRoutes } from './routes/catalog.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { trainRoutes } from './routes/train.js';
+import { transcribeRoutes } from './transcribe.js';
 import { WsHub, type WsHubOptions } from './ws-hub.js';
 
 export interface BuildAppOptions {
@@ -83,6 +84,14 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   await app.register(checkpointRoutes(config));
   await app.register(catalogRoutes(config, supervisor));
   await app.register(metricsRoutes(config, supervisor));
+  await app.register(
+    transcribeRoutes(config, {
+      defaultPair: () => {
+        const { model_name, dataset_name } = supervisor.status();
+        return { model_name, dataset_name };
+      },
+    }),
+  );
   app.get('/ws', { websocket: true, schema: { hide: true } }, (socket) => {
     hub.add(socket, supervisor.status(), supervisor.recentLogs());
   });

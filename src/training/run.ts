@@ -281,7 +281,9 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   /** Validation, the epoch checkpoint and its metrics line. */
   private async endEpoch(epoch: number): Promise<void> {
     let metrics: CheckpointMetrics = {};
-    if (this.valData) {
+    const every = this.config.training.val_every_epochs;
+    const validate = epoch % every === 0 || epoch === this.plan.epochs;
+    if (this.valData && validate) {
       const valBatches = this.valData.planEpoch(
         { batch_size: this.plan.batch_size, max_frames: this.config.training.max_frames, seed: this.dataSeed, shuffle: false },
         0,
@@ -307,7 +309,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
         val_wer: result.wer,
         time: new Date().toISOString(),
       });
-    } else {
+    } else if (!this.valData) {
       this.log('warning', `Epoch ${epoch}: no validation utterances; val metrics skipped`);
     }
     await this.saveCheckpoint(epoch, this.step, metrics);

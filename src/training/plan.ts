@@ -70,7 +70,6 @@ export function sampleLimit(config: AsrConfig, request: TrainRequest): number | 
 export async function planRun(config: AsrConfig, request: TrainRequest, options: PlanOptions = {}): Promise<RunPlan> {
   const model = resolveModelDimensions(config, request.model_name);
   runConfigSnapshot(config, request.model_name, request.dataset_name); // throws E_UNKNOWN_DATASET listing the known ones
-  assertDatasetPresent(config, request.dataset_name);
   const epochs = request.epochs ?? config.training.epochs;
   const batchSize = request.batch_size ?? config.training.batch_size;
   const specific = request.specific_checkpoint ?? null;
@@ -90,7 +89,10 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     warnings: [],
     request,
   };
-  if (!resume) return plan;
+  if (!resume) {
+    assertDatasetPresent(config, request.dataset_name);
+    return plan;
+  }
 
   const store = new CheckpointStore({ dir: config.paths.checkpoints });
   let resolved: ResolvedCheckpoint;
@@ -98,9 +100,14 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     resolved = await store.resolveForResume({ model: request.model_name, dataset: request.dataset_name, specific });
   } catch (err) {
     // Auto-resume with nothing to resume is a fresh start; /api/train/resume makes it an error.
-    if (err instanceof AsrTrainerError && err.code === 'E_NO_CHECKPOINT' && !options.mustResume && specific === null) return plan;
+    if (err instanceof AsrTrainerError && err.code === 'E_NO_CHECKPOINT' && !options.mustResume && specific === null) {
+      assertDatasetPresent(config, request.dataset_name);
+      return plan;
+    }
     throw err;
   }
+  // After the checkpoint: "no checkpoint" is the answer to a resume even when the data is gone too.
+  assertDatasetPresent(config, request.dataset_name);
   const { sidecar } = resolved;
   const compatibility = checkResumeCompatibility(
     sidecar.name,

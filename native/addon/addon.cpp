@@ -400,7 +400,7 @@ void AsyncJob::Post(Event event) {
         try {
           (*owned)(env, callback);
         } catch (const Napi::Error& e) {
-          callback_error_ = Napi::Persistent(e.Value());
+          callback_error_ = Napi::Reference<Napi::Value>::New(e.Value(), 1);
           callback_failed_.store(true);
         }
       });
@@ -588,4 +588,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace asr_addon
 
-NODE_API_MODULE(asr_trainer, asr_addon::Init)
+// The registration macro pastes the name into an identifier, so it needs an unqualified one.
+static Napi::Object InitAsrTrainer(Napi::Env env, Napi::Object exports) { return asr_addon::Init(env, exports); }
+NODE_API_MODULE(asr_trainer, InitAsrTrainer)

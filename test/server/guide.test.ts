@@ -1,0 +1,174 @@
+/**
+ * Every request of the guide (seed/000_…txt), as written, against a real server on port 0 with the
+ * dataset named `ljspeech` (a tiny generated corpus) and a tiny Conformer.
+ */
+import { existsSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { EventStream, get, post, startServer, type TestServer } from './client.js';
+
+describe('the guide, example by example', () => {
+  let workspace: TestWorkspace;
+  let server: TestServer;
+  let events: EventStream;
+  beforeAll(async () => {
+    // Retention 6 keeps epochs 5..10 of a 10-epoch run, so the guide's epoch-5 checkpoint exists.
+    workspace = makeWorkspace({ train: 24, val: 4, batchSize: 2, epochs: 10, retention: 6 });
+    server = await startServer(workspace);
+    events = await EventStream.open(server.wsUrl);
+  });
+  afterAll(async () => {
+    events?.close();
+    await server?.close();
+    workspace?.cleanup();
+  });
+
+  /** Stops the running trainer once it has made progress, and waits until it has ended. */
+  async function stopAfterProgress(runId: string): Promise<string[]> {
+    const from = events.messages.length;
+    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === runId, 60_000, 0);
+    const stop = await post(server.url, '/api/train/stop', {});
+    expect(stop).toEqual({ status: 202, body: { status: 'stopping' } });
+    await events.waitForState(['stopped'], from);
+    return events.messages.slice(from).filter((m) => m.type === 'checkpoint').map((m) => m.payload.name as string);
+  }
+
+  it('example 1 (curl): start with resume_from_checkpoint true trains from scratch; a second start gets 409', async () => {
+    const from = events.messages.length;
+    const body = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10, resume_from_checkpoint: true };
+    const [a, b] = await Promise.all([post(server.url, '/api/train/start', body), post(server.url, '/api/train/start', body)]);
+    const started = [a, b].find((r) => r.status === 202)!;
+    const refused = [a, b].find((r) => r.status === 409)!;
+    expect(started.body).toMatchObject({ status: 'started', resumed_from: null, start_epoch: 1, epochs: 10 });
+    expect(typeof started.body.run_id).toBe('string');
+    expect(refused.body).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      message: 'Training is already in progress',
+      code: 'E_TRAINING_IN_PROGRESS',
+    });
+    await events.waitForState(['completed'], from, 240_000);
+    const run = events.messages.slice(from);
+    const progress = run.filter((m) => m.type === 'progress').map((m) => m.payload);
+    expect(progress.map((p) => p.global_step)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    const metrics = run.filter((m) => m.type === 'metrics').map((m) => m.payload);
+    expect(metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const m of metrics) {
+      expect(m.val_cer).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(m.val_loss)).toBe(true);
+    }
+    const saved = run.filter((m) => m.type === 'checkpoint').map((m) => m.payload.name);
+    expect(saved).toEqual(Array.from({ length: 10 }, (_, i) => `conformer-ljspeech-epoch-${i + 1}.pt`));
+    expect(run.some((m) => m.type === 'log' && m.payload.level === 'info')).toBe(true);
+    const status = (await get(server.url, '/api/train/status')).body;
+    expect(status).toMatchObject({ state: 'completed', epoch: 10, epochs: 10, step: 12, model_name: 'conformer' });
+  });
+
+  it('example 3 and the list: newest first with size_mb, filtered by model and dataset; latest and retention', async () => {
+    const all = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const epochs = all.map((c) => c.epoch);
+    for (const e of [5, 6, 7, 8, 9, 10]) expect(epochs).toContain(e);
+    expect(epochs[0]).toBe(10);
+    expect([...epochs].sort((x, y) => y - x)).toEqual(epochs);
+    for (const c of all) {
+      expect(c.size_mb).toBeGreaterThan(0);
+      // The guide prints f"Epoch {epoch}: {name} ({size_mb}MB)".
+      expect(`Epoch ${c.epoch}: ${c.name} (${c.size_mb}MB)`).toMatch(/^Epoch \d+: conformer-ljspeech-epoch-\d+\.pt \([\d.]+MB\)$/);
+    }
+    expect(all.filter((c) => c.is_latest).map((c) => c.name)).toEqual(['conformer-ljspeech-epoch-10.pt']);
+    expect(all.filter((c) => c.is_best)).toHaveLength(1);
+    // Retention 6: epochs 1..4 are gone unless one of them is the best by val CER.
+    for (const e of [1, 2, 3, 4]) {
+      const kept = all.find((c) => c.epoch === e);
+      expect(kept === undefined || kept.is_best).toBe(true);
+      if (!kept) expect(existsSync(join(workspace.checkpointsDir, `conformer-ljspeech-epoch-${e}.pt`))).toBe(false);
+    }
+    const filtered = (await get(server.url, '/api/checkpoints?model_name=conformer&dataset_name=ljspeech')).body.checkpoints;
+    expect(filtered).toEqual(all);
+    expect((await get(server.url, '/api/checkpoints?model_name=conformer-ref')).body.checkpoints).toEqual([]);
+    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe('conformer-ljspeech-epoch-10.pt');
+  });
+
+  it('example 2 (curl): a specific checkpoint resumes at the next epoch; stop mid-epoch saves a step checkpoint', async () => {
+    const from = events.messages.length;
+    const r = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 10,
+      resume_from_checkpoint: true,
+      specific_checkpoint: 'conformer-ljspeech-epoch-5.pt',
+    });
+    expect(r).toMatchObject({ status: 202, body: { status: 'started', resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 10 } });
+    const first = await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === r.body.run_id, 60_000, from);
+    expect(first.payload).toMatchObject({ epoch: 6, step: 1, global_step: 61 });
+    const saved = await stopAfterProgress(r.body.run_id);
+    expect(saved).toHaveLength(1);
+    expect(saved[0]).toMatch(/^conformer-ljspeech-epoch-6-step-\d+\.pt$/);
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const stepCheckpoint = listed.find((c) => c.name === saved[0])!;
+    expect(stepCheckpoint).toMatchObject({ kind: 'step', epoch: 6, valid: true });
+    // latest is the furthest-trained valid checkpoint, still epoch 10.
+    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe('conformer-ljspeech-epoch-10.pt');
+    expect((await get(server.url, '/api/train/status')).body).toMatchObject({ state: 'stopped', resumed_from: 'conformer-ljspeech-epoch-5.pt' });
+  });
+
+  it('example 3 (curl): /api/train/resume with a specific checkpoint', async () => {
+    const r = await post(server.url, '/api/train/resume', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      specific_checkpoint: 'conformer-ljspeech-epoch-5.pt',
+      epochs: 10,
+    });
+    expect(r).toMatchObject({ status: 202, body: { resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 10 } });
+    await stopAfterProgress(r.body.run_id);
+  });
+
+  it('python example 1: start without resume flags auto-resumes the latest checkpoint', async () => {
+    const latest = (await get(server.url, '/api/checkpoints')).body.checkpoints.find((c: { is_latest: boolean }) => c.is_latest);
+    const from = events.messages.length;
+    const r = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 20 });
+    expect(latest.name).toBe('conformer-ljspeech-epoch-10.pt');
+    expect(r).toMatchObject({ status: 202, body: { status: 'started', resumed_from: latest.name, start_epoch: 11, epochs: 20 } });
+    const first = await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === r.body.run_id, 60_000, from);
+    expect(first.payload).toMatchObject({ epoch: 11, step: 1, global_step: latest.global_step + 1 });
+    await stopAfterProgress(r.body.run_id);
+  });
+
+  it('python example 2: resume epoch 5 with epochs 15', async () => {
+    const r = await post(server.url, '/api/train/resume', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      specific_checkpoint: 'conformer-ljspeech-epoch-5.pt',
+      epochs: 15,
+    });
+    expect(r).toMatchObject({ status: 202, body: { resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 15 } });
+    await stopAfterProgress(r.body.run_id);
+  });
+
+  it('refuses a checkpoint already at the requested epochs with 409', async () => {
+    const r = await post(server.url, '/api/train/resume', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      specific_checkpoint: 'conformer-ljspeech-epoch-10.pt',
+      epochs: 10,
+    });
+    expect(r.status).toBe(409);
+    expect(r.body.code).toBe('E_CHECKPOINT_PAST_EPOCHS');
+    expect(r.body.message).toContain('epochs: 11');
+  });
+
+  it('serves the metrics history with a val CER per epoch, and greets a new /ws client with the recent log', async () => {
+    const history = (await get(server.url, '/api/metrics/history?model_name=conformer&dataset_name=ljspeech')).body;
+    const epochLines = history.records.filter((r: { kind: string }) => r.kind === 'epoch');
+    expect(epochLines.map((r: { epoch: number }) => r.epoch)).toEqual([1, 2, 3, 4, 5]);
+    expect(epochLines.every((r: { val_cer: unknown }) => typeof r.val_cer === 'number')).toBe(true);
+    const late = await EventStream.open(server.wsUrl);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(late.messages[0].type).toBe('status');
+    const logs = late.of('log');
+    expect(logs.length).toBeGreaterThan(10);
+    expect(logs.length).toBeLessThanOrEqual(200);
+    late.close();
+  });
+});

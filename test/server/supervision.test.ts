@@ -1,0 +1,96 @@
+/**
+ * The trainer runs in a child process: exact resume across a stop, and a trainer killed with SIGKILL
+ * leaves the server answering, `failed` with the signal, and the next start resuming.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { EventStream, get, post, startServer, type TestServer } from './client.js';
+
+describe('supervised trainer', () => {
+  let workspace: TestWorkspace;
+  let server: TestServer;
+  let events: EventStream;
+  beforeAll(async () => {
+    workspace = makeWorkspace({ train: 32, val: 4, batchSize: 2, epochs: 2 });
+    server = await startServer(workspace);
+    events = await EventStream.open(server.wsUrl);
+  });
+  afterAll(async () => {
+    events?.close();
+    await server?.close();
+    workspace?.cleanup();
+  });
+
+  const progressOf = (runId: string, from: number) =>
+    events.messages.slice(from).filter((m) => m.type === 'progress' && m.payload.run_id === runId).map((m) => m.payload);
+
+  it('resumes a stopped run at the next global step with the loss the uninterrupted run had', async () => {
+    // The reference: the same tiny network under another model name, never stopped.
+    let from = events.messages.length;
+    const ref = await post(server.url, '/api/train/start', { model_name: 'conformer-ref', dataset_name: 'ljspeech', epochs: 1 });
+    expect(ref.status).toBe(202);
+    await events.waitForState(['completed'], from);
+    const refLoss = new Map(progressOf(ref.body.run_id, from).map((p) => [p.global_step, p.loss]));
+    expect(refLoss.size).toBe(16);
+
+    from = events.messages.length;
+    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 1 });
+    expect(run.body.resumed_from).toBeNull();
+    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.global_step >= 2, 60_000, from);
+    expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
+    const stopped = await events.waitForState(['stopped'], from);
+    const saved = events.messages.slice(from).find((m) => m.type === 'checkpoint')!.payload;
+    expect(saved.name).toBe(`conformer-ljspeech-epoch-1-step-${saved.step}.pt`);
+    expect(saved.step).toBeLessThan(16);
+    expect(stopped.payload.step).toBe(saved.step);
+    const before = progressOf(run.body.run_id, from);
+    expect(before[before.length - 1].global_step).toBe(saved.step);
+
+    from = events.messages.length;
+    const resumed = await post(server.url, '/api/train/resume', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 1 });
+    expect(resumed.body).toMatchObject({ resumed_from: saved.name, start_epoch: 1, start_step: saved.step });
+    await events.waitForState(['completed'], from);
+    const after = progressOf(resumed.body.run_id, from);
+    expect(after[0]).toMatchObject({ epoch: 1, step: saved.step + 1, global_step: saved.step + 1 });
+    expect(after.map((p) => p.global_step)).toEqual(Array.from({ length: 16 - saved.step }, (_, i) => saved.step + 1 + i));
+    for (const p of [...before, ...after]) {
+      const expected = refLoss.get(p.global_step)!;
+      expect(Math.abs(p.loss - expected)).toBeLessThanOrEqual(1e-6 * Math.abs(expected));
+    }
+  });
+
+  it('survives a SIGKILLed trainer: failed with the signal and the last log lines, and the next start resumes', async () => {
+    let from = events.messages.length;
+    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 3 });
+    expect(run.body).toMatchObject({ resumed_from: 'conformer-ljspeech-epoch-1.pt', start_epoch: 2 });
+    // Past the epoch-2 checkpoint, mid-epoch 3.
+    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.epoch === 3, 60_000, from);
+    const pid = server.app.supervisor.trainerPid;
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    const failed = await events.waitForState(['failed'], from);
+    expect(failed.payload.error).toMatchObject({ signal: 'SIGKILL' });
+    expect(failed.payload.error.message).toContain('SIGKILL');
+    expect(failed.payload.error.last_logs.length).toBeGreaterThan(0);
+    expect((await get(server.url, '/api/health')).status).toBe(200);
+    expect((await get(server.url, '/api/train/status')).body).toMatchObject({ state: 'failed', error: { signal: 'SIGKILL' } });
+
+    const valid = (await get(server.url, '/api/checkpoints?model_name=conformer')).body.checkpoints.filter((c: { valid: boolean }) => c.valid);
+    from = events.messages.length;
+    const again = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 3 });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ resumed_from: valid[0].name, start_epoch: 3 });
+    expect(valid[0].name).toBe('conformer-ljspeech-epoch-2.pt');
+    await events.waitForState(['completed'], from);
+  });
+
+  it('stops a run gracefully when the server closes', async () => {
+    const from = events.messages.length;
+    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 5 });
+    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id, 60_000, from);
+    await server.app.supervisor.shutdown();
+    expect(server.app.supervisor.status().state).toBe('stopped');
+    const saved = events.messages.slice(from).filter((m) => m.type === 'checkpoint').map((m) => m.payload.name);
+    expect(saved[saved.length - 1]).toMatch(/^conformer-ljspeech-epoch-4-step-\d+\.pt$|^conformer-ljspeech-epoch-4\.pt$/);
+  });
+});

@@ -94,4 +94,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `asr-trainer checkpoints | head`: a closed pipe ends the command quietly, as with other shell tools.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT_OK);
+  throw err;
+});
+
 process.exitCode = await main(process.argv);

@@ -34,6 +34,7 @@ export class ProgressReporter {
   private epochStartedAt = 0;
   private epochStartStep = 0;
   private barShown = false;
+  private lastDraw = 0;
 
   constructor(
     private readonly out: NodeJS.WriteStream | NodeJS.WritableStream,
@@ -63,6 +64,10 @@ export class ProgressReporter {
         const figures = `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.utterances_per_s.toFixed(1)} utt/s  ETA ${formatDuration(eta)}`;
         const epochLabel = `epoch ${p.epoch}/${this.epochs ?? '?'}`;
         if (this.options.tty) {
+          // Redraw at most ten times a second, but always draw an epoch's first and last step.
+          const now = performance.now();
+          if (!firstSeen && p.step < p.steps_per_epoch && now - this.lastDraw < 100) break;
+          this.lastDraw = now;
           const filled = Math.round((Math.min(p.step, p.steps_per_epoch) / Math.max(p.steps_per_epoch, 1)) * BAR_WIDTH);
           const bar = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled);
           const line = `${epochLabel} ${bar} ${p.step}/${p.steps_per_epoch}  ${figures}`;
@@ -74,17 +79,13 @@ export class ProgressReporter {
         }
         break;
       }
-      case 'metrics': {
-        const m = event.payload;
-        this.line(`epoch ${m.epoch} validation: loss ${m.val_loss.toFixed(4)}  CER ${formatPercent(m.val_cer)}  WER ${formatPercent(m.val_wer)}`);
+      case 'metrics':
+        // The run's own log line reports the validation; here it only marks the epoch's end.
         this.epochStartedAt = 0;
         break;
-      }
-      case 'checkpoint': {
-        const c = event.payload;
-        this.line(`checkpoint saved: ${c.name} (epoch ${c.epoch}, step ${c.step}, ${c.size_mb.toFixed(1)} MB)`);
+      case 'checkpoint':
+        // Reported by the run's log line ("Saved checkpoint …").
         break;
-      }
       case 'status': {
         if (event.payload.epochs) this.epochs = event.payload.epochs;
         break;

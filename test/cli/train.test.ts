@@ -33,8 +33,8 @@ describe('asr-trainer train (spawned, real files)', () => {
     expect(result.stdout).toMatch(/^run \S+: tiny on tiny, epochs 1\.\.2, from scratch$/m);
     expect(result.stdout).toMatch(/^epoch 1\/2 step 1\/20 \(global 1\)  loss \d+\.\d{4}  lr \d\.\d\de-\d+  \d+\.\d utt\/s  ETA \d+:\d\d$/m);
     expect(result.stdout).toMatch(/^epoch 2\/2 step 20\/20 \(global 40\)/m);
-    expect(result.stdout).toMatch(/^epoch 2 validation: loss \d+\.\d{4}  CER \d+\.\d\d%  WER \d+\.\d\d%$/m);
-    expect(result.stdout).toContain('checkpoint saved: tiny-tiny-epoch-2.pt');
+    expect(result.stdout).toMatch(/^Epoch 2: val loss \d+\.\d{4}, CER \d+\.\d\d%, WER \d+\.\d\d%$/m);
+    expect(result.stdout).toContain("Saved checkpoint 'tiny-tiny-epoch-2.pt'");
     expect(result.stdout).toMatch(/^completed: epoch 2, global step 40/m);
     // No bar redraws or colours in a pipe.
     expect(result.stdout).not.toMatch(/\r|\x1b\[/);
@@ -71,7 +71,7 @@ describe('asr-trainer train (spawned, real files)', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`epochs 3..3, resumed from ${before.name}`);
     expect(result.stdout).toMatch(new RegExp(`^epoch 3/3 step ${before.step + 1}/20`, 'm'));
-    expect(result.stdout).toContain('checkpoint saved: tiny-tiny-epoch-3.pt');
+    expect(result.stdout).toContain("Saved checkpoint 'tiny-tiny-epoch-3.pt'");
   });
 
   it('draws a redrawn progress bar when stdout is a terminal', async () => {
@@ -81,7 +81,7 @@ describe('asr-trainer train (spawned, real files)', () => {
     expect(result.code, result.stdout).toBe(0);
     expect(result.stdout).toMatch(/\r\x1b\[2Kepoch 4\/4 [█░]{24} 1\/20  loss \d+\.\d{4}  lr \S+  \d+\.\d utt\/s  ETA \d+:\d\d/);
     expect(result.stdout).toMatch(/epoch 4\/4 █{24} 20\/20 /);
-    expect(result.stdout).toContain('checkpoint saved: tiny-tiny-epoch-4.pt');
+    expect(result.stdout).toContain("Saved checkpoint 'tiny-tiny-epoch-4.pt'");
   });
 
   it('exits 1 with the guide message for a checkpoint that does not exist', async () => {

@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   });
 
   await step('error: resume without checkpoints → 404 "No checkpoint found for model …"', async () => {
-    // A pair without checkpoints: this one if it is fresh, else a configured model with a name never trained.
+    // A pair without checkpoints: this one if it is fresh, else another configured pair never trained.
     const pair = before.length === 0 ? { model_name: model, dataset_name: dataset } : await emptyPair();
     const r = await call('POST', '/api/train/resume', { ...pair, epochs: 1 });
     const expected = `No checkpoint found for model '${pair.model_name}' and dataset '${pair.dataset_name}'`;
@@ -250,11 +250,14 @@ async function main(): Promise<void> {
 /** A configured model/dataset pair with no checkpoints yet, for the "No checkpoint found" check. */
 async function emptyPair(): Promise<{ model_name: string; dataset_name: string }> {
   const models = (await call('GET', '/api/models')).body.models as Json[];
+  const datasets = (await call('GET', '/api/datasets')).body.datasets as Json[];
   const all = (await call('GET', '/api/checkpoints')).body.checkpoints as Json[];
-  for (const m of models) {
-    if (!all.some((c) => c.model_name === m.name && c.dataset_name === dataset)) return { model_name: m.name, dataset_name: dataset };
+  for (const d of datasets) {
+    for (const m of models) {
+      if (!all.some((c) => c.model_name === m.name && c.dataset_name === d.name)) return { model_name: m.name, dataset_name: d.name };
+    }
   }
-  throw new Error(`every configured model has checkpoints on ${dataset}; run against a fresh checkpoint folder`);
+  throw new Error('every configured model/dataset pair has checkpoints; run against a fresh checkpoint folder');
 }
 
 main().catch((err: unknown) => {

@@ -22,10 +22,6 @@ export interface RunningServer {
 export async function serve(config: AsrConfig, options: ServeOptions = {}): Promise<RunningServer> {
   const app = await buildApp(config, { logger: { level: 'info' }, ...options });
   const host = options.host ?? config.server.host;
-  await app.listen({ host, port: options.port ?? config.server.port });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.server.port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => (closing ??= app.close());
 
@@ -56,6 +52,10 @@ export async function serve(config: AsrConfig, options: ServeOptions = {}): Prom
       process.off('SIGINT', onSignal);
     });
   }
+  await app.listen({ host, port: options.port ?? config.server.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.server.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   app.log.info(`asr-trainer API on ${url} (docs: ${url}/docs, events: ${url.replace(/^http/, 'ws')}/ws)`);
   return { app, url, close };
 }

@@ -79,7 +79,7 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
       page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
       page.on('pageerror', (err) => pageErrors.push(err.message));
       await page.goto(server.url);
-      await expect.poll(() => page.locator('#f-model option').allTextContents()).toEqual(['tiny']);
+      await page.waitForSelector('#f-model option[value="tiny"]', { state: 'attached' });
       await page.waitForSelector('#connection[data-state="open"]');
     });
     afterAll(async () => {

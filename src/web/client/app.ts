@@ -78,6 +78,7 @@ class Dashboard {
   );
   private readonly timer = new StepTimer();
   private status: TrainStatus | null = null;
+  private checkpointRequests = 0;
   /** The run whose progress the curves last received. */
   private chartedRun: string | null = null;
   /** The model/dataset pair whose curves and checkpoints are on screen. */
@@ -180,9 +181,11 @@ class Dashboard {
   private async loadCheckpoints(): Promise<void> {
     if (!this.shown) return;
     const query = new URLSearchParams({ model_name: this.shown.model, dataset_name: this.shown.dataset });
+    // Checkpoint events can come faster than listings return: only the newest request may render.
+    const request = ++this.checkpointRequests;
     try {
       const { checkpoints } = await apiRequest<{ checkpoints: CheckpointInfo[] }>('GET', `/api/checkpoints?${query}`);
-      this.renderCheckpoints(checkpoints);
+      if (request === this.checkpointRequests) this.renderCheckpoints(checkpoints);
     } catch (err) {
       this.reportError(err);
     }
@@ -315,7 +318,6 @@ class Dashboard {
         this.applyMetrics(message.payload);
         break;
       case 'checkpoint':
-        this.log('info', `checkpoint ${message.payload.name} (${sizeMb(message.payload.size_mb)})`);
         void this.loadCheckpoints();
         break;
       case 'log':
@@ -381,7 +383,6 @@ class Dashboard {
   private applyMetrics(metrics: EpochMetrics): void {
     element('st-cer').textContent = `${percent(metrics.val_cer, 2)} (epoch ${metrics.epoch})`;
     if (this.isShown(this.status)) this.charts.addMetrics(metrics);
-    this.log('info', `epoch ${metrics.epoch}: val loss ${fixed(metrics.val_loss, 4)}, CER ${percent(metrics.val_cer, 2)}, WER ${percent(metrics.val_wer, 2)}`);
   }
 
   private isShown(status: TrainStatus | null): boolean {

@@ -18,6 +18,8 @@ class Curve {
     private readonly yLabel: string,
     private readonly color: string,
     private readonly showPoints: boolean,
+    /** Epochs are whole numbers: no 1.25 ticks. */
+    private readonly integerX = false,
   ) {
     new ResizeObserver(() => this.resize()).observe(container);
   }
@@ -70,7 +72,10 @@ class Curve {
         width,
         height: 220,
         scales: { x: { time: false } },
-        axes: [{ label: this.xLabel }, { label: this.yLabel }],
+        axes: [
+          this.integerX ? { label: this.xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : { label: this.xLabel },
+          { label: this.yLabel },
+        ],
         series: [
           { label: this.xLabel },
           { label: this.yLabel, stroke: this.color, width: 1.5, points: { show: this.showPoints } },
@@ -93,7 +98,7 @@ export class TrainingCharts {
 
   constructor(lossContainer: HTMLElement, cerContainer: HTMLElement) {
     this.loss = new Curve(lossContainer, 'step', 'loss', '#2563eb', false);
-    this.cer = new Curve(cerContainer, 'epoch', 'CER %', '#2e7d32', true);
+    this.cer = new Curve(cerContainer, 'epoch', 'CER %', '#2e7d32', true, true);
   }
 
   addProgress(progress: Pick<Progress, 'global_step' | 'loss'>): void {

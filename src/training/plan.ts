@@ -129,6 +129,6 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     start_step: epochEnd ? 0 : sidecar.step,
     start_global_step: sidecar.global_step,
     resumed_from: sidecar.name,
-    warnings: compatibility.warnings,
+    warnings: [...new Set([...resolved.warnings, ...compatibility.warnings])],
   };
 }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
+import { CheckpointStore } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
 import { idleStatus, logEvent, type LogPayload, type StatusPayload, type TrainingEvent } from './events.js';
@@ -31,6 +32,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private readonly logs: LogPayload[] = [];
   private stopTimer: NodeJS.Timeout | null = null;
   private killedForTimeout = false;
+  private stopBeforeFork = false;
   private finished: { state: 'completed' | 'stopped' } | null = null;
   private childError: { code: string; message: string } | null = null;
   private exitWaiters: (() => void)[] = [];
@@ -73,7 +75,11 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     let plan: RunPlan;
     try {
       plan = await planRun(this.config, request, options);
+      // Another trainer (another server on this folder) holds the pair: say so now, not after the fork.
+      const lock = await new CheckpointStore({ dir: this.config.paths.checkpoints }).acquireLock(plan.model_name, plan.dataset_name);
+      await lock.release();
     } catch (err) {
+      this.stopBeforeFork = false;
       this.current = previous;
       throw err;
     }
@@ -90,26 +96,37 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.log('info', plan.resumed_from
       ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
       : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`);
+    if (this.stopBeforeFork) {
+      this.stopBeforeFork = false;
+      this.current = { ...this.current, state: 'stopped' };
+      this.emitStatus();
+      this.log('info', 'Stopped before the trainer started');
+      return plan;
+    }
     this.spawn(plan);
     return plan;
   }
 
   /** Asks the trainer to finish its step, save a checkpoint and exit; kills it after the timeout. */
   stop(): { status: 'stopping' } {
-    if (!this.child || !this.isBusy()) throw new AsrTrainerError('E_NOT_RUNNING', 'No training is running; nothing to stop');
-    if (this.current.state !== 'stopping') {
-      this.current = { ...this.current, state: 'stopping' };
-      this.emitStatus();
-      this.log('info', 'Stop requested: finishing the current step and saving a checkpoint');
-      this.send({ cmd: 'stop' });
-      const child = this.child;
-      this.stopTimer = setTimeout(() => {
-        this.killedForTimeout = true;
-        this.log('warning', `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`);
-        child.kill('SIGKILL');
-      }, this.stopTimeoutMs);
-      this.stopTimer.unref();
+    if (!this.isBusy()) throw new AsrTrainerError('E_NOT_RUNNING', 'No training is running; nothing to stop');
+    if (this.current.state === 'stopping') return { status: 'stopping' };
+    this.current = { ...this.current, state: 'stopping' };
+    this.emitStatus();
+    this.log('info', 'Stop requested: finishing the current step and saving a checkpoint');
+    const child = this.child;
+    if (!child) {
+      // Still planning: start() sees this and does not fork.
+      this.stopBeforeFork = true;
+      return { status: 'stopping' };
     }
+    this.send({ cmd: 'stop' });
+    this.stopTimer = setTimeout(() => {
+      this.killedForTimeout = true;
+      this.log('warning', `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`);
+      child.kill('SIGKILL');
+    }, this.stopTimeoutMs);
+    this.stopTimer.unref();
     return { status: 'stopping' };
   }
 

@@ -2,7 +2,7 @@
  * Every request of the guide (seed/000_…txt), as written, against a real server on port 0 with the
  * dataset named `ljspeech` (a tiny generated corpus) and a tiny Conformer.
  */
-import { existsSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from './fixtures.js';
@@ -156,6 +156,22 @@ describe('the guide, example by example', () => {
     expect(r.status).toBe(409);
     expect(r.body.code).toBe('E_CHECKPOINT_PAST_EPOCHS');
     expect(r.body.message).toContain('epochs: 11');
+  });
+
+  it('answers 422 for a named checkpoint whose bytes no longer match its sidecar', async () => {
+    const file = join(workspace.checkpointsDir, 'conformer-ljspeech-epoch-7.pt');
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 10] ^= 0xff;
+    writeFileSync(file, bytes);
+    const r = await post(server.url, '/api/train/resume', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      specific_checkpoint: 'conformer-ljspeech-epoch-7.pt',
+      epochs: 10,
+    });
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({ code: 'E_CHECKPOINT_CORRUPT', error: 'Unprocessable Entity' });
+    expect(r.body.message).toContain('conformer-ljspeech-epoch-7.pt');
   });
 
   it('serves the metrics history with a val CER per epoch, and greets a new /ws client with the recent log', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { CheckpointStore } from '../../src/checkpoints/index.js';
 import { makeWorkspace, type TestWorkspace } from './fixtures.js';
 import { EventStream, get, post, startServer, type TestServer } from './client.js';
 
@@ -90,6 +91,17 @@ describe('HTTP API without training', () => {
     expect(traversal.status).toBe(400);
     const unknownRoute = await get(server.url, '/api/nope');
     expect(unknownRoute).toMatchObject({ status: 404, body: { code: 'E_ROUTE_NOT_FOUND', statusCode: 404 } });
+  });
+
+  it('answers 409 E_LOCKED while another trainer holds the model/dataset folder lock', async () => {
+    const lock = await new CheckpointStore({ dir: workspace.checkpointsDir }).acquireLock('conformer', 'ljspeech');
+    try {
+      const r = await post(server.url, '/api/train/start', { ...base, resume_from_checkpoint: false });
+      expect(r).toMatchObject({ status: 409, body: { code: 'E_LOCKED', statusCode: 409 } });
+    } finally {
+      await lock.release();
+    }
+    expect((await get(server.url, '/api/train/status')).body.state).toBe('idle');
   });
 
   it('answers stop with 409 when nothing runs', async () => {

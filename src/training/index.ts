@@ -10,10 +10,13 @@
  *   // batch_size?, lightweight?, limit_samples?, resume_from_checkpoint? (default training.auto_resume),
  *   // specific_checkpoint? (a name from GET /api/checkpoints; implies resuming)
  * }, { onEvent: (e) => console.log(e.type, e.payload) });   // events while preparing too
+ * // options also: runId?, mustResume? (true: no checkpoint → E_NO_CHECKPOINT instead of a fresh start)
  * run.plan;   // RunPlan {run_id, model_name, dataset_name, resumed_from, start_epoch, start_step, epochs, ...}
  * process.once('SIGINT', () => run.stop());   // finishes the step, saves …-epoch-N-step-S.pt, commits
  * const outcome = await run.run();   // RunOutcome {state: 'completed'|'stopped', epoch, step, global_step,
- *                                    //             last_checkpoint}
+ *                                    //             last_checkpoint}; run({signal}): abort = stop()
+ * run.status();                      // StatusPayload, as GET /api/train/status shows it
+ * await run.close();                 // only when not calling run(): releases the folder lock
  * ```
  * `prepare` resolves the checkpoint through the CheckpointStore, takes the store's folder lock (held until
  * `run` ends or `close()`), loads the dataset into a FeatureStore (cached under paths.cache), builds the

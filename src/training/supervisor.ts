@@ -96,6 +96,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.log('info', plan.resumed_from
       ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
       : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`);
+    for (const warning of plan.warnings) this.log('warning', warning);
     if (this.stopBeforeFork) {
       this.stopBeforeFork = false;
       this.current = { ...this.current, state: 'stopped' };

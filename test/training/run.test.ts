@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsrTrainerError } from '../../src/errors.js';
-import { TrainingRun, type TrainingEvent } from '../../src/training/index.js';
+import { planRun, TrainingRun, type TrainingEvent } from '../../src/training/index.js';
 import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
 
 type Progress = Extract<TrainingEvent, { type: 'progress' }>['payload'];
@@ -90,6 +90,15 @@ describe('TrainingRun in process', () => {
     await expect(
       TrainingRun.prepare(workspace.config, { ...pair, epochs: 2, specific_checkpoint: 'conformer-ljspeech-epoch-3.pt' }),
     ).rejects.toThrow(/already trained 3 of the requested 2 epochs/);
+  });
+
+  it('refuses to resume a checkpoint trained with other model dimensions (E_CHECKPOINT_INCOMPATIBLE)', async () => {
+    const wider = { ...workspace.config, models: { ...workspace.config.models, conformer: { ...workspace.config.models.conformer, d_model: 48 } } };
+    await expect(planRun(wider, { ...pair, epochs: 9 })).rejects.toMatchObject({
+      code: 'E_CHECKPOINT_INCOMPATIBLE',
+      message: expect.stringContaining('d_model (checkpoint 32, requested 48)'),
+    });
+    expect((await planRun(wider, { ...pair, epochs: 9, resume_from_checkpoint: false })).resumed_from).toBeNull();
   });
 
   it('holds the folder lock while prepared: a second trainer on the pair gets E_LOCKED', async () => {

@@ -7,7 +7,7 @@ import type { AsrConfig } from '../config/schema.js';
 import { TrainingSupervisor, type SupervisorOptions } from '../training/supervisor.js';
 import { dashboardPlugin } from '../web/dashboard.js';
 import { installAuth } from './auth.js';
-import { installErrorHandlers } from './errors.js';
+import { errorBody, installErrorHandlers } from './errors.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -92,8 +92,14 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
       },
     }),
   );
-  app.get('/ws', { websocket: true, schema: { hide: true } }, (socket) => {
-    hub.add(socket, supervisor.status(), supervisor.recentLogs());
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    schema: { hide: true },
+    // A plain GET (no Upgrade header) gets the error shape instead of an empty 404.
+    handler: async (_request, reply) =>
+      reply.code(426).header('upgrade', 'websocket').send(errorBody('E_UPGRADE_REQUIRED', 'GET /ws is a WebSocket endpoint: connect with a WebSocket client')),
+    wsHandler: (socket) => hub.add(socket, supervisor.status(), supervisor.recentLogs()),
   });
   if (options.dashboard ?? true) await app.register(dashboardPlugin);
   return app;

@@ -8,7 +8,8 @@ export type HttpErrorCode =
   | 'E_ROUTE_NOT_FOUND'
   | 'E_UNSUPPORTED_MEDIA_TYPE'
   | 'E_PAYLOAD_TOO_LARGE'
-  | 'E_BAD_REQUEST';
+  | 'E_BAD_REQUEST'
+  | 'E_UPGRADE_REQUIRED';
 
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> = {
@@ -32,6 +33,7 @@ export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> =
   E_CUDA_UNAVAILABLE: 409,
   E_PAYLOAD_TOO_LARGE: 413,
   E_UNSUPPORTED_MEDIA_TYPE: 415,
+  E_UPGRADE_REQUIRED: 426,
   E_CHECKPOINT_CORRUPT: 422,
   E_DATASET_INVALID: 422,
   E_AUDIO_READ: 422,

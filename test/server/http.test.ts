@@ -89,6 +89,7 @@ describe('HTTP API without training', () => {
     }
     const traversal = await post(server.url, '/api/train/start', { ...base, specific_checkpoint: '../config.yaml' });
     expect(traversal.status).toBe(400);
+    expect(await get(server.url, '/ws')).toMatchObject({ status: 426, body: { code: 'E_UPGRADE_REQUIRED' } });
     const unknownRoute = await get(server.url, '/api/nope');
     expect(unknownRoute).toMatchObject({ status: 404, body: { code: 'E_ROUTE_NOT_FOUND', statusCode: 404 } });
   });

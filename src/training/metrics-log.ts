@@ -19,7 +19,8 @@ export type MetricsRecord =
       run_id: string;
       epoch: number;
       global_step: number;
-      train_loss: number;
+      /** Mean step loss of the epoch (null when no finite step ran in this process). */
+      train_loss: number | null;
       val_loss: number;
       val_cer: number;
       val_wer: number;

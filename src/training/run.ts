@@ -48,6 +48,8 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   private step: number;
   private globalStep: number;
   private lastLoss: number | null = null;
+  /** Sum and count of this epoch's step losses (this process's share of it after a mid-epoch resume). */
+  private epochLoss = { sum: 0, count: 0 };
   private lastCheckpoint: string | null;
   private closed = false;
   private readonly pendingMetrics: MetricsRecord[] = [];
@@ -217,6 +219,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     const saveEvery = this.config.training.save_every_steps;
     this.epoch = epoch;
     this.step = start;
+    this.epochLoss = { sum: 0, count: 0 };
     if (start === 0) this.log('info', `Epoch ${epoch}/${this.plan.epochs}: ${batches.length} steps`);
     else this.log('info', `Epoch ${epoch}/${this.plan.epochs}: continuing at step ${start + 1} of ${batches.length}`);
     let position = start;
@@ -250,6 +253,10 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     this.step = chunkStart + result.batch_index + 1;
     this.globalStep = result.global_step;
     this.lastLoss = result.loss;
+    if (result.finite) {
+      this.epochLoss.sum += result.loss;
+      this.epochLoss.count += 1;
+    }
     if (!result.finite) this.log('warning', `Step ${this.globalStep}: loss or gradient not finite; update skipped`);
     const utterancesPerS = result.seconds > 0 ? result.utterances / result.seconds : 0;
     this.send({
@@ -303,7 +310,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
         run_id: this.plan.run_id,
         epoch,
         global_step: this.globalStep,
-        train_loss: this.lastLoss ?? Number.NaN,
+        train_loss: this.epochLoss.count > 0 ? this.epochLoss.sum / this.epochLoss.count : null,
         val_loss: result.loss,
         val_cer: result.cer,
         val_wer: result.wer,

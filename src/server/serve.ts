@@ -26,16 +26,20 @@ export async function serve(config: AsrConfig, options: ServeOptions = {}): Prom
   const close = (): Promise<void> => (closing ??= app.close());
 
   if (options.handleSignals ?? true) {
-    let signals = 0;
+    let firstSignalAt = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
-      signals += 1;
-      if (signals > 1) {
+      const now = Date.now();
+      // A Ctrl-C reaches npm/tsx and this process alike, and they relay it: a repeat within a second is
+      // the same keypress, not a second request.
+      if (firstSignalAt > 0 && now - firstSignalAt < 1000) return;
+      if (firstSignalAt > 0) {
         // A second Ctrl-C: the user does not want to wait for the checkpoint.
         app.log.warn(`${signal} again: exiting now; the last committed checkpoint stays valid`);
         const pid = app.supervisor.trainerPid;
         if (pid) process.kill(pid, 'SIGKILL');
         process.exit(130);
       }
+      firstSignalAt = now;
       app.log.info(`${signal}: stopping the run gracefully (saving a checkpoint), then exiting; press again to exit now`);
       close().then(
         () => process.exit(0),

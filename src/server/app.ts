@@ -53,6 +53,14 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
 
   // JSON only: without the text/plain parser any other content type is answered 415.
   app.removeContentTypeParser('text/plain');
+  // `curl -X POST …/stop -H 'Content-Type: application/json'` sends no body: that is "no body", not bad JSON.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') done(null, undefined);
+    else parseJson(request, text, done);
+  });
 
   const supervisor = new TrainingSupervisor(config, options.supervisor);
   const hub = new WsHub(options.ws);

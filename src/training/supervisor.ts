@@ -164,7 +164,8 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
       });
     }
     child.on('message', (message: ChildToParent) => this.onChildMessage(message));
-    child.on('exit', (code, signal) => this.onChildExit(child, code, signal));
+    // 'close' (not 'exit'): it waits for stdout/stderr to end, so an abort's last stderr lines are in last_logs.
+    child.on('close', (code, signal) => this.onChildExit(child, code, signal));
     child.on('error', (err) => this.log('error', `Trainer process error: ${err.message}`));
     const request: TrainRequest = {
       ...plan.request,

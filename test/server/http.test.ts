@@ -71,7 +71,8 @@ describe('HTTP API without training', () => {
       [{ body: JSON.stringify({ dataset_name: 'ljspeech' }) }, 400, 'E_INVALID_ARGUMENT'],
       [{ body: JSON.stringify({ ...base, epoch: 3 }) }, 400, 'E_INVALID_ARGUMENT'],
       [{ body: '{"model_name": ' }, 400, 'E_BAD_REQUEST'],
-      [{ body: '' }, 400, 'E_BAD_REQUEST'],
+      [{ body: '' }, 400, 'E_INVALID_ARGUMENT'],
+      [{ body: '{"model_name": "conformer", "dataset_name": "ljspeech", "__proto__": {"x": 1}}' }, 400, 'E_BAD_REQUEST'],
       [{ body: 'model_name=conformer', headers: { 'content-type': 'text/plain' } }, 415, 'E_UNSUPPORTED_MEDIA_TYPE'],
       [{ body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'E_UNSUPPORTED_MEDIA_TYPE'],
       [{ body: JSON.stringify({ ...base, specific_checkpoint: 'x'.repeat(100_000) }) }, 413, 'E_PAYLOAD_TOO_LARGE'],
@@ -110,6 +111,8 @@ describe('HTTP API without training', () => {
     expect(stop).toMatchObject({ status: 409, body: { code: 'E_NOT_RUNNING' } });
     const bare = await fetch(`${server.url}/api/train/stop`, { method: 'POST' });
     expect(bare.status).toBe(409);
+    const emptyJson = await fetch(`${server.url}/api/train/stop`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect(emptyJson.status).toBe(409);
   });
 
   it('lists no checkpoints yet and rejects a bad filter', async () => {

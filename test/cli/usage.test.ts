@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeWorkspace } from './fixtures.js';
-import { runCli } from './run-cli.js';
+import { runCli, startCli } from './run-cli.js';
 
 const workspace = makeWorkspace({ utterances: 4, valUtterances: 1 });
 afterAll(() => workspace.cleanup());
@@ -72,5 +72,19 @@ describe('asr-trainer usage', () => {
     const json = await runCli(['checkpoints', '--config', workspace.configPath, '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({ checkpoints: [] });
+  });
+
+  it('serves the API and the dashboard until Ctrl-C', async () => {
+    const cli = startCli(['serve', '--config', workspace.configPath, '--port', '0']);
+    await cli.waitForOutput(/^dashboard: http:\/\/127\.0\.0\.1:\d+\//m, 60_000);
+    const url = /^dashboard: (http:\/\/127\.0\.0\.1:\d+)\//m.exec(cli.stdout())![1];
+    const health = await fetch(`${url}/api/health`);
+    expect(health.status).toBe(200);
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>asr-trainer dashboard</title>');
+    cli.child.kill('SIGINT');
+    const result = await cli.done;
+    expect(result.code, result.stderr).toBe(0);
   });
 });

@@ -94,3 +94,41 @@ describe('supervised trainer', () => {
     expect(saved[saved.length - 1]).toMatch(/^conformer-ljspeech-epoch-4-step-\d+\.pt$|^conformer-ljspeech-epoch-4\.pt$/);
   });
 });
+
+describe('a trainer that does not stop in time', () => {
+  let workspace: TestWorkspace;
+  let server: TestServer;
+  let events: EventStream;
+  beforeAll(async () => {
+    workspace = makeWorkspace({ train: 32, val: 4, batchSize: 2, epochs: 3 });
+    // No time at all to save: the stop always ends in the kill.
+    server = await startServer(workspace, { supervisor: { stopTimeoutMs: 1 } });
+    events = await EventStream.open(server.wsUrl);
+  });
+  afterAll(async () => {
+    events?.close();
+    await server?.close();
+    workspace?.cleanup();
+  });
+
+  it('is killed after the stop timeout; the folder stays valid and the next start resumes the last good checkpoint', async () => {
+    let from = events.messages.length;
+    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech' });
+    await events.waitFor((m) => m.type === 'checkpoint' && m.payload.name === 'conformer-ljspeech-epoch-1.pt', 60_000, from);
+    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.epoch === 2, 60_000, from);
+    expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
+    const stopped = await events.waitForState(['stopped', 'failed'], from);
+    expect(stopped.payload).toMatchObject({ state: 'stopped', error: { signal: 'SIGKILL' } });
+    expect(stopped.payload.error.message).toMatch(/stop timeout/);
+
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const valid = listed.filter((c) => c.valid);
+    expect(valid.map((c) => c.name)).toContain('conformer-ljspeech-epoch-1.pt');
+    from = events.messages.length;
+    const again = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech' });
+    expect(again.body.resumed_from).toBe(valid[0].name);
+    await events.waitForState(['completed'], from);
+    const finalList = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    expect(finalList.find((c) => c.is_latest)?.name).toBe('conformer-ljspeech-epoch-3.pt');
+  });
+});

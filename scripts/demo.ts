@@ -166,8 +166,9 @@ async function main(): Promise<number> {
   say(`Demo time: ${formatDuration((performance.now() - started) / 1000)}`);
   say();
   say('Open the dashboard on these checkpoints and curves:');
-  say(`  npx asr-trainer serve --config ${relative(ROOT, configPath)}   then browse http://${config.server.host}:${config.server.port}/`);
-  say(`Transcribe your own clip:  npx asr-trainer transcribe --config ${relative(ROOT, configPath)} my.wav`);
+  // Not `npx asr-trainer` inside the repository: npx would install the package into itself first.
+  say(`  npm start -- --config ${relative(ROOT, configPath)}   then browse http://${config.server.host}:${config.server.port}/`);
+  say(`Transcribe your own clip:  ./bin/asr-trainer.js transcribe --config ${relative(ROOT, configPath)} my.wav`);
   return cer !== null && cer <= TARGET_CER ? 0 : 1;
 }
 

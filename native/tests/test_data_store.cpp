@@ -2,6 +2,8 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "asr/audio.h"
@@ -59,6 +61,32 @@ TEST(FeatureStore, FirstOpenComputesAndSecondOpenReadsTheCacheOnly) {
     EXPECT_EQ(second->id(i), corpus.specs[static_cast<size_t>(i)].id);
     EXPECT_TRUE(same_features(*first, i, *second, i)) << i;
   }
+}
+
+TEST(FeatureStore, TheCacheFileIsMemoryMapped) {
+  Corpus corpus(2);
+  asr::FeatureStore::open(corpus.specs, corpus.options());
+  const auto store = asr::FeatureStore::open(corpus.specs, corpus.options());
+  std::ifstream maps("/proc/self/maps");
+  const std::string all((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find(store->cache_path()), std::string::npos);
+}
+
+TEST(FeatureStore, ASecondOpenOfUnchangedInputReadsNoWav) {
+  Corpus corpus(3);
+  const auto first = asr::FeatureStore::open(corpus.specs, corpus.options());
+  // Same size and mtime, unreadable content: only a read of the WAV could notice.
+  for (const auto& spec : corpus.specs) {
+    struct stat st {};
+    ASSERT_EQ(stat(spec.wav_path.c_str(), &st), 0);
+    asr_test::write_text_file(spec.wav_path, std::string(static_cast<size_t>(st.st_size), 'x'));
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ASSERT_EQ(utimensat(AT_FDCWD, spec.wav_path.c_str(), times, 0), 0);
+  }
+  const auto second = asr::FeatureStore::open(corpus.specs, corpus.options());
+  EXPECT_EQ(second->computed(), 0);
+  EXPECT_TRUE(second->skipped().empty());
+  for (int64_t i = 0; i < 3; ++i) EXPECT_TRUE(same_features(*first, i, *second, i)) << i;
 }
 
 TEST(FeatureStore, FeaturesAreTheNormalisedFbankOfTheResampledWav) {

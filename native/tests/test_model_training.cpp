@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include "asr/checkpoint.h"
 #include "asr/errors.h"
 #include "test_model_helpers.h"
@@ -208,6 +211,29 @@ TEST(Checkpoint, WriteIntoAMissingFolderIsAnIoErrorNamingThePath) {
   const auto path = dir.file("no/such/folder/ckpt.pt");
   const auto e = expect_error([&] { trainer.save_checkpoint(path, {}); }, codes::kIo);
   EXPECT_TRUE(contains(e.what(), dir.file("no/such/folder"))) << e.what();
+}
+
+TEST(Checkpoint, AFailedWriteIsAnIoErrorAndLeavesNeitherTempNorTarget) {
+  TempDir dir;
+  Trainer trainer(test::tiny_model(), test::tiny_train());
+  const auto path = dir.file("full.pt");
+  // A 4 KiB file-size limit makes write() fail with EFBIG part-way, as a full disk fails with ENOSPC.
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  try {
+    trainer.save_checkpoint(path, {});
+  } catch (const Error& e) {
+    message = std::string(e.code()) + ": " + e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  EXPECT_TRUE(contains(message, codes::kIo)) << message;
+  EXPECT_TRUE(contains(message, path)) << message;
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 0) << "temp file left";
 }
 
 // Runs k steps, saves, loads into a fresh trainer and trains on: the losses must equal, bit for bit, those

@@ -41,11 +41,11 @@ void write_all(int fd, const char* data, size_t size, const std::string& path) {
 
 void fsync_dir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) io_error("cannot open folder to sync", dir, errno);
+  if (fd < 0) io_error("checkpoint written but cannot open its folder to sync", dir, errno);
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  if (rc != 0) io_error("cannot sync folder", dir, err);
+  if (rc != 0) io_error("checkpoint written but cannot sync its folder", dir, err);
 }
 
 const c10::IValue* find(const c10::impl::GenericDict& d, const char* key) {
@@ -76,14 +76,14 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
   std::random_device entropy;
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) io_error("cannot create checkpoint temp file in", dir, errno);
+  if (fd < 0) io_error("cannot write checkpoint '" + path + "': cannot create a temp file in folder", dir, errno);
   try {
-    write_all(fd, bytes.data(), bytes.size(), tmp);
-    if (::fsync(fd) != 0) io_error("cannot sync checkpoint", tmp, errno);
+    write_all(fd, bytes.data(), bytes.size(), path);
+    if (::fsync(fd) != 0) io_error("cannot sync checkpoint", path, errno);
     if (::close(fd) != 0) {
       const int err = errno;
       ::unlink(tmp.c_str());
-      io_error("cannot close checkpoint", tmp, err);
+      io_error("cannot close checkpoint", path, err);
     }
   } catch (...) {
     ::close(fd);

@@ -138,7 +138,9 @@ class ConvolutionModuleImpl : public torch::nn::Module {
         depthwise_(torch::nn::Conv1dOptions(d, d, kernel).padding((kernel - 1) / 2).groups(d)),
         batch_norm_(d),
         pointwise2_(torch::nn::Conv1dOptions(d, d, 1)),
-        drop_(dropout) {
+        drop_(dropout),
+        pad_((kernel - 1) / 2),
+        groups_(d) {
     register_module("layer_norm", norm_);
     register_module("sequential", torch::nn::Sequential(pointwise1_, torch::nn::GLU(torch::nn::GLUOptions(1)),
                                                         depthwise_, batch_norm_, torch::nn::SiLU(), pointwise2_,
@@ -148,7 +150,11 @@ class ConvolutionModuleImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pad) {
     auto y = F::glu(F::linear(norm_(x), pointwise1_->weight.squeeze(-1), pointwise1_->bias), -1);
     if (pad.defined()) y = y.masked_fill(pad, 0.0);
-    y = F::silu(batch_norm_(depthwise_(y.transpose(1, 2)))).transpose(1, 2);
+    // The depthwise convolution runs as a (1 x K) conv2d over (B, D, 1, T): LibTorch 1.13's CPU conv1d
+    // takes a path that is several times slower for grouped kernels (measured: bench/reference/README.md).
+    auto z = F::conv2d(y.transpose(1, 2).unsqueeze(2), depthwise_->weight.unsqueeze(2),
+                       F::Conv2dFuncOptions().bias(depthwise_->bias).padding({0, pad_}).groups(groups_));
+    y = F::silu(batch_norm_(z.squeeze(2))).transpose(1, 2);
     return drop_(F::linear(y, pointwise2_->weight.squeeze(-1), pointwise2_->bias));
   }
 
@@ -159,6 +165,7 @@ class ConvolutionModuleImpl : public torch::nn::Module {
   torch::nn::BatchNorm1d batch_norm_;
   torch::nn::Conv1d pointwise2_;
   torch::nn::Dropout drop_;
+  int64_t pad_, groups_;
 };
 TORCH_MODULE(ConvolutionModule);
 

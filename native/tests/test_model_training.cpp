@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -87,6 +88,20 @@ TEST(Training, LossFallsOnAFixedTinyBatch) {
   }
   EXPECT_LT(losses.back(), 0.6 * losses.front()) << "first " << losses.front() << " last " << losses.back();
   EXPECT_EQ(trainer.global_step(), 25);
+}
+
+TEST(Training, AStepOnAnotherThreadUsesTheConfiguredThreadCount) {
+  auto train = test::tiny_train();
+  train.threads = 1;
+  Trainer trainer(test::tiny_model(), train);
+  const auto batch = test::random_batch(9, {40}, 3);
+  int seen = -1;
+  std::thread worker([&] {
+    trainer.train_step(batch);
+    seen = at::get_num_threads();
+  });
+  worker.join();
+  EXPECT_EQ(seen, 1);
 }
 
 TEST(Training, GradientAccumulationUpdatesEveryNthBatch) {

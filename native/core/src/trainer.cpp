@@ -172,6 +172,7 @@ Trainer::Trainer(const ModelConfig& model, const TrainConfig& train) : state_(st
   s.model_config = model;
   s.config = train;
   s.device = resolve_device(train.device);
+  // Process-wide; LibTorch re-applies it lazily on every thread that runs ops (an addon worker included).
   set_threads(train.threads);
   // Every random draw of the run (initialisation, dropout, SpecAugment) comes from these generators, whose
   // states the checkpoint saves; that is what makes a resumed run replay the uninterrupted one.

@@ -36,7 +36,8 @@ struct TrainConfig {
   double grad_clip = 5.0;          // max global L2 norm; <= 0: no clipping (the norm is still reported)
   int64_t grad_accumulation = 1;   // batches per optimizer update; the loss is divided by it
   uint64_t seed = 0;               // seeds the torch generators (init, dropout, SpecAugment) in the constructor
-  int threads = 0;                 // intra-op threads; 0: std::thread::hardware_concurrency()
+  int threads = 0;                 // intra-op threads (process-wide, every calling thread included);
+                                   // 0: std::thread::hardware_concurrency()
   std::string device = "auto";     // auto|cpu|cuda|cuda:N; auto takes CUDA when the linked LibTorch has it
   SpecAugmentOptions spec_augment;
 };

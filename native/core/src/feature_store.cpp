@@ -170,7 +170,7 @@ class MemorySink : public FeatureSink {
 // Writes a new cache file under a temporary name; commit() makes it the cache atomically.
 class CacheWriter : public FeatureSink {
  public:
-  CacheWriter(std::string path) : path_(std::move(path)) {
+  explicit CacheWriter(std::string path) : path_(std::move(path)) {
     std::random_device rd;
     tmp_path_ = path_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(rd());
     fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -126,7 +126,8 @@ print(json.dumps({"epoch": int(ck["epoch"]), "global_step": int(ck["global_step"
   });
 
   it('stop after 2 steps, save, load into a new Trainer, 2 more: losses identical to 4 uninterrupted', async () => {
-    // Dropout and SpecAugment on, so the generator state in the checkpoint matters too.
+    // Dropout and SpecAugment on, so the generator state in the checkpoint matters too; two threads, so
+    // the parallel reductions must replay identically as well.
     const model = { ...TINY_MODEL, dropout: 0.1 };
     const train: TrainConfigInput = { learning_rate: 2e-3, warmup_steps: 3, seed: 5, threads: 2 };
     const batches = [

@@ -3,11 +3,16 @@
  *
  *   npm run test:resume -- --url http://127.0.0.1:8000 [--model conformer] [--dataset mini-ljspeech]
  *                          [--token TOKEN] [--timeout 600]
+ *   npm run test:resume -- --spawn [--config PATH]   # starts `asr-trainer serve --port 0` itself (CI),
+ *                                                      # stops it with SIGTERM at the end
  *
  * Lists checkpoints, starts (or auto-resumes) a lightweight run, watches progress over /ws, stops it,
  * resumes the latest checkpoint and a named one, and checks the guide's three error cases. One
  * PASS/FAIL line per step; exit code 1 when any step fails.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 
@@ -18,9 +23,11 @@ const { values: args } = parseArgs({
     dataset: { type: 'string', default: 'mini-ljspeech' },
     token: { type: 'string', default: process.env.ASR_API_TOKEN ?? '' },
     timeout: { type: 'string', default: '600' },
+    spawn: { type: 'boolean', default: false },
+    config: { type: 'string' },
   },
 });
-const base = args.url!.replace(/\/$/, '');
+let base = args.url!.replace(/\/$/, '');
 const model = args.model!;
 const dataset = args.dataset!;
 const timeoutMs = Number(args.timeout) * 1000;
@@ -89,12 +96,28 @@ class Events {
   mark(): number {
     return this.messages.length;
   }
+  /** The first message from index `from` on that matches; a failed run ends the wait early. */
   next(match: (m: Message) => boolean, from: number, what: string): Promise<Message> {
-    const seen = this.messages.slice(from).find(match);
-    if (seen) return Promise.resolve(seen);
+    const failed = (m: Message) => m.type === 'status' && m.payload.state === 'failed' && !match(m);
+    const settle = (m: Message): Message => {
+      if (failed(m)) throw new Error(`the run failed while waiting for ${what}: ${m.payload.error?.message ?? 'no cause given'}`);
+      return m;
+    };
+    const seen = this.messages.slice(from).find((m) => match(m) || failed(m));
+    if (seen) return Promise.resolve().then(() => settle(seen));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      this.waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+      this.waiters.push({
+        match: (m) => match(m) || failed(m),
+        resolve: (m) => {
+          clearTimeout(timer);
+          try {
+            resolve(settle(m));
+          } catch (err) {
+            reject(err);
+          }
+        },
+      });
     });
   }
   close(): void {
@@ -260,7 +283,40 @@ async function emptyPair(): Promise<{ model_name: string; dataset_name: string }
   throw new Error('every configured model/dataset pair has checkpoints; run against a fresh checkpoint folder');
 }
 
-main().catch((err: unknown) => {
+/** `asr-trainer serve --port 0` from this checkout, as `npm start` runs it; resolves with its URL. */
+function spawnServer(): Promise<{ server: ChildProcess; url: string }> {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+  const server = spawn(
+    process.execPath,
+    ['--import', tsx, cli, 'serve', '--port', '0', ...(args.config ? ['--config', args.config] : [])],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    server.stdout!.on('data', (chunk) => {
+      seen += String(chunk);
+      const match = /asr-trainer API on (http:\/\/[^ "]+)/.exec(seen);
+      if (match) resolve({ server, url: match[1] });
+    });
+    server.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${seen}`)));
+  });
+}
+
+async function entry(): Promise<void> {
+  if (!args.spawn) return main();
+  const { server, url } = await spawnServer();
+  base = url;
+  try {
+    await main();
+  } finally {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  }
+}
+
+entry().catch((err: unknown) => {
   console.error(`FAIL  ${(err as Error).message}`);
   process.exit(1);
 });

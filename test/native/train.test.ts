@@ -117,6 +117,12 @@ describe('Trainer.train (real addon)', () => {
     const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
     await expect(trainer.train(store, [[0, 99]])).rejects.toThrow(/batches\[0\]\[1\] = 99 is outside the store/);
     await expect(trainer.train({} as FeatureStore, [[0]])).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    if (!native.versions.cuda) {
+      expect(() => new native.Trainer(TINY_MODEL, { device: 'cuda' })).toThrow(
+        expect.objectContaining({ code: 'E_CUDA_UNAVAILABLE' }),
+      );
+    }
+    await expect(trainer.save('/nonexistent-folder/x.pt')).rejects.toMatchObject({ code: 'E_IO' });
     try {
       native.modelPreset('xxl');
       expect.unreachable();

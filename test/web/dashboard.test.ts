@@ -4,7 +4,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -133,6 +133,17 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
       await page.click('#btn-stop');
       await waitForState(page, ['stopped']);
       expect(pageErrors).toEqual([]);
+    });
+
+    it('flags a checkpoint without a valid sidecar and offers no resume from it', async () => {
+      // A .pt whose sidecar was never written: what a crash mid-save leaves behind.
+      writeFileSync(join(workspace.checkpointsDir, 'tiny-tiny-epoch-150.pt'), 'not a finished checkpoint');
+      await page.click('#btn-refresh');
+      const row = page.locator('#checkpoints tbody tr[data-name="tiny-tiny-epoch-150.pt"]');
+      await row.waitFor();
+      await expect(row.getAttribute('class')).resolves.toContain('invalid');
+      await expect(row.locator('.mark.invalid').textContent()).resolves.toMatch(/^invalid: /);
+      await expect(row.locator('button.resume-here').isDisabled()).resolves.toBe(true);
     });
 
     it('shows the 404 message of a checkpoint that does not exist', async () => {

@@ -428,9 +428,11 @@ void AsyncJob::Complete(Napi::Env env) {
   }
 }
 
+// Also runs from the thread-safe function's finalizer, where nothing may throw past it (that would
+// terminate the process), so every failure ends as a rejection or, at environment teardown, nothing.
 void AsyncJob::Settle(Napi::Env env) {
-  Napi::HandleScope scope(env);
   try {
+    Napi::HandleScope scope(env);
     Finish(env);
     if (!callback_error_.IsEmpty()) {
       deferred_.Reject(callback_error_.Value());
@@ -440,7 +442,11 @@ void AsyncJob::Settle(Napi::Env env) {
       deferred_.Resolve(Guarded(env, [&] { return Result(env); }));
     }
   } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+      // The environment is being torn down: no JS is left to receive the outcome.
+    }
   }
 }
 

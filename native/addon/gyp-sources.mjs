@@ -1,7 +1,7 @@
 // Prints the core's and the addon's .cpp files (from native/core/sources-*.cmake and native/addon/CMakeLists.txt,
 // the lists CMake builds from), relative to the repository root, for binding.gyp's `<!@(...)` expansion.
 import { readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -16,4 +16,4 @@ const addon = readFileSync(join(root, 'native/addon/CMakeLists.txt'), 'utf8');
 for (const match of addon.matchAll(/\$\{CMAKE_CURRENT_SOURCE_DIR\}\/(\S+\.cpp)/g)) {
   sources.push(join('native/addon', match[1]));
 }
-console.log(sources.map((s) => relative(root, join(root, s))).join('\n'));
+console.log(sources.join('\n'));

@@ -73,7 +73,8 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   });
 
   installErrorHandlers(app);
-  installAuth(app, options.apiToken ?? effectiveApiToken(config));
+  const apiToken = options.apiToken ?? effectiveApiToken(config);
+  installAuth(app, apiToken);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -83,6 +84,8 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
         version: '0.1.0',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      // With a token configured, the "Authorize" button of /docs sends it on every call.
+      ...(apiToken ? { security: [{ bearer: [] }] } : {}),
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });

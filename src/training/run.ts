@@ -176,7 +176,9 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
 
   /** Trains the remaining epochs. Releases the lock when done, whatever the outcome. */
   async run(options: RunOptions = {}): Promise<RunOutcome> {
-    if (this.closed) throw new AsrTrainerError('E_INVALID_ARGUMENT', 'This TrainingRun has ended; prepare a new one');
+    if (this.closed || this.state !== 'starting') {
+      throw new AsrTrainerError('E_INVALID_ARGUMENT', 'This TrainingRun has already run or was closed; prepare a new one');
+    }
     const onAbort = (): void => this.stop();
     options.signal?.addEventListener('abort', onAbort);
     if (options.signal?.aborted) this.stop();

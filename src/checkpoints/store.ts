@@ -64,7 +64,10 @@ export interface CheckpointEntry {
   metrics: CheckpointMetrics;
   is_latest: boolean;
   is_best: boolean;
-  /** Sidecar present and matching name and size. The sha256 is checked when resolving, not here. */
+  /**
+   * Sidecar present and matching name, size and sha256. The hash is computed once per file version
+   * (inode, size, mtime, ctime) and cached by the store, so a listing re-reads only changed files.
+   */
   valid: boolean;
   problem?: string;
 }
@@ -190,6 +193,8 @@ function compareNewestFirst(a: Scanned, b: Scanned): number {
 export class CheckpointStore {
   readonly dir: string;
   private readonly logger: CheckpointLogger;
+  /** hashProblemCached(): file version → the hash verdict (null: matches). */
+  private readonly hashVerdicts = new Map<string, string | null>();
 
   constructor(options: CheckpointStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir.length === 0) {
@@ -208,11 +213,24 @@ export class CheckpointStore {
     return path.join(this.dir, validatePlainFileName(name));
   }
 
-  /** Every checkpoint of the folder (or of one model and/or dataset), newest first. Never hashes. */
+  /**
+   * Every checkpoint of the folder (or of one model and/or dataset), newest first. A file whose bytes
+   * no longer match its sidecar's sha256 (flipped or zeroed in place, same size) is listed invalid:
+   * hashed once per file version, see hashProblemCached().
+   */
   async list(filter: ListFilter = {}): Promise<CheckpointEntry[]> {
     if (filter.model !== undefined) validateModelName(filter.model);
     if (filter.dataset !== undefined) validateDatasetName(filter.dataset);
     const scanned = await this.scan(filter);
+    for (const s of scanned) {
+      if (!s.entry.valid) continue;
+      const problem = await this.hashProblemCached(s);
+      if (problem !== null) {
+        s.entry.valid = false;
+        s.entry.problem = problem;
+        s.sidecar = null;
+      }
+    }
     // Group by model/dataset (a newest-first order only means something inside one run's checkpoints),
     // then put the group with the most recent checkpoint first.
     const groups = new Map<string, Scanned[]>();
@@ -444,26 +462,34 @@ export class CheckpointStore {
     if (found === null) throw notFound();
 
     let name = found.name;
+    // The request names an entry that exists; when the entry itself is broken, the folder is damaged
+    // (422), which is not the caller's mistake.
+    const damaged = (problem: string): AsrTrainerError =>
+      new AsrTrainerError('E_CHECKPOINT_CORRUPT', `Checkpoint '${requested}' cannot be resumed: ${problem}`, {
+        checkpoint: requested,
+        problem,
+      });
     if (found.stats.isSymbolicLink()) {
+      const target = (await readlinkOrNull(path.join(this.dir, name))) ?? '?';
       let real: string;
       try {
         real = await realpath(path.join(this.dir, name));
       } catch {
-        throw notFound();
+        throw damaged(`it is a link to '${target}', which does not exist; name a checkpoint from GET /api/checkpoints`);
       }
       const realDir = await realpath(this.dir);
       if (path.dirname(real) !== realDir) {
-        throw new AsrTrainerError(
-          'E_INVALID_ARGUMENT',
-          `Invalid checkpoint name: '${requested}' is a link leading outside the checkpoint folder; name a checkpoint file in '${this.dir}'`,
-        );
+        throw damaged(`it is a link to '${target}', outside the checkpoint folder '${this.dir}'; name a checkpoint from GET /api/checkpoints`);
       }
       name = path.basename(real);
-      const target = await lstatOrNull(real);
-      if (target === null) throw notFound();
-      found = { name, stats: target };
+      const targetStats = await lstatOrNull(real);
+      if (targetStats === null) throw notFound();
+      found = { name, stats: targetStats };
     }
     const parsed = parseCheckpointName(name);
+    if (!found.stats.isFile() && parsed !== null) {
+      throw damaged(`'${name}' is not a regular file; name a checkpoint from GET /api/checkpoints`);
+    }
     if (!found.stats.isFile() || parsed === null) {
       throw new AsrTrainerError(
         'E_INVALID_ARGUMENT',
@@ -590,6 +616,9 @@ export class CheckpointStore {
       const check = parseSidecar(await readFile(path.join(this.dir, name), 'utf8').catch(() => ''));
       if (!check.ok) continue;
       const other = check.sidecar;
+      // A sidecar copied or renamed onto another file (its own name or pair differs from the file's) is
+      // a damaged checkpoint, which listing flags and resume skips; it must not lock the pair out.
+      if (`${other.name}.json` !== name || `${other.model_name}-${other.dataset_name}` !== prefix) continue;
       if (other.model_name !== model || other.dataset_name !== dataset) {
         throw new AsrTrainerError(
           'E_INVALID_ARGUMENT',
@@ -699,6 +728,23 @@ export class CheckpointStore {
       ...(problem !== undefined ? { problem } : {}),
     };
     return { entry, parsed, sidecar: problem === undefined ? sidecar : null, hasSidecarFile, mtimeMs: stats.mtimeMs };
+  }
+
+  /**
+   * hashProblem() remembered per file version: the key holds the inode, size, mtime and ctime, so any
+   * write or replacement (which moves ctime) is hashed again; the sidecar's sha256 is part of the key.
+   */
+  private async hashProblemCached(s: Scanned): Promise<string | null> {
+    const stats = await lstatOrNull(path.join(this.dir, s.entry.name));
+    if (stats === null) return 'the file disappeared while listing';
+    const key = [s.entry.name, stats.ino, stats.size, stats.mtimeMs, stats.ctimeMs, s.sidecar?.sha256 ?? ''].join('\u0000');
+    const known = this.hashVerdicts.get(key);
+    if (known !== undefined) return known;
+    const problem = await this.hashProblem(s);
+    // Bounded: a long-running server lists the folder many times; stale keys are simply dropped.
+    if (this.hashVerdicts.size >= 4096) this.hashVerdicts.clear();
+    this.hashVerdicts.set(key, problem);
+    return problem;
   }
 
   /** Streams the file and compares with the sidecar; the problem in words, or null when it matches. */

@@ -172,7 +172,7 @@ describe('list', () => {
     expect(await new CheckpointStore({ dir: path.join(dir, 'none') }).list()).toEqual([]);
   });
 
-  it('marks a .pt without sidecar and a truncated one invalid, and never hashes', async () => {
+  it('marks a .pt without sidecar, a truncated one and one damaged in place (same size) invalid', async () => {
     const { dir, store } = await newStore();
     await save(store, { epoch: 1 });
     await save(store, { epoch: 2 });
@@ -184,11 +184,12 @@ describe('list', () => {
     expect(list.map((c) => [c.epoch, c.valid])).toEqual([
       [4, false],
       [3, false],
-      [2, true], // listing does not hash: the sha256 is checked when resolving
+      [2, false], // the listing hashes each file version once (chaos suite: flipped bytes were listed valid)
       [1, true],
     ]);
     expect(list[0]!.problem).toMatch(/no sidecar/);
     expect(list[1]!.problem).toMatch(/10 bytes but its sidecar recorded 256/);
+    expect(list[2]!.problem).toMatch(/sha256 differs/);
   });
 });
 
@@ -313,7 +314,7 @@ describe('resolve for resume: a named checkpoint', () => {
     expect(error.message.length).toBeLessThan(500);
   });
 
-  it('refuses a symlink leading outside the folder', async () => {
+  it('refuses a symlink leading outside the folder as a damaged folder (422), naming the link', async () => {
     const { dir, store } = await newStore();
     const outside = await tempDir();
     await writeFakePt(path.join(outside, 'conformer-mini-ljspeech-epoch-5.pt'));
@@ -321,7 +322,8 @@ describe('resolve for resume: a named checkpoint', () => {
     await symlink('/etc/passwd', path.join(dir, 'passwd.pt'));
     for (const specific of ['conformer-mini-ljspeech-epoch-5.pt', 'passwd.pt']) {
       const error = await caught(store.resolveForResume({ model: M, dataset: D, specific }));
-      expect(error.code).toBe('E_INVALID_ARGUMENT');
+      expect(error.code).toBe('E_CHECKPOINT_CORRUPT');
+      expect(error.message).toContain(specific);
       expect(error.message).toMatch(/outside the checkpoint folder/);
     }
     // Links are never taken for checkpoints when looking for the latest either.
@@ -332,9 +334,11 @@ describe('resolve for resume: a named checkpoint', () => {
     const { dir, store } = await newStore();
     await mkdir(path.join(dir, 'conformer-mini-ljspeech-epoch-1.pt'));
     await writeFile(path.join(dir, 'notes.txt'), 'x');
-    for (const specific of ['conformer-mini-ljspeech-epoch-1.pt', 'notes.txt']) {
-      await expect(store.resolveForResume({ model: M, dataset: D, specific })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
-    }
+    // A folder under a checkpoint's name is a damaged checkpoint folder; a name that is no checkpoint is a bad request.
+    await expect(
+      store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-1.pt' }),
+    ).rejects.toMatchObject({ code: 'E_CHECKPOINT_CORRUPT' });
+    await expect(store.resolveForResume({ model: M, dataset: D, specific: 'notes.txt' })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
   });
 
   it("refuses another model's or dataset's checkpoint", async () => {

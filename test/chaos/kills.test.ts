@@ -1,0 +1,172 @@
+/**
+ * Kills: SIGKILL the trainer (and, every fifth time, the whole server with it) at a random moment of a
+ * run that saves after every step, so many kills land inside a save or a commit. After each kill the
+ * folder must hold only sound checkpoints, and the next start must resume the newest one the client saw
+ * committed, losing at most one save interval.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
+import { EventStream, get, post } from '../server/client.js';
+import { recordFigures } from './summary.js';
+import {
+  AddonLoader,
+  chaosSeed,
+  checkFolder,
+  keepCopy,
+  pythonTorchLoad,
+  seededRandom,
+  sleep,
+  spawnServer,
+  trainerPids,
+  waitUntil,
+  type ServerProcess,
+} from './helpers.js';
+
+const KILLS = Number(process.env.CHAOS_KILLS ?? 50);
+/** Every n-th kill takes the server down with its trainer. */
+const SERVER_KILL_EVERY = 5;
+const SAVE_EVERY_STEPS = 1;
+const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };
+
+describe('SIGKILL at random moments', () => {
+  let workspace: TestWorkspace;
+  let server: ServerProcess | null = null;
+  let events: EventStream | null = null;
+  const seed = chaosSeed();
+  const random = seededRandom(seed);
+
+  beforeAll(() => {
+    workspace = makeWorkspace({ train: 12, val: 2, batchSize: 2, retention: 3, saveEverySteps: SAVE_EVERY_STEPS });
+  });
+  afterAll(async () => {
+    events?.close();
+    server?.killGroup();
+    await server?.exited;
+    workspace?.cleanup();
+  });
+
+  async function ensureServer(): Promise<ServerProcess> {
+    if (server) return server;
+    server = await spawnServer(workspace.configPath);
+    events = await EventStream.open(server.wsUrl);
+    return server;
+  }
+
+  it(`survives ${KILLS} kills: every resume loads a sound checkpoint and loses at most one save interval`, async () => {
+    console.log(`kills: seed ${seed} (CHAOS_SEED=${seed} repeats this run)`);
+    const loader = new AddonLoader();
+    const sampleDir = join(workspace.root, 'python-sample');
+    mkdirSync(sampleDir);
+    const samples: string[] = [];
+    const figures = { kills: 0, server_kills: 0, trainer_kills: 0, resumes: 0, max_steps_lost: 0, kills_before_first_step: 0 };
+    /** The highest global step the client saw trained, and the highest it saw committed (checkpoint event). */
+    let seenTrained = 0;
+    let seenCommitted = 0;
+
+    for (let i = 0; i < KILLS; i += 1) {
+      const srv = await ensureServer();
+      const stream = events!;
+      const from = stream.messages.length;
+      const started = await post(srv.url, '/api/train/start', REQUEST);
+      expect(started.status, JSON.stringify(started.body)).toBe(202);
+      const runId = started.body.run_id as string;
+
+      let resumedGlobal = 0;
+      if (i === 0) expect(started.body.resumed_from).toBeNull();
+      else {
+        // The resume picks a checkpoint at least as new as every commit the client was told about.
+        expect(started.body.resumed_from, `kill ${i}: resumed from nothing`).not.toBeNull();
+        const listed = (await get(srv.url, '/api/checkpoints?model_name=conformer')).body.checkpoints as Array<Record<string, any>>;
+        const from_ = listed.find((c) => c.name === started.body.resumed_from);
+        expect(from_, `kill ${i}: ${started.body.resumed_from} is not listed`).toBeDefined();
+        expect(from_!.valid).toBe(true);
+        resumedGlobal = from_!.global_step as number;
+        expect(resumedGlobal, `kill ${i}: resumed global step ${resumedGlobal} < committed ${seenCommitted}`).toBeGreaterThanOrEqual(seenCommitted);
+        const lost = seenTrained - resumedGlobal;
+        expect(lost, `kill ${i}: ${lost} steps lost`).toBeLessThanOrEqual(SAVE_EVERY_STEPS);
+        figures.max_steps_lost = Math.max(figures.max_steps_lost, lost);
+      }
+
+      // Most kills come after the first step of the resumed run (which proves the resume loaded); some
+      // land anywhere from the fork on, checkpoint loading included.
+      const early = random() < 0.2;
+      if (!early) {
+        const first = await stream.waitFor((m) => m.type === 'progress' && m.payload.run_id === runId, 90_000, from);
+        expect(first.payload.global_step, `kill ${i}: the resumed run did not continue at the next step`).toBe(resumedGlobal + 1);
+        if (i > 0) figures.resumes += 1;
+      }
+      await sleep(Math.floor(random() * (early ? 2500 : 1200)));
+
+      const serverKill = (i + 1) % SERVER_KILL_EVERY === 0;
+      if (serverKill) {
+        srv.killGroup();
+        await srv.exited;
+        events!.close();
+        server = null;
+        figures.server_kills += 1;
+      } else {
+        const pid = await waitUntil('the trainer process', () => trainerPids(srv.pid)[0], 30_000);
+        process.kill(pid, 'SIGKILL');
+        await stream.waitFor((m) => m.type === 'status' && ['failed', 'completed', 'stopped'].includes(m.payload.state), 30_000, from);
+        figures.trainer_kills += 1;
+      }
+      figures.kills += 1;
+      const progress = stream.messages
+        .slice(from)
+        .filter((m) => m.type === 'progress' && m.payload.run_id === runId)
+        .map((m) => m.payload.global_step as number);
+      if (progress.length === 0) figures.kills_before_first_step += 1;
+      seenTrained = Math.max(seenTrained, ...progress);
+      const committedNames = stream.messages.slice(from).filter((m) => m.type === 'checkpoint').map((m) => m.payload.name as string);
+
+      // The folder right after the kill: whatever is listed valid is whole and loads.
+      const check = await checkFolder(workspace.checkpointsDir, loader);
+      for (const name of committedNames) {
+        const entry = check.valid.find((e) => e.name === name);
+        // Retention may have removed an older one; a kept one must still be valid.
+        if (entry) seenCommitted = Math.max(seenCommitted, entry.global_step ?? 0);
+        else expect(check.invalid.map((e) => e.name), `kill ${i}: committed ${name} is listed invalid`).not.toContain(name);
+      }
+      if (committedNames.length > 0) {
+        const newestListed = Math.max(...check.valid.map((e) => e.global_step ?? 0));
+        expect(newestListed).toBeGreaterThanOrEqual(seenCommitted);
+      }
+      if (i % 10 === 9 && check.valid[0]) {
+        const copy = keepCopy(workspace.checkpointsDir, check.valid[0].name, sampleDir, `kill-${i}-${check.valid[0].name}`);
+        if (copy) samples.push(copy);
+      }
+    }
+
+    // One more start: the last kill is survived too.
+    const srv = await ensureServer();
+    const from = events!.messages.length;
+    const last = await post(srv.url, '/api/train/start', REQUEST);
+    expect(last.status).toBe(202);
+    expect(last.body.resumed_from).not.toBeNull();
+    await events!.waitFor((m) => m.type === 'progress' && m.payload.run_id === last.body.run_id, 90_000, from);
+    figures.resumes += 1;
+    expect((await post(srv.url, '/api/train/stop', {})).status).toBe(202);
+    await events!.waitForState(['stopped', 'completed'], from);
+
+    const final = await checkFolder(workspace.checkpointsDir, loader);
+    expect(final.valid.length).toBeGreaterThan(0);
+    if (final.valid[0]) {
+      const copy = keepCopy(workspace.checkpointsDir, final.valid[0].name, sampleDir, `final-${final.valid[0].name}`);
+      if (copy) samples.push(copy);
+    }
+    const loadedByPython = pythonTorchLoad(samples);
+    expect(loadedByPython).toHaveLength(samples.length);
+    for (const l of loadedByPython) expect(l.model_tensors).toBeGreaterThan(0);
+
+    recordFigures('kills', {
+      seed,
+      ...figures,
+      save_every_steps: SAVE_EVERY_STEPS,
+      checkpoints_loaded_in_addon: loader.count,
+      checkpoints_loaded_in_python: loadedByPython.length,
+    });
+    console.log(`kills: ${JSON.stringify(figures)}; addon loaded ${loader.count} checkpoints, Python ${loadedByPython.length}`);
+  });
+});

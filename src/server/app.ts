@@ -7,7 +7,7 @@ import type { AsrConfig } from '../config/schema.js';
 import { TrainingSupervisor, type SupervisorOptions } from '../training/supervisor.js';
 import { dashboardPlugin } from '../web/dashboard.js';
 import { installAuth } from './auth.js';
-import { errorBody, installErrorHandlers } from './errors.js';
+import { clientErrorHandler, errorBody, installErrorHandlers } from './errors.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -34,9 +34,9 @@ declare module 'fastify' {
   }
 }
 
-/** The API token in effect: ASR_API_TOKEN wins over server.api_token; empty means no auth. */
-export function effectiveApiToken(config: AsrConfig, env: NodeJS.ProcessEnv = process.env): string {
-  return env.ASR_API_TOKEN || config.server.api_token || '';
+/** The API token in effect: loadConfig has already let ASR_API_TOKEN override server.api_token. */
+export function effectiveApiToken(config: AsrConfig): string {
+  return config.server.api_token;
 }
 
 /**
@@ -47,8 +47,11 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
-    // Unknown body keys are an error (a typo like "epoch" must not be silently dropped).
-    ajv: { customOptions: { removeAdditional: false } },
+    // Unknown body keys are an error (a typo like "epoch" must not be silently dropped), and so is a
+    // wrong type: Fastify's default coercion turned "10", [5], true and null into numbers and started runs.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // Malformed HTTP (bad framing, oversized headers) is answered in the API's error shape too.
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: without the text/plain parser any other content type is answered 415.

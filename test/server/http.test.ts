@@ -128,6 +128,9 @@ describe('HTTP API without training', () => {
       expect.arrayContaining(['/api/train/start', '/api/train/resume', '/api/train/stop', '/api/train/status', '/api/checkpoints']),
     );
     expect(doc.paths['/api/train/start'].post.requestBody.content['application/json'].schema.properties.epochs.type).toBe('integer');
+    const page = await fetch(`${server.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger');
   });
 
   it('greets a WebSocket client with the status', async () => {

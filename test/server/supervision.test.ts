@@ -2,6 +2,8 @@
  * The trainer runs in a child process: exact resume across a stop, and a trainer killed with SIGKILL
  * leaves the server answering, `failed` with the signal, and the next start resuming.
  */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from './fixtures.js';
 import { EventStream, get, post, startServer, type TestServer } from './client.js';
@@ -130,5 +132,29 @@ describe('a trainer that does not stop in time', () => {
     await events.waitForState(['completed'], from);
     const finalList = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
     expect(finalList.find((c) => c.is_latest)?.name).toBe('conformer-ljspeech-epoch-3.pt');
+  });
+});
+
+describe('a trainer that fails while preparing', () => {
+  it('reports failed with the error code and message, and the server keeps answering', async () => {
+    const workspace = makeWorkspace({ train: 8, val: 2 });
+    const server = await startServer(workspace);
+    try {
+      // Every WAV unreadable: far more skipped utterances than max_skipped_fraction allows.
+      const wavs = join(workspace.root, 'data', 'tiny', 'wavs');
+      for (const name of readdirSync(wavs)) writeFileSync(join(wavs, name), 'not a wav file');
+      const events = await EventStream.open(server.wsUrl);
+      const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech' });
+      expect(run.status).toBe(202);
+      const failed = await events.waitForState(['failed'], 0);
+      expect(failed.payload.error).toMatchObject({ code: 'E_DATASET_INVALID', exit_code: 1, signal: null });
+      expect(failed.payload.error.message).toMatch(/skipped/);
+      expect(events.of('log').some((l) => l.level === 'error')).toBe(true);
+      expect((await get(server.url, '/api/health')).status).toBe(200);
+      events.close();
+    } finally {
+      await server.close();
+      workspace.cleanup();
+    }
   });
 });

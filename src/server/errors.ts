@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isAsrTrainerError, type AsrErrorCode } from '../errors.js';
 
@@ -94,4 +95,27 @@ export function installErrorHandlers(app: FastifyInstance): void {
       .code(404)
       .send(errorBody('E_ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found; see /docs for the API`));
   });
+}
+
+/**
+ * Fastify's clientErrorHandler: a request Node's HTTP parser rejects (bad framing, headers over the
+ * limit) never reaches a route, so this writes the error shape straight to the socket and closes it.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const statusCode = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const error = STATUS_CODES[statusCode] ?? 'Bad Request';
+  const message =
+    statusCode === 431
+      ? 'Request headers (or the URL) are larger than the server accepts; send a shorter request'
+      : statusCode === 408
+        ? 'The request took too long to arrive'
+        : `Malformed HTTP request (${err.code ?? err.message})`;
+  const body = JSON.stringify({ statusCode, error, message, code: 'E_BAD_REQUEST' });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${error}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -76,7 +76,7 @@ export function transcribeRoutes(config: AsrConfig, options: TranscribeRouteOpti
         },
       },
       async (request) => {
-        const body = request.body as Buffer | undefined;
+        const body: unknown = request.body;
         const contentType = String(request.headers['content-type'] ?? '');
         const files = audioFiles(body, contentType);
         const pair = options.defaultPair?.() ?? { model_name: null, dataset_name: null };
@@ -101,7 +101,14 @@ export function transcribeRoutes(config: AsrConfig, options: TranscribeRouteOpti
   };
 }
 
-function audioFiles(body: Buffer | undefined, contentType: string): Array<{ name: string; data: Buffer }> {
+function audioFiles(body: unknown, contentType: string): Array<{ name: string; data: Buffer }> {
+  // Another content type (JSON) arrives parsed, not as bytes.
+  if (body !== undefined && !Buffer.isBuffer(body)) {
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      `Send the WAV bytes as the body with Content-Type audio/wav (or as a multipart file part), not ${contentType || 'this content type'}`,
+    );
+  }
   if (!body || body.length === 0) {
     throw new AsrTrainerError('E_INVALID_ARGUMENT', 'Send the WAV bytes as the body (Content-Type: audio/wav) or as a multipart file part');
   }

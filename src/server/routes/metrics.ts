@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AsrConfig } from '../../config/schema.js';
+import { runConfigSnapshot } from '../../config/snapshot.js';
 import { AsrTrainerError } from '../../errors.js';
 import { MetricsLog, readMetricsHistory } from '../../training/metrics-log.js';
 import type { TrainingSupervisor } from '../../training/supervisor.js';
@@ -39,6 +40,8 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
         if (!model || !dataset) {
           throw new AsrTrainerError('E_INVALID_ARGUMENT', 'Give model_name and dataset_name (no run yet to default to)');
         }
+        // Only configured pairs: an unknown name is a 400 that lists the known ones, not an empty history.
+        runConfigSnapshot(config, model, dataset);
         const log = new MetricsLog(config.paths.runs, model, dataset);
         const records = await readMetricsHistory(log.path);
         return { model_name: model, dataset_name: dataset, records: records as unknown as Record<string, unknown>[] };

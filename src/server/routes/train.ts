@@ -6,14 +6,23 @@ import { ErrorSchema } from '../schemas.js';
 const name = (description: string) =>
   Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description });
 
+const MAX_EPOCHS = 100_000;
+const MAX_BATCH_SIZE = 65_536;
+const MAX_SAMPLES = 1_000_000_000;
+
 export const TrainRequestSchema = Type.Object(
   {
     model_name: name('a key of models in config.yaml (GET /api/models)'),
     dataset_name: name('a key of datasets in config.yaml (GET /api/datasets)'),
-    epochs: Type.Optional(Type.Integer({ minimum: 1, description: 'TOTAL epochs, counted across resumes (default training.epochs)' })),
-    batch_size: Type.Optional(Type.Integer({ minimum: 1, description: 'default training.batch_size' })),
+    // Upper bounds: a huge count (1e308 is an "integer" to JSON Schema) would start a run that never ends.
+    epochs: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_EPOCHS, description: 'TOTAL epochs, counted across resumes (default training.epochs)' }),
+    ),
+    batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_SIZE, description: 'default training.batch_size' })),
     lightweight: Type.Optional(Type.Boolean({ description: 'limit the training set to training.lightweight_samples' })),
-    limit_samples: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'cap on training utterances' })),
+    limit_samples: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: MAX_SAMPLES }), Type.Null()], { description: 'cap on training utterances' }),
+    ),
     resume_from_checkpoint: Type.Optional(Type.Boolean({ description: 'default training.auto_resume' })),
     specific_checkpoint: Type.Optional(
       Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()], {

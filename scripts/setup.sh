@@ -18,7 +18,7 @@ APT_PACKAGES=(
   libsndfile1-dev libsoxr-dev
   python3-torch python3-torchaudio
   espeak-ng
-  $(cat scripts/apt-extra.txt 2>/dev/null || true)
+  chromium   # the dashboard's browser test (playwright-core drives Debian's chromium, nothing downloaded)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -53,6 +53,12 @@ if [[ ! -f $addon ]] || [[ -n $(find native cmake CMakeLists.txt -newer "$addon"
   say "building the native core, its tests and the addon (cmake-js)"
   npx cmake-js compile --CDASR_BUILD_TESTS=ON >>"$log" 2>&1 || fail "native build failed"
   touch "$addon"
+fi
+
+# --- dashboard client ------------------------------------------------------------------------------
+if [[ ! -f dist/web/app.js ]] || [[ -n $(find src/web/client src/web/tsconfig.json -newer dist/web/app.js -type f 2>/dev/null | head -1) ]]; then
+  say "building the dashboard client (dist/web)"
+  npm run --silent build:web >>"$log" 2>&1 || fail "dashboard build failed"
 fi
 
 # --- bundled mini corpus ---------------------------------------------------------------------------

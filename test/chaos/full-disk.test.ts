@@ -138,6 +138,7 @@ describe('a full disk under the checkpoint folder', () => {
       committed_before_full: committed.length,
       files_in_folder_when_full: leftovers.length,
       failed_saves: 2,
+      error_status: error.message,
       checkpoints_loaded_in_addon: loader.count,
       resumed_after_freeing: resumed.body.resumed_from,
     });

@@ -4,7 +4,7 @@
  * folder must hold only sound checkpoints, and the next start must resume the newest one the client saw
  * committed, losing at most one save interval.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
@@ -60,7 +60,7 @@ describe('SIGKILL at random moments', () => {
     const sampleDir = join(workspace.root, 'python-sample');
     mkdirSync(sampleDir);
     const samples: string[] = [];
-    const figures = { kills: 0, server_kills: 0, trainer_kills: 0, resumes: 0, max_steps_lost: 0, kills_before_first_step: 0 };
+    const figures = { kills: 0, server_kills: 0, trainer_kills: 0, resumes: 0, max_steps_lost: 0, kills_before_first_step: 0, kills_inside_a_save: 0 };
     /** The highest global step the client saw trained, and the highest it saw committed (checkpoint event). */
     let seenTrained = 0;
     let seenCommitted = 0;
@@ -122,7 +122,10 @@ describe('SIGKILL at random moments', () => {
       const committedNames = stream.messages.slice(from).filter((m) => m.type === 'checkpoint').map((m) => m.payload.name as string);
 
       // The folder right after the kill: whatever is listed valid is whole and loads.
+      const leftovers = readdirSync(workspace.checkpointsDir).filter((n) => n.includes('.tmp-'));
       const check = await checkFolder(workspace.checkpointsDir, loader);
+      // A temp file or a .pt without its sidecar: the kill landed inside a save or a commit.
+      if (leftovers.length > 0 || check.invalid.length > 0) figures.kills_inside_a_save += 1;
       for (const name of committedNames) {
         const entry = check.valid.find((e) => e.name === name);
         // Retention may have removed an older one; a kept one must still be valid.

@@ -8,7 +8,7 @@ import { EventStream, post, startServer, type TestServer } from '../server/clien
 import { recordFigures } from './summary.js';
 import { openFds, rssBytes } from './helpers.js';
 
-const EPOCHS = 20;
+const EPOCHS = Number(process.env.CHAOS_SOAK_EPOCHS ?? 20);
 
 describe('soak', () => {
   let workspace: TestWorkspace;
@@ -46,11 +46,12 @@ describe('soak', () => {
     const figures = {
       epochs: EPOCHS,
       rss_after_epoch_2_mb: +(base.rss / 2 ** 20).toFixed(1),
-      rss_at_epoch_19_mb: +(last.rss / 2 ** 20).toFixed(1),
+      [`rss_at_epoch_${last.epoch}_mb`]: +(last.rss / 2 ** 20).toFixed(1),
       rss_growth_percent: +(growth * 100).toFixed(2),
       rss_max_growth_percent: +(maxGrowth * 100).toFixed(2),
       fds_after_epoch_2: base.fds,
-      fds_at_epoch_19: last.fds,
+      [`fds_at_epoch_${last.epoch}`]: last.fds,
+      rss_mb_by_epoch: samples.map((x) => +(x.rss / 2 ** 20).toFixed(1)),
       fds_max: Math.max(...samples.map((s) => s.fds)),
     };
     recordFigures('soak', figures);

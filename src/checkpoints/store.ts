@@ -273,6 +273,13 @@ export class CheckpointStore {
 
   private async resolveLatest(model: string, dataset: string): Promise<ResolvedCheckpoint> {
     const warnings: string[] = [];
+    // The newest checkpoint is found by scanning, never through the latest link; a broken link is
+    // still worth a warning, since it was left by something other than a clean commit.
+    const brokenLink = await this.brokenLatestLink(model, dataset);
+    if (brokenLink !== null) {
+      this.logger.warn(brokenLink);
+      warnings.push(brokenLink);
+    }
     for (const s of await this.scanPair(model, dataset)) {
       const problem = s.entry.problem ?? (await this.hashProblem(s));
       if (problem === null) {
@@ -287,6 +294,23 @@ export class CheckpointStore {
       `No checkpoint found for model '${model}' and dataset '${dataset}'`,
       { model_name: model, dataset_name: dataset },
     );
+  }
+
+  /** A warning when `…-latest.pt` exists but leads nowhere or out of the folder; null when it is fine or absent. */
+  private async brokenLatestLink(model: string, dataset: string): Promise<string | null> {
+    const link = linkName(model, dataset, 'latest');
+    const target = await readlinkOrNull(path.join(this.dir, link));
+    if (target === null) return null;
+    let real: string;
+    try {
+      real = await realpath(path.join(this.dir, link));
+    } catch {
+      return `Ignoring link '${link}': it points at '${target}', which does not exist; resuming the newest valid checkpoint instead`;
+    }
+    if (path.dirname(real) !== (await realpath(this.dir))) {
+      return `Ignoring link '${link}': it points at '${target}', outside the checkpoint folder; resuming the newest valid checkpoint instead`;
+    }
+    return null;
   }
 
   /**

@@ -100,9 +100,9 @@ def main():
     targets = torch.randint(3, VOCAB, (args.batch, args.chars), generator=g)
     target_lengths = torch.full((args.batch,), args.chars, dtype=torch.long)
 
-    times = []
+    times, cpu_times = [], []
     for step in range(1, args.warmup + args.steps + 1):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         x = features if args.no_specaugment else spec_augment(features, lengths)
         log_probs, out_lengths = model(x, lengths)
         loss = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths,
@@ -114,13 +114,15 @@ def main():
             group["lr"] = noam(2e-3, 200, step)
         optimizer.step()
         optimizer.zero_grad()
-        ms = (time.perf_counter() - start) * 1e3
+        ms, cpu_ms = (time.perf_counter() - start) * 1e3, (time.process_time() - cpu_start) * 1e3
         if step > args.warmup:
             times.append(ms)
-        print(f"step {step}: {ms:.1f} ms loss {loss_value:.4f}")
+            cpu_times.append(cpu_ms)
+        print(f"step {step}: {ms:.1f} ms (cpu {cpu_ms:.1f} ms) loss {loss_value:.4f}")
     params = sum(p.numel() for p in model.parameters())
     print(f"python preset={args.preset} batch={args.batch} frames={args.frames} threads={args.threads} "
-          f"torch={torch.__version__} params={params} median_ms={statistics.median(times):.1f} min_ms={min(times):.1f}")
+          f"torch={torch.__version__} params={params} median_ms={statistics.median(times):.1f} min_ms={min(times):.1f} "
+          f"median_cpu_ms={statistics.median(cpu_times):.1f}")
 
 
 if __name__ == "__main__":

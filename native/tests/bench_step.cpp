@@ -2,8 +2,11 @@
 // C++ side). Compare with bench/reference/conformer_ref.py at the same sizes and thread count.
 //
 // usage: asr_bench_step [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2]
-//                       [--steps 10] [--warmup 3] [--device cpu] [--no-specaugment]
+//                       [--steps 10] [--warmup 3] [--device cpu] [--no-specaugment] [--profile trace.json]
+// --profile writes a chrome://tracing file of the timed steps (LibTorch's legacy profiler).
 #include <ATen/CPUGeneratorImpl.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -12,11 +15,15 @@
 #include <string>
 #include <vector>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include <memory>
+
 #include "asr/errors.h"
 #include "asr/trainer.h"
 
 int main(int argc, char** argv) {
-  std::string preset = "xs", device = "cpu";
+  std::string preset = "xs", device = "cpu", profile;
   int64_t batch_size = 8, frames = 400, chars = 50, steps = 10, warmup = 3;
   int threads = 2;
   bool spec_augment = true;
@@ -38,9 +45,10 @@ int main(int argc, char** argv) {
     else if (arg == "--warmup") warmup = std::stoll(value());
     else if (arg == "--device") device = value();
     else if (arg == "--no-specaugment") spec_augment = false;
+    else if (arg == "--profile") profile = value();
     else {
       std::fprintf(stderr, "usage: %s [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2] "
-                           "[--steps 10] [--warmup 3] [--device cpu] [--no-specaugment]\n", argv[0]);
+                           "[--steps 10] [--warmup 3] [--device cpu] [--no-specaugment] [--profile trace.json]\n", argv[0]);
       return arg == "--help" ? 0 : 2;
     }
   }
@@ -58,18 +66,35 @@ int main(int argc, char** argv) {
     batch.targets = at::randint(3, asr::kVocabSize, {batch_size, chars}, gen, torch::TensorOptions().dtype(torch::kLong));
     batch.target_lengths = torch::full({batch_size}, chars, torch::kLong);
 
-    std::vector<double> ms;
+    // Wall time per step, and the process's CPU time per step: on a loaded machine the latter (at one
+    // thread) is the steadier yardstick, since it does not count time spent waiting for a core.
+    auto cpu_seconds = [] {
+      timespec ts{};
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    };
+    std::vector<double> ms, cpu_ms;
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> recorder;
     for (int64_t i = 0; i < warmup + steps; ++i) {
+      if (i == warmup && !profile.empty()) recorder = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
+      const double cpu_start = cpu_seconds();
       const auto r = trainer.train_step(batch);
-      if (i >= warmup) ms.push_back(r.seconds * 1e3);
-      std::printf("step %lld: %.1f ms loss %.4f\n", static_cast<long long>(i + 1), r.seconds * 1e3, r.loss);
+      const double cpu = (cpu_seconds() - cpu_start) * 1e3;
+      if (i >= warmup) ms.push_back(r.seconds * 1e3), cpu_ms.push_back(cpu);
+      std::printf("step %lld: %.1f ms (cpu %.1f ms) loss %.4f\n", static_cast<long long>(i + 1), r.seconds * 1e3, cpu,
+                  r.loss);
     }
-    std::sort(ms.begin(), ms.end());
-    const double median = ms.empty() ? 0 : (ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2);
-    std::printf("cpp preset=%s batch=%lld frames=%lld threads=%d device=%s params=%lld median_ms=%.1f min_ms=%.1f\n",
+    recorder.reset();
+    auto median = [](std::vector<double> v) {
+      if (v.empty()) return 0.0;
+      std::sort(v.begin(), v.end());
+      return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    std::printf("cpp preset=%s batch=%lld frames=%lld threads=%d device=%s params=%lld median_ms=%.1f min_ms=%.1f "
+                "median_cpu_ms=%.1f\n",
                 preset.c_str(), static_cast<long long>(batch_size), static_cast<long long>(frames), threads,
-                trainer.device_name().c_str(), static_cast<long long>(trainer.parameter_count()), median,
-                ms.empty() ? 0 : ms.front());
+                trainer.device_name().c_str(), static_cast<long long>(trainer.parameter_count()), median(ms),
+                ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()), median(cpu_ms));
   } catch (const asr::Error& e) {
     std::fprintf(stderr, "%s: %s\n", e.code().c_str(), e.what());
     return 1;

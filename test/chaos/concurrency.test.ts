@@ -48,7 +48,8 @@ describe('concurrent clients', () => {
     for (const r of refused) expect(r.body).toMatchObject({ statusCode: 409, code: 'E_TRAINING_IN_PROGRESS', message: 'Training is already in progress' });
     await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === accepted[0]!.body.run_id, 60_000);
     expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
-    await events.waitForState(['stopped']);
+    const end = await events.waitForState(['stopped', 'failed', 'completed']);
+    expect(end.payload.state, JSON.stringify(end.payload.error ?? {})).toBe('stopped');
     await server.app.supervisor.waitForExit();
     expect(maxTrainers).toBe(1);
     recordFigures('concurrency', { parallel_starts: 50, accepted: accepted.length, refused_409: refused.length });

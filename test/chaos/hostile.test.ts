@@ -232,7 +232,7 @@ describe('hostile input', () => {
     const run = await post(server.url, '/api/train/start', { ...VALID, epochs: 1 });
     expect(run.status).toBe(202);
     await server.app.supervisor.waitForExit();
-    expect(server.app.supervisor.status().state).toBe('completed');
+    expect(server.app.supervisor.status().state, JSON.stringify(server.app.supervisor.status().error ?? {})).toBe('completed');
     cpSync(join(workspace.root, 'secret.txt'), join(workspace.root, 'data', 'secret.txt'));
     mkdirSync(join(workspace.root, 'empty-dir'));
     before = snapshotTree(workspace.root);

@@ -93,7 +93,12 @@ describe('SIGKILL at random moments', () => {
       // land anywhere from the fork on, checkpoint loading included.
       const early = random() < 0.2;
       if (!early) {
-        const first = await stream.waitFor((m) => m.type === 'progress' && m.payload.run_id === runId, 90_000, from);
+        const first = await stream.waitFor(
+          (m) => (m.type === 'progress' && m.payload.run_id === runId) || (m.type === 'status' && m.payload.state === 'failed'),
+          90_000,
+          from,
+        );
+        expect(first.type, `kill ${i}: the resumed run failed: ${JSON.stringify(first.payload.error ?? {})}`).toBe('progress');
         expect(first.payload.global_step, `kill ${i}: the resumed run did not continue at the next step`).toBe(resumedGlobal + 1);
         if (i > 0) figures.resumes += 1;
       }

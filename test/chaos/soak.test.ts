@@ -37,7 +37,7 @@ describe('soak', () => {
       samples.push({ epoch, rss: rssBytes(pid!), fds: openFds(pid!) });
     }
     await events.waitForState(['completed', 'failed', 'stopped']);
-    expect(server.app.supervisor.status().state).toBe('completed');
+    expect(server.app.supervisor.status().state, JSON.stringify(server.app.supervisor.status().error ?? {})).toBe('completed');
 
     const base = samples.find((s) => s.epoch === 2)!;
     const last = samples[samples.length - 1]!;

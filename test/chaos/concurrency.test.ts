@@ -93,4 +93,49 @@ describe('concurrent clients', () => {
     expect((await events.waitForState(['stopped', 'failed'], from)).payload.state).toBe('stopped');
     recordFigures('concurrency', { seed, interleaved_clients: 5, interleaved_operations: operations, max_trainers_alive: maxTrainers });
   });
+
+  it('two servers on one checkpoint folder: starts race on both, yet only one run trains at a time', async () => {
+    const second = await startServer(workspace);
+    const secondEvents = await EventStream.open(second.wsUrl);
+    const received: Array<{ run: string; at: number }> = [];
+    for (const stream of [events, secondEvents]) {
+      stream.socket.on('message', (data) => {
+        const m = JSON.parse(String(data)) as { type: string; payload: Record<string, any> };
+        if (m.type === 'progress') received.push({ run: m.payload.run_id as string, at: Date.now() });
+      });
+    }
+    const outcomes: Record<string, number> = {};
+    try {
+      for (let round = 0; round < 4; round += 1) {
+        const answers = await Promise.all(
+          [server, second, server, second].map((s) => post(s.url, '/api/train/start', REQUEST)),
+        );
+        for (const a of answers) {
+          const key = a.status === 202 ? '202' : `${a.status} ${a.body.code}`;
+          outcomes[key] = (outcomes[key] ?? 0) + 1;
+          expect([202, 409]).toContain(a.status);
+        }
+        await sleep(2500);
+        for (const s of [server, second]) {
+          if (s.app.supervisor.isBusy()) s.app.supervisor.stop();
+        }
+        await Promise.all([server.app.supervisor.waitForExit(), second.app.supervisor.waitForExit()]);
+        await waitUntil('trainer processes to be reaped', () => (trainers().length === 0 ? true : undefined), 10_000);
+      }
+    } finally {
+      secondEvents.close();
+      await second.close();
+    }
+    // Progress of two runs never interleaves: each run's steps form one block in time.
+    const spans = new Map<string, { first: number; last: number }>();
+    for (const r of received) {
+      const span = spans.get(r.run) ?? { first: r.at, last: r.at };
+      span.last = r.at;
+      spans.set(r.run, span);
+    }
+    const ordered = [...spans.values()].sort((a, b) => a.first - b.first);
+    for (let k = 1; k < ordered.length; k += 1) expect(ordered[k]!.first).toBeGreaterThanOrEqual(ordered[k - 1]!.last);
+    expect(ordered.length).toBeGreaterThan(0);
+    recordFigures('concurrency', { two_servers_rounds: 4, two_servers_outcomes: outcomes, two_servers_runs_trained: ordered.length });
+  });
 });

@@ -200,7 +200,7 @@ asr::TrainConfig TrainConfigFromJs(const Napi::Value& value) {
   Napi::Object o = ObjectArg(value, what);
   CheckKeys(o,
             {"learning_rate", "warmup_steps", "beta1", "beta2", "eps", "weight_decay", "grad_clip",
-             "grad_accumulation", "seed", "threads", "device", "spec_augment"},
+             "grad_accumulation", "seed", "threads", "device", "precision", "spec_augment"},
             what);
   c.learning_rate = NumberField(o, "learning_rate", c.learning_rate, what);
   c.warmup_steps = IntField(o, "warmup_steps", c.warmup_steps, what);
@@ -217,6 +217,7 @@ asr::TrainConfig TrainConfigFromJs(const Napi::Value& value) {
   if (threads < 0 || threads > 1024) ThrowInvalid(o.Env(), what + ".threads must be 0 (all cores) or a count");
   c.threads = static_cast<int>(threads);
   c.device = StringField(o, "device", c.device, what);
+  c.precision = StringField(o, "precision", c.precision, what);
   Napi::Value sa = o.Get("spec_augment");
   if (!sa.IsUndefined()) {
     const std::string sa_what = what + ".spec_augment";
@@ -245,6 +246,7 @@ Napi::Object TrainConfigToJs(Napi::Env env, const asr::TrainConfig& c) {
   o.Set("seed", static_cast<double>(c.seed));
   o.Set("threads", c.threads);
   o.Set("device", c.device);
+  o.Set("precision", c.precision);
   Napi::Object s = Napi::Object::New(env);
   s.Set("enabled", c.spec_augment.enabled);
   s.Set("freq_masks", c.spec_augment.freq_masks);

@@ -5,5 +5,6 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/precision.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint.cpp
 )

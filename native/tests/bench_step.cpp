@@ -2,7 +2,8 @@
 // C++ side). Compare with bench/reference/conformer_ref.py at the same sizes and thread count.
 //
 // usage: asr_bench_step [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2]
-//                       [--steps 10] [--warmup 3] [--device cpu] [--no-specaugment] [--profile trace.json]
+//                       [--steps 10] [--warmup 3] [--device cpu] [--precision fp32|bf16] [--no-specaugment]
+//                       [--profile trace.json]
 // --profile writes a chrome://tracing file of the timed steps (LibTorch's legacy profiler).
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -23,7 +24,7 @@
 #include "asr/trainer.h"
 
 int main(int argc, char** argv) {
-  std::string preset = "xs", device = "cpu", profile;
+  std::string preset = "xs", device = "cpu", precision = "fp32", profile;
   int64_t batch_size = 8, frames = 400, chars = 50, steps = 10, warmup = 3;
   int threads = 2;
   bool spec_augment = true;
@@ -44,11 +45,13 @@ int main(int argc, char** argv) {
     else if (arg == "--steps") steps = std::stoll(value());
     else if (arg == "--warmup") warmup = std::stoll(value());
     else if (arg == "--device") device = value();
+    else if (arg == "--precision") precision = value();
     else if (arg == "--no-specaugment") spec_augment = false;
     else if (arg == "--profile") profile = value();
     else {
       std::fprintf(stderr, "usage: %s [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2] "
-                           "[--steps 10] [--warmup 3] [--device cpu] [--no-specaugment] [--profile trace.json]\n", argv[0]);
+                           "[--steps 10] [--warmup 3] [--device cpu] [--precision fp32|bf16] [--no-specaugment] "
+                           "[--profile trace.json]\n", argv[0]);
       return arg == "--help" ? 0 : 2;
     }
   }
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
     asr::TrainConfig train;
     train.threads = threads;
     train.device = device;
+    train.precision = precision;
     train.spec_augment.enabled = spec_augment;
     asr::Trainer trainer(asr::model_preset(preset), train);
 

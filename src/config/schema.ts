@@ -111,6 +111,10 @@ export const TrainingSchema = Type.Object(
       default: 'auto',
       expected: '"auto" or an integer >= 1',
     }),
+    precision: Type.Union([Type.Literal('fp32'), Type.Literal('bf16')], {
+      default: 'fp32',
+      description: 'bf16: autocast of the forward pass (AVX512-BF16/AMX CPUs, GPUs); weights and checkpoints stay fp32',
+    }),
     seed: Type.Integer({ minimum: 0, default: 0 }),
   },
   { ...closed, default: {} },

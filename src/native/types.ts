@@ -47,6 +47,8 @@ export interface TrainConfig {
   seed: number;
   threads: number;
   device: string;
+  /** fp32, or bf16: autocast of the forward pass (weights, optimizer state and checkpoints stay fp32). */
+  precision: 'fp32' | 'bf16';
   spec_augment: SpecAugmentOptions;
 }
 

@@ -129,6 +129,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
           seed: training.seed,
           threads,
           device: training.device,
+          precision: training.precision,
           spec_augment: { enabled: training.spec_augment },
         },
       );

@@ -72,6 +72,7 @@ describe('config defaults', () => {
       threads: 'auto',
       seed: 0,
       spec_augment: true,
+      precision: 'fp32',
     });
     expect(config.configPath).toBe(path.join(dir, 'config.yaml'));
     expect(Value.Check(AsrConfigSchema, { ...config, configPath: undefined })).toBe(false);
@@ -149,6 +150,7 @@ describe('config validation errors name the key path and the file', () => {
     expect(loadError('training:\n  device: gpu\n').message).toContain(
       'training.device: must be one of auto, cpu, cuda, cuda:N (got "gpu")',
     );
+    expect(loadError('training:\n  precision: fp16\n').message).toContain('training.precision');
     expect(loadError('models:\n  big: { preset: xxl }\n').message).toContain(
       'models.big.preset: must be one of xs, s, m, l (got "xxl")',
     );

@@ -11,6 +11,7 @@
 
 #include "asr/errors.h"
 #include "asr/metrics.h"
+#include "asr/precision.h"
 #include "asr/vocab.h"
 
 namespace asr {
@@ -71,6 +72,7 @@ struct Trainer::State {
   std::vector<torch::Tensor> params;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   int64_t global_step = 0;  // batches trained
+  Precision precision = Precision::kFp32;
 
   int64_t updates() const { return global_step / config.grad_accumulation; }
   bool mid_accumulation() const { return global_step % config.grad_accumulation != 0; }
@@ -88,6 +90,7 @@ void validate_train_config(const TrainConfig& c) {
   if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1)) fail("betas must be in [0, 1)");
   if (!(c.eps > 0)) fail("eps must be > 0");
   if (!(c.weight_decay >= 0)) fail("weight_decay must be >= 0");
+  parse_precision(c.precision);
   if (c.grad_accumulation < 1) fail("grad_accumulation must be >= 1, got " + std::to_string(c.grad_accumulation));
   const auto& s = c.spec_augment;
   if (s.freq_masks < 0 || s.time_masks < 0 || s.freq_width < 0 || !(s.time_width_fraction >= 0 && s.time_width_fraction <= 1))
@@ -172,6 +175,7 @@ Trainer::Trainer(const ModelConfig& model, const TrainConfig& train) : state_(st
   s.model_config = model;
   s.config = train;
   s.device = resolve_device(train.device);
+  s.precision = parse_precision(train.precision);
   // Process-wide; LibTorch re-applies it lazily on every thread that runs ops (an addon worker included).
   set_threads(train.threads);
   // Every random draw of the run (initialisation, dropout, SpecAugment) comes from these generators, whose
@@ -203,7 +207,11 @@ StepResult Trainer::train_step(const Batch& batch) {
     auto mask = spec_augment_mask(sa, features.size(0), features.size(1), features.size(2), batch.feature_lengths);
     features = features.masked_fill(mask.to(s.device, true), 0.0);
   }
-  auto [log_probs, out_lengths] = s.model->forward(features, batch.feature_lengths);
+  torch::Tensor log_probs, out_lengths;
+  {
+    AutocastScope autocast(s.precision, s.device.type());
+    std::tie(log_probs, out_lengths) = s.model->forward(features, batch.feature_lengths);
+  }
   auto loss = ctc(log_probs, out_lengths, batch, s.device, at::Reduction::Mean);
 
   StepResult r;
@@ -244,6 +252,7 @@ EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
   for (const auto& batch : batches) {
     check_batch(batch, s.model_config);
     check_targets(batch);
+    AutocastScope autocast(s.precision, s.device.type());
     auto [log_probs, out_lengths] = s.model->forward(batch.features, batch.feature_lengths);
     // Per-utterance loss / target length, the quantity the training loss averages.
     auto per_utt = ctc(log_probs, out_lengths, batch, s.device, at::Reduction::None);
@@ -270,6 +279,7 @@ std::vector<std::string> Trainer::transcribe(const Batch& batch) {
   check_batch(batch, s.model_config);
   torch::NoGradGuard no_grad;
   s.model->eval();
+  AutocastScope autocast(s.precision, s.device.type());
   auto [log_probs, out_lengths] = s.model->forward(batch.features, batch.feature_lengths);
   s.model->train();
   std::vector<std::string> texts;

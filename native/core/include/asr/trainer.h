@@ -39,6 +39,7 @@ struct TrainConfig {
   int threads = 0;                 // intra-op threads (process-wide, every calling thread included);
                                    // 0: std::thread::hardware_concurrency()
   std::string device = "auto";     // auto|cpu|cuda|cuda:N; auto takes CUDA when the linked LibTorch has it
+  std::string precision = "fp32";  // fp32 | bf16: autocast of the forward pass (precision.h)
   SpecAugmentOptions spec_augment;
 };
 

@@ -1,0 +1,34 @@
+#pragma once
+// Compute precision of the forward pass: fp32, or bf16 autocast (weights, optimizer state, gradients and
+// checkpoints stay fp32; matmuls and convolutions run in bf16 — oneDNN's AVX512-BF16/AMX kernels on CPU).
+#include <torch/torch.h>
+
+#include <string>
+
+namespace asr {
+
+enum class Precision { kFp32, kBf16 };
+
+// "fp32" | "bf16"; anything else throws E_INVALID_ARGUMENT naming both.
+Precision parse_precision(const std::string& name);
+std::string precision_name(Precision precision);
+
+// While alive, ops on this thread run under autocast for `device` when precision is bf16 (no-op for fp32).
+// On CPU, layer_norm, batch_norm, softmax and log_softmax are taken out of bf16: LibTorch 1.13's CPU
+// autocast leaves them to their input's dtype, where layer_norm and batch_norm reject a bf16 input with
+// fp32 weights, and the normalisations are where bf16's 8-bit mantissa loses most.
+class AutocastScope {
+ public:
+  AutocastScope(Precision precision, c10::DeviceType device);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool active_ = false;
+  bool cuda_ = false;
+  bool previous_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
+
+}  // namespace asr

@@ -299,18 +299,43 @@ export class CheckpointStore {
   /** A warning when `…-latest.pt` exists but leads nowhere or out of the folder; null when it is fine or absent. */
   private async brokenLatestLink(model: string, dataset: string): Promise<string | null> {
     const link = linkName(model, dataset, 'latest');
+    const problem = await this.linkProblem(link);
+    return problem === null ? null : `Ignoring link '${link}': ${problem}; resuming the newest valid checkpoint instead`;
+  }
+
+  /** Why a link of the folder cannot be followed (dangling, or leading out of the folder); null when it can or is absent. */
+  private async linkProblem(link: string): Promise<string | null> {
     const target = await readlinkOrNull(path.join(this.dir, link));
     if (target === null) return null;
     let real: string;
     try {
       real = await realpath(path.join(this.dir, link));
     } catch {
-      return `Ignoring link '${link}': it points at '${target}', which does not exist; resuming the newest valid checkpoint instead`;
+      return `it points at '${target}', which does not exist`;
     }
-    if (path.dirname(real) !== (await realpath(this.dir))) {
-      return `Ignoring link '${link}': it points at '${target}', outside the checkpoint folder; resuming the newest valid checkpoint instead`;
-    }
+    if (path.dirname(real) !== (await realpath(this.dir))) return `it points at '${target}', outside the checkpoint folder`;
     return null;
+  }
+
+  /**
+   * The `…-latest.pt` and `…-best.pt` links that cannot be followed (GET /api/checkpoints shows them
+   * beside the checkpoints): resume never follows them, but they mean something other than a clean
+   * commit touched the folder.
+   */
+  async brokenLinks(filter: ListFilter = {}): Promise<Array<{ name: string; target: string; problem: string }>> {
+    if (filter.model !== undefined) validateModelName(filter.model);
+    if (filter.dataset !== undefined) validateDatasetName(filter.dataset);
+    const out: Array<{ name: string; target: string; problem: string }> = [];
+    for (const name of await this.readNames()) {
+      const match = /^(.+)-(latest|best)\.pt$/.exec(name);
+      if (!match) continue;
+      const prefix = match[1]!;
+      if (filter.model !== undefined && !prefix.startsWith(`${filter.model}-`)) continue;
+      if (filter.dataset !== undefined && !prefix.endsWith(`-${filter.dataset}`)) continue;
+      const problem = await this.linkProblem(name);
+      if (problem !== null) out.push({ name, target: (await readlinkOrNull(path.join(this.dir, name))) ?? '', problem });
+    }
+    return out;
   }
 
   /**

@@ -173,6 +173,11 @@ describe('corrupt checkpoint files', () => {
         expect(row).toMatchObject({ valid: false });
         expect(row!.problem).toEqual(expect.any(String));
       }
+      if (damage.name.startsWith('latest')) {
+        expect(listing.body.broken_links).toEqual([expect.objectContaining({ name: LATEST, valid: false, problem: expect.any(String) })]);
+      } else {
+        expect(listing.body.broken_links).toEqual([]);
+      }
       // Nothing listed valid is damaged: each loads in the addon and matches its sidecar.
       const check = await checkFolder(workspace.checkpointsDir, loader);
       expect(check.valid.map((e) => e.name)).toContain(PREVIOUS);

@@ -116,8 +116,8 @@ describe('HTTP API without training', () => {
   });
 
   it('lists no checkpoints yet and rejects a bad filter', async () => {
-    expect((await get(server.url, '/api/checkpoints')).body).toEqual({ checkpoints: [] });
-    expect((await get(server.url, '/api/checkpoints?model_name=conformer&dataset_name=ljspeech')).body).toEqual({ checkpoints: [] });
+    expect((await get(server.url, '/api/checkpoints')).body).toEqual({ checkpoints: [], broken_links: [] });
+    expect((await get(server.url, '/api/checkpoints?model_name=conformer&dataset_name=ljspeech')).body).toEqual({ checkpoints: [], broken_links: [] });
     const bad = await get(server.url, '/api/checkpoints?model_name=../etc');
     expect(bad).toMatchObject({ status: 400, body: { code: 'E_INVALID_ARGUMENT' } });
   });

@@ -38,12 +38,25 @@ export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
             { model_name: Type.Optional(Name), dataset_name: Type.Optional(Name) },
             { additionalProperties: false },
           ),
-          response: { 200: Type.Object({ checkpoints: Type.Array(CheckpointSchema) }), 400: ErrorSchema, 401: ErrorSchema },
+          response: {
+            200: Type.Object({
+              checkpoints: Type.Array(CheckpointSchema),
+              broken_links: Type.Array(
+                Type.Object({ name: Type.String(), target: Type.String(), valid: Type.Literal(false), problem: Type.String() }),
+                { description: 'latest/best links that lead nowhere or out of the folder (resume never follows them)' },
+              ),
+            }),
+            400: ErrorSchema,
+            401: ErrorSchema,
+          },
         },
       },
       async (request) => {
-        const entries = await store.list({ model: request.query.model_name, dataset: request.query.dataset_name });
+        const filter = { model: request.query.model_name, dataset: request.query.dataset_name };
+        const entries = await store.list(filter);
+        const brokenLinks = await store.brokenLinks(filter);
         return {
+          broken_links: brokenLinks.map((l) => ({ ...l, valid: false as const })),
           checkpoints: entries.map((e) => ({
             name: e.name,
             model_name: e.model_name,

@@ -370,4 +370,74 @@ describe('hostile input', () => {
     observer.close();
     recordFigures('hostile_input', { websocket_frames: sent });
   });
+
+  it('with an API token set, every request with a missing or wrong token gets the 401 error shape and starts nothing', async () => {
+    const guarded = await startServer(workspace, { apiToken: 'chaos-token' });
+    const failures: string[] = [];
+    let tried = 0;
+    try {
+      const headers: Array<Record<string, string>> = [
+        {},
+        { authorization: '' },
+        { authorization: 'Bearer' },
+        { authorization: 'Bearer ' },
+        // (A trailing space is not a wrong token: HTTP strips whitespace around header values.)
+        { authorization: 'Bearer chaos-tokenX' },
+        { authorization: 'Bearer CHAOS-TOKEN' },
+        { authorization: 'bearer chaos' },
+        { authorization: 'Basic Y2hhb3M6dG9rZW4=' },
+        { authorization: 'Token chaos-token' },
+        { authorization: 'Bearer chaos-token, Bearer chaos-token' },
+        { authorization: `Bearer ${'a'.repeat(8000)}` },
+        { authorization: 'Bearer %00' },
+        { 'x-api-token': 'chaos-token' },
+      ];
+      const targets: Array<[string, string, string | undefined]> = [
+        ['POST', '/api/train/start', JSON.stringify(VALID)],
+        ['POST', '/api/train/resume', JSON.stringify(VALID)],
+        ['POST', '/api/train/stop', undefined],
+        ['GET', '/api/train/status', undefined],
+        ['GET', '/api/checkpoints', undefined],
+        ['GET', '/api/metrics/history?model_name=conformer&dataset_name=ljspeech', undefined],
+      ];
+      for (const h of headers) {
+        for (const [method, path, body] of targets) {
+          tried += 1;
+          const response = await fetch(guarded.url + path, {
+            method,
+            headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...h },
+            body,
+          });
+          const text = await response.text();
+          let parsed: Record<string, unknown> | null = null;
+          try {
+            parsed = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            // reported below
+          }
+          if (response.status !== 401 || parsed?.code !== 'E_UNAUTHORIZED' || parsed?.statusCode !== 401) {
+            failures.push(`${method} ${path} ${JSON.stringify(h).slice(0, 60)}: ${response.status} ${text.slice(0, 120)}`);
+          }
+        }
+      }
+      for (const h of headers.slice(0, 6)) {
+        tried += 1;
+        const refused = await new Promise<number>((resolve) => {
+          const socket = new WebSocket(guarded.url.replace(/^http/, 'ws') + '/ws', { headers: h });
+          socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          socket.once('open', () => {
+            socket.close();
+            resolve(101);
+          });
+          socket.once('error', () => resolve(0));
+        });
+        if (refused !== 401) failures.push(`/ws ${JSON.stringify(h)}: ${refused}`);
+      }
+      expect(guarded.app.supervisor.isBusy()).toBe(false);
+    } finally {
+      await guarded.close();
+    }
+    recordFigures('hostile_input', { unauthorized_requests: tried });
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
 });

@@ -18,6 +18,8 @@ class TrainerJob : public AsyncJob {
  protected:
   TrainerJob(Napi::Env env, const char* name, TrainerWrap* owner);
   void Finish(Napi::Env env) override;
+  // Main thread: frees the trainer for the next call before this job settles (once; Finish then skips it).
+  void ReleaseEarly();
 
   TrainerWrap* owner_;
   std::shared_ptr<asr::Trainer> trainer_;
@@ -25,6 +27,7 @@ class TrainerJob : public AsyncJob {
 
  private:
   Napi::ObjectReference owner_ref_;
+  bool released_ = false;
 };
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
@@ -147,8 +150,14 @@ TrainerJob::TrainerJob(Napi::Env env, const char* name, TrainerWrap* owner)
       owner_ref_(Napi::Persistent(owner->Value())) {}
 
 void TrainerJob::Finish(Napi::Env) {
-  owner_->Release();
+  if (!released_) owner_->Release();
   owner_ref_.Reset();
+}
+
+void TrainerJob::ReleaseEarly() {
+  if (released_) return;
+  released_ = true;
+  owner_->Release();
 }
 
 // OpenMP keeps the thread count per OS thread, and libuv runs jobs on whichever pool thread is free, so
@@ -277,13 +286,32 @@ class TranscribeJob : public TrainerJob {
   std::vector<std::string> texts_;
 };
 
+// With an onSnapshot callback the trainer is busy only while its state is copied: the callback runs and
+// the trainer takes the next call while this job still serialises and fsyncs the copy, off the training
+// thread; the promise settles when the file is durable. Without one, the trainer stays busy throughout.
 class SaveJob : public TrainerJob {
  public:
   SaveJob(Napi::Env env, TrainerWrap* owner, std::string path, asr::CheckpointMeta meta)
       : TrainerJob(env, "asr.Trainer.save", owner), path_(std::move(path)), meta_(std::move(meta)) {}
 
+  void ReportSnapshot(Napi::Function on_snapshot) {
+    EnableProgress(on_snapshot);
+    reports_snapshot_ = true;
+  }
+
  private:
-  void Run() override { trainer_->save_checkpoint(path_, meta_); }
+  void Run() override {
+    const asr::CheckpointSnapshot snapshot = trainer_->snapshot(meta_);
+    if (reports_snapshot_) {
+      Post([this](Napi::Env, Napi::Function on_snapshot) {
+        ReleaseEarly();
+        on_snapshot.Call({});
+      });
+    }
+    asr::write_checkpoint(path_, snapshot);
+  }
+
+  bool reports_snapshot_ = false;
 
   std::string path_;
   asr::CheckpointMeta meta_;
@@ -346,7 +374,15 @@ Napi::Value TrainerWrap::Save(const Napi::CallbackInfo& info) {
   return Launch(env, "save", [&] {
     std::string path = StringArg(info[0], "path");
     asr::CheckpointMeta meta = CheckpointMetaFromJs(info[1]);
-    return new SaveJob(env, this, std::move(path), std::move(meta));
+    Napi::Object options = info[2].IsUndefined() ? Napi::Object::New(env) : ObjectArg(info[2], "save options");
+    CheckKeys(options, {"onSnapshot"}, "save options");
+    Napi::Value on_snapshot = options.Get("onSnapshot");
+    if (!on_snapshot.IsUndefined() && !on_snapshot.IsFunction()) {
+      ThrowInvalid(env, "options.onSnapshot must be a function");
+    }
+    std::unique_ptr<SaveJob> job(new SaveJob(env, this, std::move(path), std::move(meta)));
+    if (on_snapshot.IsFunction()) job->ReportSnapshot(on_snapshot.As<Napi::Function>());
+    return job.release();
   });
 }
 

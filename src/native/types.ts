@@ -198,6 +198,10 @@ export interface TrainOptions {
   onStep?: (step: StepProgress) => void;
 }
 
+export interface SaveOptions {
+  /** Main thread, once the state is copied: from here on train() and the other calls are accepted. */
+  onSnapshot?: () => void;
+}
 export interface TrainOutcome {
   steps: StepResult[];
   cancelled: boolean;
@@ -212,8 +216,12 @@ export interface Trainer {
   train(store: FeatureStore, batches: number[][], options?: TrainOptions): Promise<TrainOutcome>;
   evaluate(store: FeatureStore, batches: number[][]): Promise<EvalResult>;
   transcribe(store: FeatureStore, indices: number[]): Promise<string[]>;
-  /** Atomic write (temp file, fsync, rename, folder fsync). */
-  save(path: string, meta?: CheckpointMetaInput): Promise<void>;
+  /**
+   * Atomic write (temp file, fsync, rename, folder fsync); resolves once the file is durable. With
+   * `onSnapshot`, the trainer is free for the next call as soon as its state is copied (onSnapshot runs
+   * then): serialisation and fsync go on off the training thread while the next steps train.
+   */
+  save(path: string, meta?: CheckpointMetaInput, options?: SaveOptions): Promise<void>;
   /** Restores model, optimizer, schedule and generators; E_CHECKPOINT_CORRUPT / E_SHAPE_MISMATCH / … */
   load(path: string): Promise<CheckpointMeta>;
   readonly globalStep: number;

@@ -54,6 +54,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   private closed = false;
   private readonly pendingMetrics: MetricsRecord[] = [];
   private metricsWrite: Promise<void> = Promise.resolve();
+  private pendingSave: Promise<void> | null = null;
 
   private constructor(
     readonly plan: RunPlan,
@@ -201,6 +202,8 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     } finally {
       clearInterval(flushTimer);
       options.signal?.removeEventListener('abort', onAbort);
+      // A failed run still lets its last write finish before the lock goes (its error is already reported).
+      await this.settleSave().catch(() => undefined);
       await this.flushMetrics();
       await this.close();
     }
@@ -326,28 +329,59 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     await this.flushMetrics();
   }
 
-  /** Saves through the addon, commits through the store (sidecar, links, retention), reports it. */
+  /**
+   * Saves through the addon, commits through the store (sidecar, links, retention), reports it. Training
+   * goes on as soon as the addon has copied the state: the file is written off the training thread and
+   * committed when durable. One save is in flight at most; finish() waits for it, and its failure fails
+   * the run at the next save or at the end.
+   */
   private async saveCheckpoint(epoch: number, step: number, metrics: CheckpointMetrics | null): Promise<void> {
+    await this.settleSave();
     const { plan } = this;
     const epochEnd = metrics !== null;
     const name = this.store.checkpointName(plan.model_name, plan.dataset_name, epoch, epochEnd ? null : step);
     const snapshot = runConfigSnapshot(this.config, plan.model_name, plan.dataset_name);
-    await this.trainer.save(this.store.pathOf(name), {
+    const globalStep = this.trainer.globalStep;
+    let snapshotTaken: () => void = () => undefined;
+    const taken = new Promise<void>((resolve) => (snapshotTaken = resolve));
+    const written = this.trainer.save(this.store.pathOf(name), {
       epoch,
       step,
-      global_step: this.trainer.globalStep,
+      global_step: globalStep,
       data_seed: this.dataSeed,
       data_epoch: epoch,
       batch_position: step,
       config: { ...snapshot, run_id: plan.run_id, batch_size: plan.batch_size } as unknown as JsonObject,
       metrics: (metrics ?? {}) as JsonObject,
-    });
+    }, { onSnapshot: () => snapshotTaken() });
+    const committed = written.then(() => this.commitCheckpoint(name, epoch, step, globalStep, metrics));
+    // Awaited by settleSave(); until then a failure must not surface as an unhandled rejection.
+    committed.catch(() => undefined);
+    this.pendingSave = committed;
+    await Promise.race([taken, written]);
+  }
+
+  /** Waits for the save in flight, if any; rethrows its failure. */
+  private async settleSave(): Promise<void> {
+    const pending = this.pendingSave;
+    this.pendingSave = null;
+    if (pending) await pending;
+  }
+
+  private async commitCheckpoint(
+    name: string,
+    epoch: number,
+    step: number,
+    globalStep: number,
+    metrics: CheckpointMetrics | null,
+  ): Promise<void> {
+    const { plan } = this;
     const result = await this.store.commit({
       name,
       model: plan.model_name,
       dataset: plan.dataset_name,
       step,
-      global_step: this.trainer.globalStep,
+      global_step: globalStep,
       metrics: metrics ?? {},
       config_hash: runConfigHash(this.config, plan.model_name, plan.dataset_name),
       run_id: plan.run_id,
@@ -362,6 +396,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   }
 
   private async finish(state: 'completed' | 'stopped'): Promise<RunOutcome> {
+    await this.settleSave();
     this.setState(state);
     this.log(
       'info',

@@ -1,0 +1,56 @@
+/**
+ * The reference side: one long-lived bench/reference/bench_worker.py (Debian's python3-torch and
+ * torchaudio on the same LibTorch), driven by JSON lines so it can alternate with the project's steps
+ * in the same run without paying Python's start-up per repetition.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const PYTHON = process.env.ASR_BENCH_PYTHON ?? '/usr/bin/python3';
+const WORKER = fileURLToPath(new URL('../reference/bench_worker.py', import.meta.url));
+
+export type Answer = { ok: true; [key: string]: unknown } & Record<string, any>;
+
+export class ReferenceWorker {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly waiting: Array<{ resolve: (a: Answer) => void; reject: (e: Error) => void; onEvent?: (e: any) => void }> = [];
+  private stderr = '';
+
+  constructor(readonly threads: number) {
+    // OpenBLAS (openmp build) and LibTorch share one OpenMP pool; its size is the torch thread count.
+    this.child = spawn(PYTHON, [WORKER, '--threads', String(threads)], {
+      env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+    });
+    this.child.stderr.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`reference worker exited (${code}): ${this.stderr}`));
+    });
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const msg = JSON.parse(line) as Record<string, unknown>;
+      const head = this.waiting[0];
+      if (!head) return;
+      if ('event' in msg) {
+        head.onEvent?.(msg);
+        return;
+      }
+      this.waiting.shift();
+      if (msg.ok) head.resolve(msg as Answer);
+      else head.reject(new Error(`reference: ${String(msg.error)}`));
+    });
+  }
+
+  /** Sends one command; resolves with its answer (events before it go to onEvent). */
+  call(cmd: Record<string, unknown>, onEvent?: (e: any) => void): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject, onEvent });
+      this.child.stdin.write(JSON.stringify(cmd) + '\n');
+    });
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}

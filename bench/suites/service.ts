@@ -1,0 +1,146 @@
+/**
+ * (5) The service, end to end on a real server (port 0) with the real trainer process: POST
+ * /api/train/resume → the first `progress` event on /ws; GET /api/train/status latency while a run
+ * trains; and the spread of each `progress` event's arrival over 50 WebSocket clients. The workspace is a
+ * temp folder whose dataset is the bundled mini corpus (a limited training set, the xs model).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { WebSocket } from 'ws';
+
+import { loadConfig } from '../../src/config/index.js';
+import { serve } from '../../src/server/index.js';
+import { REPO } from '../lib/corpus.js';
+import type { Row } from '../lib/report.js';
+import { percentile, summarize } from '../lib/stats.js';
+
+const BODY = { model_name: 'conformer', dataset_name: 'mini-ljspeech' };
+
+async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function waitDone(base: string, timeoutMs: number): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const s = (await (await fetch(`${base}/api/train/status`)).json()) as { state: string; error?: string };
+    if (['completed', 'failed', 'stopped'].includes(s.state)) {
+      if (s.state === 'failed') throw new Error(`training failed: ${String(s.error)}`);
+      return s.state;
+    }
+    if (Date.now() > until) throw new Error(`training did not finish in ${timeoutMs} ms (state ${s.state})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function serviceSuite(opts: { reps: number; samples: number; clients: number; threads: number; log: (l: string) => void }): Promise<Row[]> {
+  const root = mkdtempSync(join(REPO, 'bench', '.work', 'service-'));
+  const data = join(REPO, 'data', 'mini-ljspeech');
+  writeFileSync(
+    join(root, 'config.yaml'),
+    [
+      'server: { host: 127.0.0.1, port: 0, api_token: "" }',
+      'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
+      'datasets:',
+      `  mini-ljspeech: { path: ${data}, val_list: ${join(data, 'val_ids.txt')} }`,
+      'models:',
+      '  conformer: { preset: xs }',
+      'training:',
+      '  epochs: 1',
+      '  batch_size: 16',
+      `  threads: ${opts.threads}`,
+      '  seed: 0',
+      '',
+    ].join('\n'),
+  );
+  const config = loadConfig({ path: join(root, 'config.yaml'), env: {} });
+  const server = await serve(config, { port: 0, handleSignals: false, logger: false });
+  const base = server.url;
+  const sockets: WebSocket[] = [];
+  try {
+    await post(`${base}/api/train/start`, { ...BODY, epochs: 1, limit_samples: opts.samples });
+    await waitDone(base, 300_000);
+
+    const arrivals = new Map<number, number[]>();
+    let firstProgress: number | null = null;
+    for (let i = 0; i < opts.clients; i++) {
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+      ws.on('message', (raw: Buffer) => {
+        const at = performance.now();
+        const msg = JSON.parse(raw.toString()) as { type: string; payload: { global_step: number } };
+        if (msg.type !== 'progress') return;
+        firstProgress ??= at;
+        const list = arrivals.get(msg.payload.global_step) ?? [];
+        list.push(at);
+        arrivals.set(msg.payload.global_step, list);
+      });
+      await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+      sockets.push(ws);
+    }
+
+    const resume: number[] = [];
+    const status: number[] = [];
+    for (let r = 0; r < opts.reps; r++) {
+      firstProgress = null;
+      const started = performance.now();
+      await post(`${base}/api/train/resume`, { ...BODY, epochs: 2 + r, limit_samples: opts.samples });
+      for (;;) {
+        const t = performance.now();
+        const s = (await (await fetch(`${base}/api/train/status`)).json()) as { state: string };
+        const ms = performance.now() - t;
+        if (s.state === 'running') status.push(ms);
+        if (['completed', 'failed', 'stopped'].includes(s.state)) break;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      if (firstProgress === null) throw new Error('no progress event arrived during the resumed run');
+      resume.push(firstProgress - started);
+      opts.log(`  resume ${r + 1}: first progress after ${(firstProgress - started).toFixed(0)} ms`);
+    }
+    const spreads = [...arrivals.values()].filter((l) => l.length === opts.clients).map((l) => Math.max(...l) - Math.min(...l));
+    const resumeS = summarize(resume);
+    const p99 = percentile(status, 0.99);
+    return [
+      {
+        suite: 'service',
+        case: `xs, ${opts.samples} utterances`,
+        metric: 'POST /api/train/resume → first progress',
+        unit: 'ms',
+        project: resumeS,
+        reference: null,
+        better: 'lower',
+        target: '< 2000 ms',
+        met: resumeS.median < 2000,
+      },
+      {
+        suite: 'service',
+        case: `while training (${status.length} requests)`,
+        metric: 'GET /api/train/status',
+        unit: 'ms',
+        project: summarize(status),
+        reference: null,
+        better: 'lower',
+        target: 'p99 < 10 ms',
+        met: p99 < 10,
+        note: `p50 ${percentile(status, 0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`,
+      },
+      {
+        suite: 'service',
+        case: `${opts.clients} /ws clients, ${spreads.length} progress events`,
+        metric: 'fan-out spread (last − first arrival)',
+        unit: 'ms',
+        project: summarize(spreads),
+        reference: null,
+        better: 'lower',
+        note: `p99 ${percentile(spreads, 0.99).toFixed(2)} ms; events every client got: ${spreads.length} of ${arrivals.size}`,
+      },
+    ];
+  } finally {
+    for (const ws of sockets) ws.close();
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}

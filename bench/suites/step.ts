@@ -1,0 +1,118 @@
+/**
+ * (1) Train-step throughput and (2) model FLOP utilisation. For each preset and batch, the project
+ * (addon Trainer.train from Node) and the reference (bench_worker.py) step the same batch in
+ * alternating blocks; per-step seconds are pooled per side. The project's own step timer is checked
+ * against the wall time of train(), so the Node layer's cost shows up if there is one.
+ */
+import type { NativeAddon, TrainConfigInput } from '../../src/native.js';
+import type { BenchBatch } from '../lib/corpus.js';
+import { trainStepFlops } from '../lib/flops.js';
+import type { ReferenceWorker } from '../lib/reference.js';
+import type { Row } from '../lib/report.js';
+import { summarize } from '../lib/stats.js';
+
+export interface StepOptions {
+  presets: string[];
+  batches: BenchBatch[];
+  rounds: number;
+  stepsPerRound: number;
+  warmup: number;
+  threads: number;
+  /** Project precisions to compare with the reference's fp32 ('fp32' first; more only when the addon has the option). */
+  precisions: string[];
+  log: (line: string) => void;
+}
+
+export interface MatmulPeak {
+  fp32: number;
+  bf16: number;
+}
+
+/** Best GFLOP/s of square matmuls on the same LibTorch/BLAS using every core: the machine's peak. */
+export async function matmulPeak(ref: ReferenceWorker, cores: number, restoreThreads: number): Promise<MatmulPeak> {
+  await ref.call({ cmd: 'threads', n: cores });
+  const best = async (dtype: string): Promise<number> => {
+    let top = 0;
+    for (const n of [512, 1024, 2048]) {
+      const a = await ref.call({ cmd: 'matmul', n, dtype, reps: n >= 2048 ? 3 : 10 });
+      top = Math.max(top, ...(a.gflops as number[]));
+    }
+    return top;
+  };
+  const peak = { fp32: await best('float32'), bf16: await best('bfloat16') };
+  await ref.call({ cmd: 'threads', n: restoreThreads });
+  return peak;
+}
+
+export async function stepSuite(addon: NativeAddon, ref: ReferenceWorker, o: StepOptions, peak: MatmulPeak): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const preset of o.presets) {
+    const model = addon.modelPreset(preset);
+    for (const batch of o.batches) {
+      const frames = Math.max(...batch.indices.map((i) => batch.store.frames(i)));
+      const flops = trainStepFlops(model, batch.indices.length, frames);
+      await ref.call({ cmd: 'model', preset, precision: 'fp32', seed: 0 });
+      const refSeconds: number[] = [];
+      const project: Record<string, { step: number[]; overhead: number[] }> = {};
+      const trainers = o.precisions.map((precision) => {
+        // Older addons without the option reject unknown fields, so fp32 is then left implicit.
+        const train: Record<string, unknown> = { threads: o.threads, seed: 0 };
+        if (o.precisions.length > 1) train.precision = precision;
+        project[precision] = { step: [], overhead: [] };
+        return { precision, trainer: new addon.Trainer(model, train as TrainConfigInput) };
+      });
+      const runProject = async (t: (typeof trainers)[number], n: number, keep: boolean): Promise<void> => {
+        const started = performance.now();
+        const out = await t.trainer.train(batch.store, Array.from({ length: n }, () => batch.indices));
+        const wall = (performance.now() - started) / 1000;
+        const inside = out.steps.reduce((s, r) => s + r.seconds, 0);
+        if (keep) {
+          project[t.precision].step.push(...out.steps.map((r) => r.seconds));
+          project[t.precision].overhead.push(((wall - inside) / n) * 1000);
+        }
+      };
+      for (const t of trainers) await runProject(t, o.warmup, false);
+      await ref.call({ cmd: 'steps', batch: batch.name, n: o.warmup });
+      for (let round = 0; round < o.rounds; round++) {
+        for (const t of trainers) await runProject(t, o.stepsPerRound, true);
+        const a = await ref.call({ cmd: 'steps', batch: batch.name, n: o.stepsPerRound });
+        refSeconds.push(...(a.seconds as number[]));
+      }
+      const caseName = `${preset} ${batch.description}`;
+      const refMs = summarize(refSeconds.map((s) => s * 1000));
+      for (const t of trainers) {
+        const ms = summarize(project[t.precision].step.map((s) => s * 1000));
+        const isFp32 = t.precision === 'fp32';
+        const speedup = refMs.median / ms.median;
+        o.log(`  ${caseName} ${t.precision}: project ${ms.median.toFixed(0)} ms, reference fp32 ${refMs.median.toFixed(0)} ms`);
+        rows.push({
+          suite: 'train step',
+          case: `${caseName}, ${t.precision} vs ref fp32`,
+          metric: 'step time',
+          unit: 'ms',
+          project: ms,
+          reference: refMs,
+          better: 'lower',
+          target: isFp32 ? '≥ 1.0×' : '≥ 1.3×',
+          met: speedup >= (isFp32 ? 1.0 : 1.3),
+          note: `Node layer: ${summarize(project[t.precision].overhead).median.toFixed(2)} ms per step outside the C++ step timer`,
+        });
+        const peakOf = isFp32 ? peak.fp32 : peak.bf16;
+        const util = (s: number): number => (100 * flops) / s / 1e9 / peakOf;
+        rows.push({
+          suite: 'MFU',
+          case: `${caseName}, ${t.precision}`,
+          metric: `% of ${t.precision === 'bf16' ? 'bf16' : 'fp32'} matmul peak (${peakOf.toFixed(0)} GFLOP/s)`,
+          unit: '%',
+          project: summarize(project[t.precision].step.map(util)),
+          reference: isFp32 ? summarize(refSeconds.map(util)) : null,
+          better: 'higher',
+          target: '≥ 50%',
+          met: util(ms.median / 1000) >= 50,
+          note: `${(flops / 1e9).toFixed(1)} GFLOP per step (counted, bench/lib/flops.ts)`,
+        });
+      }
+    }
+  }
+  return rows;
+}

@@ -123,7 +123,13 @@ class Dashboard {
       this.fillSelect('f-model', names(models));
       this.fillSelect('f-dataset', names(datasets));
       this.applyStatus(status);
-      if (status.model_name) this.select(status.model_name, status.dataset_name);
+      if (status.model_name) {
+        this.select(status.model_name, status.dataset_name);
+      } else {
+        // No run since the server started: show the pair trained most recently (the listing's first).
+        const { checkpoints } = await apiRequest<{ checkpoints: CheckpointInfo[] }>('GET', '/api/checkpoints');
+        if (checkpoints.length > 0) this.select(checkpoints[0].model_name, checkpoints[0].dataset_name);
+      }
       await this.followSelection(true);
       this.stream.connect();
     } catch (err) {

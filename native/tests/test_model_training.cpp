@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <thread>
 
 #include <signal.h>
@@ -199,6 +201,33 @@ TEST(Checkpoint, MissingTruncatedAndForeignFilesFailWithCodes) {
   write_checkpoint(foreign, CheckpointSnapshot{torch::ones({3})});
   e = expect_error([&] { trainer.load_checkpoint(foreign); }, codes::kCheckpointCorrupt);
   EXPECT_TRUE(contains(e.what(), "not an asr-trainer checkpoint"));
+}
+
+TEST(Checkpoint, CorruptedBytesEitherLoadOrFailWithACodeButNeverCrash) {
+  TempDir dir;
+  Trainer trainer(test::tiny_model(), test::tiny_train());
+  const auto good = dir.file("good.pt");
+  trainer.save_checkpoint(good, {});
+  std::ifstream in(good, std::ios::binary);
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::mt19937 rng(5);
+  const auto bad = dir.file("bad.pt");
+  int failures = 0;
+  for (int round = 0; round < 60; ++round) {
+    auto copy = bytes;
+    // Damage 16 bytes in one spot: the zip directory, the pickle or tensor data, depending on where it lands.
+    const size_t at = rng() % (copy.size() - 16);
+    for (size_t i = 0; i < 16; ++i) copy[at + i] = static_cast<char>(rng());
+    std::ofstream(bad, std::ios::binary | std::ios::trunc).write(copy.data(), static_cast<std::streamsize>(copy.size()));
+    try {
+      Trainer fresh(test::tiny_model(), test::tiny_train());
+      fresh.load_checkpoint(bad);
+    } catch (const Error& e) {
+      ++failures;
+      EXPECT_TRUE(e.code() == codes::kCheckpointCorrupt || e.code() == codes::kShapeMismatch) << e.code() << e.what();
+    }
+  }
+  EXPECT_GT(failures, 0);
 }
 
 TEST(Checkpoint, ShapeMismatchNamesTheFirstDifferingKeyAndBothShapes) {

@@ -441,6 +441,17 @@ void Trainer::save_checkpoint(const std::string& path, const CheckpointMeta& met
 }
 
 CheckpointMeta Trainer::load_checkpoint(const std::string& path) {
+  try {
+    return load_checkpoint_checked(path);
+  } catch (const c10::Error& e) {
+    // A structure the checks above did not foresee; report it as a damaged file rather than crash.
+    const std::string reason = e.what_without_backtrace();
+    throw Error(codes::kCheckpointCorrupt,
+                "checkpoint '" + path + "' cannot be loaded: " + reason.substr(0, reason.find('\n')));
+  }
+}
+
+CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
   auto& s = *state_;
   const auto snapshot = read_checkpoint(path);
   const auto root = snapshot.dict.toGenericDict();
@@ -520,7 +531,11 @@ CheckpointMeta Trainer::load_checkpoint(const std::string& path) {
   const double lr = require_double(group, "lr", where + " param_groups[0]");
   const double eps = require_double(group, "eps", where + " param_groups[0]");
   const double weight_decay = require_double(group, "weight_decay", where + " param_groups[0]");
-  const double beta1 = betas.toTupleRef().elements()[0].toDouble(), beta2 = betas.toTupleRef().elements()[1].toDouble();
+  const auto& beta_values = betas.toTupleRef().elements();
+  if (!beta_values[0].isDouble() || !beta_values[1].isDouble()) {
+    throw Error(codes::kCheckpointCorrupt, where + " param_groups[0] betas are not numbers");
+  }
+  const double beta1 = beta_values[0].toDouble(), beta2 = beta_values[1].toDouble();
   const int64_t global_step = require_int(root, "global_step", where);
 
   std::vector<torch::Tensor> grads;
@@ -529,10 +544,24 @@ CheckpointMeta Trainer::load_checkpoint(const std::string& path) {
     if (!grads_it->value().isList() || grads_it->value().toListRef().size() != s.params.size()) {
       throw Error(codes::kCheckpointCorrupt, where + " accumulated_grads does not match the parameters");
     }
-    for (const auto& g : grads_it->value().toListRef()) grads.push_back(g.toTensor());
+    for (size_t i = 0; i < s.params.size(); ++i) {
+      const auto& g = grads_it->value().toListRef()[i];
+      if (!g.isTensor() || g.toTensor().sizes() != s.params[i].sizes()) {
+        throw Error(codes::kCheckpointCorrupt, where + " accumulated gradient of '" + s.names[i] + "' is damaged");
+      }
+      grads.push_back(g.toTensor());
+    }
   }
   const auto rng = require_dict(root, "rng", where);
   const auto cpu_state = require_tensor(rng, "cpu", where + " rng");
+  {
+    at::Generator cpu = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    const auto current = cpu.get_state();
+    if (cpu_state.scalar_type() != torch::kByte || cpu_state.numel() != current.numel()) {
+      throw Error(codes::kCheckpointCorrupt, where + " rng.cpu is not a CPU generator state");
+    }
+  }
 
   // Apply.
   {

@@ -88,6 +88,8 @@ class Trainer {
   ConformerCTC& model();
 
  private:
+  CheckpointMeta load_checkpoint_checked(const std::string& path);
+
   struct State;
   std::unique_ptr<State> state_;
 };

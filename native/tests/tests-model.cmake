@@ -9,7 +9,8 @@ target_compile_definitions(asr_model_tests PRIVATE ASR_MODEL_TESTS_DIR="${CMAKE_
 target_precompile_headers(asr_model_tests REUSE_FROM asr_model)
 gtest_discover_tests(asr_model_tests TEST_PREFIX "model." DISCOVERY_TIMEOUT 120 PROPERTIES TIMEOUT 600)
 
-# One xs training step's time (not part of ctest): build/native/tests/asr_bench_step --help
-add_executable(asr_bench_step ${CMAKE_CURRENT_LIST_DIR}/bench_step.cpp)
+# One xs training step's time (not part of ctest, not built by default to keep `npm test` short):
+#   cmake --build BUILD --target asr_bench_step && bench/reference/compare.sh BUILD
+add_executable(asr_bench_step EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/bench_step.cpp)
 target_link_libraries(asr_bench_step PRIVATE asr_model)
 target_precompile_headers(asr_bench_step REUSE_FROM asr_model)

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     asr::Batch batch;
     batch.features = at::randn({batch_size, frames, 80}, gen);
     batch.feature_lengths = torch::full({batch_size}, frames, torch::kLong);
-    batch.targets = at::randint(3, asr::kVocabSize, {batch_size, chars}, gen, torch::TensorOptions().dtype(torch::kLong));
+    batch.targets =
+        at::randint(3, asr::kVocabSize, {batch_size, chars}, gen, torch::TensorOptions().dtype(torch::kLong));
     batch.target_lengths = torch::full({batch_size}, chars, torch::kLong);
 
     // Wall time per step, and the process's CPU time per step: on a loaded machine the latter (at one
@@ -80,7 +81,9 @@ int main(int argc, char** argv) {
     std::vector<double> ms, cpu_ms;
     std::unique_ptr<torch::autograd::profiler::RecordProfile> recorder;
     for (int64_t i = 0; i < warmup + steps; ++i) {
-      if (i == warmup && !profile.empty()) recorder = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
+      if (i == warmup && !profile.empty()) {
+        recorder = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
+      }
       const double cpu_start = cpu_seconds();
       const auto r = trainer.train_step(batch);
       const double cpu = (cpu_seconds() - cpu_start) * 1e3;

@@ -37,7 +37,8 @@ TEST(Model, OutputShapesAndLogProbabilitiesForAPaddedBatch) {
   const auto batch = test::random_batch(1, {100, 73, 40}, 10);
   auto [log_probs, lengths] = model->forward(batch.features, batch.feature_lengths);
   EXPECT_EQ(log_probs.sizes(), (std::vector<int64_t>{3, subsampled_length(100), kVocabSize}));
-  EXPECT_TRUE(torch::equal(lengths, torch::tensor({subsampled_length(100), subsampled_length(73), subsampled_length(40)})));
+  const auto expected = torch::tensor({subsampled_length(100), subsampled_length(73), subsampled_length(40)});
+  EXPECT_TRUE(torch::equal(lengths, expected));
   EXPECT_TRUE(torch::allclose(log_probs.exp().sum(-1), torch::ones({3, log_probs.size(1)}), 1e-4, 1e-4));
 }
 

@@ -65,10 +65,12 @@ TEST(Device, CpuAutoAndUnavailableCuda) {
   if (!torch::cuda::is_available()) {
     const auto e = expect_error([] { resolve_device("cuda"); }, codes::kCudaUnavailable);
     EXPECT_TRUE(contains(e.what(), "cuda"));
-    expect_error([] { Trainer(test::tiny_model(), [] { auto t = test::tiny_train(); t.device = "cuda:0"; return t; }()); },
-                 codes::kCudaUnavailable);
+    auto on_cuda = test::tiny_train();
+    on_cuda.device = "cuda:0";
+    expect_error([&] { Trainer(test::tiny_model(), on_cuda); }, codes::kCudaUnavailable);
   } else {
-    expect_error([] { resolve_device("cuda:" + std::to_string(torch::cuda::device_count())); }, codes::kCudaUnavailable);
+    const auto past_last = "cuda:" + std::to_string(torch::cuda::device_count());
+    expect_error([&] { resolve_device(past_last); }, codes::kCudaUnavailable);
   }
 }
 
@@ -218,7 +220,8 @@ TEST(Checkpoint, CorruptedBytesEitherLoadOrFailWithACodeButNeverCrash) {
     // Damage 16 bytes in one spot: the zip directory, the pickle or tensor data, depending on where it lands.
     const size_t at = rng() % (copy.size() - 16);
     for (size_t i = 0; i < 16; ++i) copy[at + i] = static_cast<char>(rng());
-    std::ofstream(bad, std::ios::binary | std::ios::trunc).write(copy.data(), static_cast<std::streamsize>(copy.size()));
+    std::ofstream(bad, std::ios::binary | std::ios::trunc)
+        .write(copy.data(), static_cast<std::streamsize>(copy.size()));
     try {
       Trainer fresh(test::tiny_model(), test::tiny_train());
       fresh.load_checkpoint(bad);

@@ -114,7 +114,8 @@ class SelfAttentionImpl : public torch::nn::Module {
     auto q = (qkv[0] * (1.0 / std::sqrt(static_cast<double>(hd)))).reshape({b * heads_, t, hd});
     auto k = qkv[1].reshape({b * heads_, t, hd});
     auto v = qkv[2].reshape({b * heads_, t, hd});
-    auto scores = key_bias.defined() ? torch::baddbmm(key_bias, q, k.transpose(1, 2)) : torch::bmm(q, k.transpose(1, 2));
+    auto scores = key_bias.defined() ? torch::baddbmm(key_bias, q, k.transpose(1, 2))
+                                     : torch::bmm(q, k.transpose(1, 2));
     auto attn = torch::softmax(scores, -1);
     if (dropout_ > 0 && is_training()) attn = torch::dropout(attn, dropout_, true);
     auto ctx = torch::bmm(attn, v).view({b, heads_, t, hd}).permute({0, 2, 1, 3}).reshape({b, t, d});

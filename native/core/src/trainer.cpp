@@ -19,7 +19,9 @@ namespace asr {
 // ---- process-level settings -------------------------------------------------------------------------------
 
 int set_threads(int threads) {
-  if (threads < 0) throw Error(codes::kInvalidArgument, "threads must be >= 0 (0: all cores), got " + std::to_string(threads));
+  if (threads < 0) {
+    throw Error(codes::kInvalidArgument, "threads must be >= 0 (0: all cores), got " + std::to_string(threads));
+  }
   int n = threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   at::set_num_threads(n);
@@ -47,7 +49,8 @@ torch::Device resolve_device(const std::string& device) {
     const auto count = static_cast<int64_t>(torch::cuda::device_count());
     if (index >= count) {
       throw Error(codes::kCudaUnavailable, "device '" + device + "' does not exist: " + std::to_string(count) +
-                                               " CUDA device(s) visible (cuda:0..cuda:" + std::to_string(count - 1) + ")");
+                                               " CUDA device(s) visible (cuda:0..cuda:" + std::to_string(count - 1) +
+                                               ")");
     }
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
@@ -93,7 +96,8 @@ void validate_train_config(const TrainConfig& c) {
   parse_precision(c.precision);
   if (c.grad_accumulation < 1) fail("grad_accumulation must be >= 1, got " + std::to_string(c.grad_accumulation));
   const auto& s = c.spec_augment;
-  if (s.freq_masks < 0 || s.time_masks < 0 || s.freq_width < 0 || !(s.time_width_fraction >= 0 && s.time_width_fraction <= 1))
+  if (s.freq_masks < 0 || s.time_masks < 0 || s.freq_width < 0 ||
+      !(s.time_width_fraction >= 0 && s.time_width_fraction <= 1))
     fail("spec_augment counts and widths must be >= 0 and time_width_fraction in [0, 1]");
 }
 
@@ -104,7 +108,8 @@ std::string shape_string(const torch::Tensor& t) {
 }
 
 // Masks (bool, CPU) of SpecAugment for a (B, T, F) batch, drawn from the default CPU generator.
-torch::Tensor spec_augment_mask(const SpecAugmentOptions& o, int64_t b, int64_t t, int64_t f, const torch::Tensor& lengths) {
+torch::Tensor spec_augment_mask(const SpecAugmentOptions& o, int64_t b, int64_t t, int64_t f,
+                                const torch::Tensor& lengths) {
   const int64_t nf = o.freq_masks, nt = o.time_masks;
   auto r = torch::rand({b, 2 * (nf + nt)}, torch::kDouble);
   auto mask = torch::zeros({b, t, f}, torch::kBool);
@@ -141,7 +146,8 @@ void check_batch(const Batch& batch, const ModelConfig& mc) {
   }
   const auto b = batch.features.size(0);
   if (!batch.feature_lengths.defined() || batch.feature_lengths.numel() != b) {
-    throw Error(codes::kInvalidArgument, "batch feature_lengths must hold one length per row (" + std::to_string(b) + ")");
+    throw Error(codes::kInvalidArgument,
+                "batch feature_lengths must hold one length per row (" + std::to_string(b) + ")");
   }
 }
 
@@ -296,6 +302,10 @@ using GenericList = c10::impl::GenericList;
 
 GenericDict string_dict() { return GenericDict(c10::StringType::get(), c10::AnyType::get()); }
 
+at::Generator cuda_generator(size_t index) {
+  return at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)));
+}
+
 torch::Tensor host_copy(const torch::Tensor& t) {
   return t.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true);
 }
@@ -398,7 +408,7 @@ CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
   GenericList cuda_states(c10::TensorType::get());
   if (torch::cuda::is_available()) {
     for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
-      at::Generator g = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      at::Generator g = cuda_generator(i);
       std::lock_guard<std::mutex> lock(g.mutex());
       cuda_states.push_back(g.get_state());
     }
@@ -428,7 +438,9 @@ CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
 
   if (s.mid_accumulation()) {
     GenericList grads(c10::TensorType::get());
-    for (const auto& p : s.params) grads.push_back(p.grad().defined() ? host_copy(p.grad()) : torch::zeros_like(p, torch::kCPU));
+    for (const auto& p : s.params) {
+      grads.push_back(p.grad().defined() ? host_copy(p.grad()) : torch::zeros_like(p, torch::kCPU));
+    }
     root.insert("accumulated_grads", grads);
   }
   root.insert("format_version", kCheckpointFormatVersion);
@@ -513,11 +525,13 @@ CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
     }
     const auto i = item.key().toInt();
     if (i < 0 || i >= static_cast<int64_t>(s.params.size())) {
-      throw Error(codes::kCheckpointCorrupt, where + " optimizer state has index " + std::to_string(i) + " out of range");
+      throw Error(codes::kCheckpointCorrupt,
+                  where + " optimizer state has index " + std::to_string(i) + " out of range");
     }
     const auto entry = item.value().toGenericDict();
     const std::string at = where + " optimizer state of '" + s.names[i] + "'";
-    Moment m{require_int(entry, "step", at), require_tensor(entry, "exp_avg", at), require_tensor(entry, "exp_avg_sq", at)};
+    Moment m{require_int(entry, "step", at), require_tensor(entry, "exp_avg", at),
+             require_tensor(entry, "exp_avg_sq", at)};
     if (m.exp_avg.sizes() != s.params[i].sizes() || m.exp_avg_sq.sizes() != s.params[i].sizes()) {
       throw Error(codes::kShapeMismatch, at + " has shape " + shape_string(m.exp_avg) + ", the parameter " +
                                              shape_string(s.params[i]));
@@ -594,7 +608,7 @@ CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
   if (cuda_it != rng.end() && cuda_it->value().isList() && torch::cuda::is_available()) {
     const auto& list = cuda_it->value().toListRef();
     for (size_t i = 0; i < list.size() && i < torch::cuda::device_count(); ++i) {
-      at::Generator g = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      at::Generator g = cuda_generator(i);
       std::lock_guard<std::mutex> lock(g.mutex());
       g.set_state(list[i].toTensor());
     }

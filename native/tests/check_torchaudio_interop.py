@@ -1,12 +1,17 @@
 """Checks a C++ checkpoint from Python: torch.load reads it, torchaudio's Conformer loads its encoder
-weights strictly and reproduces the C++ encoder's output on the probe input.
+weights strictly and reproduces the C++ encoder's output on the probe input, and the whole `model`
+dict loads strictly into the Python reference (bench/reference/conformer_ref.py).
 
 usage: check_torchaudio_interop.py CKPT PROBE D_MODEL HEADS FFN LAYERS KERNEL
 """
+import os
 import sys
 
 import torch
 import torchaudio
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench", "reference"))
+import conformer_ref  # noqa: E402
 
 
 def main() -> int:
@@ -31,7 +36,18 @@ def main() -> int:
     if diff > 1e-4:
         print(f"torchaudio output differs from the C++ encoder by {diff}", file=sys.stderr)
         return 1
-    print(f"ok: {len(encoder)} encoder tensors loaded strictly, max output difference {diff:.2e}")
+    reference = conformer_ref.ConformerCTC(d_model=d_model, num_layers=layers, num_heads=heads, ffn_dim=ffn,
+                                           conv_kernel=kernel)
+    reference.load_state_dict(ckpt["model"], strict=True)
+    reference.eval()
+    with torch.no_grad():
+        log_probs, _ = reference(probe["features"], probe["frames"])
+    full_diff = (log_probs - probe["log_probs"]).abs().max().item()
+    if full_diff > 1e-4:
+        print(f"the Python reference's log-probabilities differ from the C++ model's by {full_diff}", file=sys.stderr)
+        return 1
+    print(f"ok: {len(encoder)} encoder tensors loaded strictly, max output difference {diff:.2e}; "
+          f"{len(ckpt['model'])} model tensors load into the Python reference, log-prob difference {full_diff:.2e}")
     return 0
 
 

@@ -336,10 +336,16 @@ TEST(Interop, PythonTorchLoadsTheCheckpointAndTorchaudioConformerAcceptsItsEncod
   auto x = torch::randn({2, 30, model.d_model});
   auto lengths = torch::tensor({30, 30});
   auto y = encoder->forward(x, lengths);
+  auto features = torch::randn({2, 60, model.n_mels});
+  auto frames = torch::tensor({60, 60});
+  auto log_probs = trainer.model()->forward(features, frames).first;
   c10::Dict<std::string, torch::Tensor> probe;
   probe.insert("input", x);
   probe.insert("lengths", lengths);
   probe.insert("output", y);
+  probe.insert("features", features);
+  probe.insert("frames", frames);
+  probe.insert("log_probs", log_probs);
   const auto probe_path = dir.file("probe.pt");
   write_checkpoint(probe_path, CheckpointSnapshot{probe});
 

@@ -120,7 +120,11 @@ async function main(): Promise<void> {
 
     if (suites.includes('quality')) {
       log('quality: training to val CER ≤ 10%');
-      rows.push(...(await qualitySuite(addon, ref, { targetCer: 0.1, budgetS: opts.budget, threads: threads.project, log })));
+      rows.push(
+        ...(await qualitySuite(addon, ref, {
+          precisions: precisions(addon), targetCer: 0.1, budgetS: opts.budget, threads: threads.project, log,
+        })),
+      );
     }
     if (suites.includes('step')) {
       log('matmul peak');

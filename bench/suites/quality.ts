@@ -6,7 +6,7 @@
  * the evaluation that reaches the target; feature extraction is excluded on both sides. The two runs go
  * one after the other (minutes each), not interleaved.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadConfig } from '../../src/config/index.js';
@@ -18,6 +18,8 @@ import type { Row } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
 
 export interface QualityOptions {
+  /** Project runs, one per precision (the reference recipe is fp32). */
+  precisions: string[];
   targetCer: number;
   budgetS: number;
   threads: number;
@@ -31,7 +33,7 @@ interface Outcome {
   epochs: number;
 }
 
-async function projectRun(dir: string, o: QualityOptions): Promise<Outcome> {
+async function projectRun(dir: string, precision: string, o: QualityOptions): Promise<Outcome> {
   const data = join(REPO, 'data', 'mini-ljspeech');
   writeFileSync(
     join(dir, 'config.yaml'),
@@ -44,6 +46,7 @@ async function projectRun(dir: string, o: QualityOptions): Promise<Outcome> {
       'training:',
       '  epochs: 1000',
       `  threads: ${o.threads}`,
+      `  precision: ${precision}`,
       '',
     ].join('\n'),
   );
@@ -59,7 +62,7 @@ async function projectRun(dir: string, o: QualityOptions): Promise<Outcome> {
         const wallS = (performance.now() - started) / 1000;
         const cer = e.payload.val_cer ?? 1;
         result = { reached: cer <= o.targetCer, wallS, cer, epochs: e.payload.epoch };
-        o.log(`  project epoch ${e.payload.epoch}: val CER ${(cer * 100).toFixed(1)}% at ${wallS.toFixed(0)} s`);
+        o.log(`  project ${precision} epoch ${e.payload.epoch}: val CER ${(cer * 100).toFixed(1)}% at ${wallS.toFixed(0)} s`);
         if (result.reached || wallS >= o.budgetS) run.stop();
       },
     },
@@ -79,7 +82,12 @@ export async function qualitySuite(addon: NativeAddon, ref: ReferenceWorker, o: 
     for (const b of [train, val]) {
       await ref.call({ cmd: 'batch', name: b.name, audio: b.audioFile, lengths: b.samples.map((s) => s.length), texts: b.texts });
     }
-    const project = await projectRun(dir, o);
+    const projects: Array<{ precision: string; outcome: Outcome }> = [];
+    for (const precision of o.precisions) {
+      const runDir = join(dir, precision);
+      mkdirSync(runDir);
+      projects.push({ precision, outcome: await projectRun(runDir, precision, o) });
+    }
     const reference = await ref.call(
       {
         cmd: 'train', preset: 'xs', train: train.name, val: val.name, batch_size: 16, lr: 2e-3, warmup: 200,
@@ -88,23 +96,21 @@ export async function qualitySuite(addon: NativeAddon, ref: ReferenceWorker, o: 
       (e: { step: number; cer: number; wall_s: number }) =>
         o.log(`  reference step ${e.step}: val CER ${(e.cer * 100).toFixed(1)}% at ${e.wall_s.toFixed(0)} s`),
     );
-    const refOutcome: Outcome = { reached: reference.reached as boolean, wallS: reference.wall_s as number, cer: reference.cer as number, epochs: 0 };
-    const ratio = refOutcome.wallS / project.wallS;
-    return [
-      {
-        suite: 'quality',
-        case: `xs, mini corpus, to val CER ≤ ${(o.targetCer * 100).toFixed(0)}% (budget ${o.budgetS} s)`,
-        metric: 'wall time to target',
-        unit: 's',
-        project: summarize([project.wallS]),
-        reference: summarize([refOutcome.wallS]),
-        better: 'lower',
-        target: '≤ 0.5× the reference (ratio ≥ 2×)',
-        met: project.reached && (!refOutcome.reached || ratio >= 2),
-        note: `project ${project.reached ? 'reached' : 'did not reach'} it (CER ${(project.cer * 100).toFixed(1)}%, ${project.epochs} epochs); ` +
-          `reference ${refOutcome.reached ? 'reached' : 'did not reach'} it (CER ${(refOutcome.cer * 100).toFixed(1)}%, ${String(reference.steps)} steps)`,
-      },
-    ];
+    const ref_: Outcome = { reached: reference.reached as boolean, wallS: reference.wall_s as number, cer: reference.cer as number, epochs: 0 };
+    return projects.map(({ precision, outcome: project }) => ({
+      suite: 'quality',
+      case: `xs, mini corpus, ${precision} vs ref fp32, to val CER ≤ ${(o.targetCer * 100).toFixed(0)}% (budget ${o.budgetS} s)`,
+      metric: 'wall time to target',
+      unit: 's',
+      project: summarize([project.wallS]),
+      reference: summarize([ref_.wallS]),
+      better: 'lower' as const,
+      target: '≤ 0.5× the reference (ratio ≥ 2×)',
+      met: project.reached && (!ref_.reached || ref_.wallS / project.wallS >= 2),
+      note:
+        `project ${project.reached ? 'reached' : 'did not reach'} it (val CER ${(project.cer * 100).toFixed(1)}% after ${project.epochs} epochs); ` +
+        `reference ${ref_.reached ? 'reached' : 'did not reach'} it (val CER ${(ref_.cer * 100).toFixed(1)}% after ${String(reference.steps)} steps)`,
+    }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -86,10 +86,10 @@ describe('SIGKILL at random moments', () => {
         // The resume picks a checkpoint at least as new as every commit the client was told about.
         expect(started.body.resumed_from, `kill ${i}: resumed from nothing`).not.toBeNull();
         const listed = (await get(srv.url, '/api/checkpoints?model_name=conformer')).body.checkpoints as Array<Record<string, any>>;
-        const from_ = listed.find((c) => c.name === started.body.resumed_from);
-        expect(from_, `kill ${i}: ${started.body.resumed_from} is not listed`).toBeDefined();
-        expect(from_!.valid).toBe(true);
-        resumedGlobal = from_!.global_step as number;
+        const resumedEntry = listed.find((c) => c.name === started.body.resumed_from);
+        expect(resumedEntry, `kill ${i}: ${started.body.resumed_from} is not listed`).toBeDefined();
+        expect(resumedEntry!.valid).toBe(true);
+        resumedGlobal = resumedEntry!.global_step as number;
         expect(resumedGlobal, `kill ${i}: resumed global step ${resumedGlobal} < committed ${seenCommitted}`).toBeGreaterThanOrEqual(seenCommitted);
         const lost = seenTrained - resumedGlobal;
         expect(lost, `kill ${i}: ${lost} steps lost`).toBeLessThanOrEqual(SAVE_EVERY_STEPS);

@@ -57,6 +57,38 @@ TEST(Schedule, NoamWarmsUpLinearlyThenDecaysAsInverseSquareRoot) {
   EXPECT_DOUBLE_EQ(noam_lr(1e-3, 0, 123), 1e-3);
 }
 
+TEST(SpecAugment, TimeSpansStayInsideEachRowAndWidthsStayWithinBounds) {
+  SpecAugmentOptions options;
+  options.freq_masks = 0;
+  options.time_masks = 2;
+  options.time_width_fraction = 0.1;
+  const auto lengths = torch::tensor({100, 50, 20, 7});
+  torch::manual_seed(3);
+  for (int round = 0; round < 50; ++round) {
+    const auto mask = spec_augment_mask(options, lengths, 100, 80);
+    ASSERT_EQ(mask.sizes(), (std::vector<int64_t>{4, 100, 80}));
+    for (int64_t b = 0; b < 4; ++b) {
+      const auto len = lengths[b].item<int64_t>();
+      const auto frames = mask[b].any(1);  // (T)
+      EXPECT_FALSE(frames.narrow(0, len, 100 - len).any().item<bool>()) << "row " << b << " masks padding";
+      EXPECT_LE(frames.sum().item<int64_t>(), 2 * static_cast<int64_t>(len * 0.1)) << "row " << b;
+      EXPECT_TRUE(torch::equal(mask[b].all(1), frames)) << "a time mask covers every bin";
+    }
+  }
+  options.freq_masks = 2;
+  options.freq_width = 27;
+  options.time_masks = 0;
+  torch::manual_seed(4);
+  const auto first = spec_augment_mask(options, lengths, 100, 80);
+  for (int64_t b = 0; b < 4; ++b) {
+    const auto bins = first[b][0];
+    EXPECT_LE(bins.sum().item<int64_t>(), 54);
+    EXPECT_TRUE(torch::equal(first[b], bins.unsqueeze(0).expand({100, 80}))) << "a band spans every frame";
+  }
+  torch::manual_seed(4);
+  EXPECT_TRUE(torch::equal(first, spec_augment_mask(options, lengths, 100, 80))) << "same generator state, same masks";
+}
+
 TEST(Device, CpuAutoAndUnavailableCuda) {
   EXPECT_EQ(resolve_device("cpu").type(), torch::kCPU);
   EXPECT_EQ(resolve_device("auto").is_cuda(), torch::cuda::is_available());

@@ -107,9 +107,10 @@ std::string shape_string(const torch::Tensor& t) {
   return out.str();
 }
 
-// Masks (bool, CPU) of SpecAugment for a (B, T, F) batch, drawn from the default CPU generator.
-torch::Tensor spec_augment_mask(const SpecAugmentOptions& o, int64_t b, int64_t t, int64_t f,
-                                const torch::Tensor& lengths) {
+}  // namespace
+
+torch::Tensor spec_augment_mask(const SpecAugmentOptions& o, const torch::Tensor& lengths, int64_t t, int64_t f) {
+  const int64_t b = lengths.size(0);
   const int64_t nf = o.freq_masks, nt = o.time_masks;
   auto r = torch::rand({b, 2 * (nf + nt)}, torch::kDouble);
   auto mask = torch::zeros({b, t, f}, torch::kBool);
@@ -130,6 +131,8 @@ torch::Tensor spec_augment_mask(const SpecAugmentOptions& o, int64_t b, int64_t 
   }
   return mask;
 }
+
+namespace {
 
 torch::Tensor ctc(const torch::Tensor& log_probs, const torch::Tensor& out_lengths, const Batch& batch,
                   torch::Device device, at::Reduction::Reduction reduction) {
@@ -210,7 +213,7 @@ StepResult Trainer::train_step(const Batch& batch) {
   auto features = batch.features.to(s.device, torch::kFloat, /*non_blocking=*/true);
   const auto& sa = s.config.spec_augment;
   if (sa.enabled && (sa.freq_masks > 0 || sa.time_masks > 0)) {
-    auto mask = spec_augment_mask(sa, features.size(0), features.size(1), features.size(2), batch.feature_lengths);
+    auto mask = spec_augment_mask(sa, batch.feature_lengths, features.size(1), features.size(2));
     features = features.masked_fill(mask.to(s.device, true), 0.0);
   }
   torch::Tensor log_probs, out_lengths;

@@ -94,6 +94,10 @@ class Trainer {
   std::unique_ptr<State> state_;
 };
 
+// SpecAugment's mask (B, frames, bins) bool on the CPU, true where a value is masked, drawn from the
+// default CPU generator; time spans stay inside each row's length.
+torch::Tensor spec_augment_mask(const SpecAugmentOptions& options, const torch::Tensor& lengths, int64_t frames,
+                                int64_t bins);
 // Resolves auto|cpu|cuda|cuda:N (E_CUDA_UNAVAILABLE / E_INVALID_ARGUMENT as the Trainer does).
 torch::Device resolve_device(const std::string& device);
 // Noam rate for optimizer update u (1-based); see TrainConfig.

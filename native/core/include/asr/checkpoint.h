@@ -4,7 +4,7 @@
 //   optimizer        {state: {i: {step, exp_avg, exp_avg_sq}}, param_groups: [{lr, betas, eps,
 //                     weight_decay, amsgrad, params}], param_names: [...]} (i indexes param_names)
 //   scheduler        {name: "noam", peak_lr, warmup_steps, last_step}
-//   epoch, step, global_step, micro_step
+//   epoch, step, global_step (batches trained; the schedule counts updates = global_step / accumulation)
 //   rng              {cpu: uint8 tensor, cuda: [uint8 tensor per device]}
 //   data             {seed, epoch, batch_position}
 //   config           the caller's JSON text;  model_config {n_mels, d_model, ...};  metrics  JSON text

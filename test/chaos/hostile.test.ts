@@ -29,7 +29,7 @@ const VALID = { model_name: 'conformer', dataset_name: 'ljspeech' };
 
 /** Values that must make a count field (epochs, batch_size, limit_samples) invalid. */
 const BAD_COUNTS: unknown[] = [
-  -1, 0, -0, 0.5, 1.5, -100, 1e308, 2 ** 53, 2 ** 31, 1e9, -1e308, 'NaN', 'Infinity', '10', '', ' 5', '0x10', true, false, [], [5], {}, { n: 5 },
+  -1, 0, -0, 0.5, 1.5, -100, 1e308, 2 ** 53, 2 ** 31, 1e10, -1e308, 'NaN', 'Infinity', '10', '', ' 5', '0x10', true, false, [], [5], {}, { n: 5 },
   'ten', '1e3', Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER,
 ];
 /** Values that must make a name (model_name, dataset_name) invalid or unknown. */

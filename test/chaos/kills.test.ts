@@ -2,7 +2,7 @@
  * Kills: SIGKILL the trainer (and, every fifth time, the server: alone or with its trainer) at a random moment of a
  * run that saves after every step, so many kills land inside a save or a commit. After each kill the
  * folder must hold only sound checkpoints, and the next start must resume the newest one the client saw
- * committed, losing at most one save interval.
+ * committed, losing at most the save interval in flight and the one trained meanwhile (see MAX_STEPS_LOST).
  */
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +29,12 @@ const KILLS = Number(process.env.CHAOS_KILLS ?? 50);
 /** Every n-th kill takes the server down with its trainer. */
 const SERVER_KILL_EVERY = 5;
 const SAVE_EVERY_STEPS = 1;
+/**
+ * Saves are written off the training thread (TrainingRun, since b6a8bad): training goes on while the
+ * previous save becomes durable, and the next save point waits for it. A kill in that window loses the
+ * save interval being written plus the one trained meanwhile, so the bound is two intervals, not one.
+ */
+const MAX_STEPS_LOST = 2 * SAVE_EVERY_STEPS;
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };
 
 describe('SIGKILL at random moments', () => {
@@ -55,7 +61,7 @@ describe('SIGKILL at random moments', () => {
     return server;
   }
 
-  it(`survives ${KILLS} kills: every resume loads a sound checkpoint and loses at most one save interval`, async () => {
+  it(`survives ${KILLS} kills: every resume loads a sound checkpoint and loses at most the save being written and the one before`, async () => {
     console.log(`kills: seed ${seed} (CHAOS_SEED=${seed} repeats this run)`);
     const loader = new AddonLoader();
     const sampleDir = join(workspace.root, 'python-sample');
@@ -92,7 +98,7 @@ describe('SIGKILL at random moments', () => {
         resumedGlobal = resumedEntry!.global_step as number;
         expect(resumedGlobal, `kill ${i}: resumed global step ${resumedGlobal} < committed ${seenCommitted}`).toBeGreaterThanOrEqual(seenCommitted);
         const lost = seenTrained - resumedGlobal;
-        expect(lost, `kill ${i}: ${lost} steps lost`).toBeLessThanOrEqual(SAVE_EVERY_STEPS);
+        expect(lost, `kill ${i}: ${lost} steps lost`).toBeLessThanOrEqual(MAX_STEPS_LOST);
         figures.max_steps_lost = Math.max(figures.max_steps_lost, lost);
       }
 
@@ -194,6 +200,7 @@ describe('SIGKILL at random moments', () => {
       seed,
       ...figures,
       save_every_steps: SAVE_EVERY_STEPS,
+      max_steps_lost_allowed: MAX_STEPS_LOST,
       checkpoints_loaded_in_addon: loader.count,
       checkpoints_loaded_in_python: loadedByPython.length,
     });

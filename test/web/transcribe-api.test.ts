@@ -6,7 +6,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/server/index.js';
-import { transcribeRoutes } from '../../src/server/transcribe.js';
 import { TrainingRun } from '../../src/training/index.js';
 import { makeWorkspace, type Workspace } from '../cli/fixtures.js';
 import { runCli } from '../cli/run-cli.js';
@@ -19,8 +18,6 @@ beforeAll(async () => {
   workspace = makeWorkspace({ utterances: 12, valUtterances: 2, batchSize: 4 });
   config = loadConfig({ path: workspace.configPath });
   app = await buildApp(config);
-  // Until the server registers the plugin itself, register it here the way app.ts would.
-  if (!app.hasRoute({ method: 'POST', url: '/api/transcribe' })) await app.register(transcribeRoutes(config));
   await app.ready();
 });
 afterAll(async () => {

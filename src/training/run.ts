@@ -55,6 +55,12 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   private readonly pendingMetrics: MetricsRecord[] = [];
   private metricsWrite: Promise<void> = Promise.resolve();
   private pendingSave: Promise<void> | null = null;
+  /**
+   * Progress of steps trained while the previous save is still being written: held back until that save
+   * is committed, so what a client has seen is never more than one save interval ahead of what a resume
+   * can restore (the step itself still overlaps the write).
+   */
+  private heldProgress: Array<() => void> | null = null;
 
   private constructor(
     readonly plan: RunPlan,
@@ -265,7 +271,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     }
     if (!result.finite) this.log('warning', `Step ${this.globalStep}: loss or gradient not finite; update skipped`);
     const utterancesPerS = result.seconds > 0 ? result.utterances / result.seconds : 0;
-    this.send({
+    const report = (): void => this.send({
       type: 'progress',
       payload: {
         run_id: this.plan.run_id,
@@ -278,6 +284,8 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
         utterances_per_s: utterancesPerS,
       },
     });
+    if (this.heldProgress) this.heldProgress.push(report);
+    else report();
     this.pendingMetrics.push({
       kind: 'step',
       run_id: this.plan.run_id,
@@ -354,7 +362,15 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       config: { ...snapshot, run_id: plan.run_id, batch_size: plan.batch_size } as unknown as JsonObject,
       metrics: (metrics ?? {}) as JsonObject,
     }, { onSnapshot: () => snapshotTaken() });
-    const committed = written.then(() => this.commitCheckpoint(name, epoch, step, globalStep, metrics));
+    const held: Array<() => void> = [];
+    this.heldProgress = held;
+    const releaseProgress = (): void => {
+      if (this.heldProgress === held) this.heldProgress = null;
+      for (const report of held.splice(0)) report();
+    };
+    const committed = written
+      .then(() => this.commitCheckpoint(name, epoch, step, globalStep, metrics))
+      .finally(releaseProgress);
     // Awaited by settleSave(); until then a failure must not surface as an unhandled rejection.
     committed.catch(() => undefined);
     this.pendingSave = committed;

@@ -115,8 +115,17 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
           emit('info', `Features: ${done}/${total} utterances`);
         }
       };
-      const trainData = await native.FeatureStore.open(dataset.train, { cache_dir: cacheDir, threads }, onProgress);
-      const valData = dataset.val.length > 0 ? await native.FeatureStore.open(dataset.val, { cache_dir: cacheDir, threads }) : null;
+      // One cache file per dataset split: sharing one name made each open overwrite the other's file.
+      const cacheName = (split: string): string => `${plan.dataset_name}.${split}`;
+      const trainData = await native.FeatureStore.open(
+        dataset.train,
+        { cache_dir: cacheDir, cache_name: cacheName('train'), threads },
+        onProgress,
+      );
+      const valData =
+        dataset.val.length > 0
+          ? await native.FeatureStore.open(dataset.val, { cache_dir: cacheDir, cache_name: cacheName('val'), threads })
+          : null;
       const skipped = [...dataset.skipped, ...trainData.skipped, ...(valData?.skipped ?? [])];
       const verdict = checkSkippedShare(plan.dataset_name, dataset.counts.total, skipped, dataset.maxSkippedFraction);
       if (verdict.warning) emit('warning', verdict.warning);

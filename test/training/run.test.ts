@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsrTrainerError } from '../../src/errors.js';
@@ -34,6 +34,18 @@ describe('TrainingRun in process', () => {
     workspace = makeWorkspace({ train: 16, val: 4, batchSize: 4, saveEverySteps: 3 });
   });
   afterAll(() => workspace.cleanup());
+
+  it('a second prepare of the same dataset reads both splits from the feature cache', async () => {
+    const featureLines = async (): Promise<string[]> => {
+      const c = collect();
+      const run = await TrainingRun.prepare(workspace.config, { ...pair, epochs: 1, resume_from_checkpoint: false }, { onEvent: c.onEvent });
+      await run.close();
+      return c.of<{ message: string }>('log').map((l) => l.message).filter((m) => m.startsWith('Features:'));
+    };
+    await featureLines();
+    expect(await featureLines()).toEqual([]);
+    expect(readdirSync(join(workspace.root, '.cache', 'features')).sort()).toEqual(['ljspeech.train.fbank', 'ljspeech.val.fbank']);
+  });
 
   it('trains the epochs, validates each, saves and commits epoch checkpoints and appends metrics.jsonl', async () => {
     const c = collect();

@@ -248,7 +248,11 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     while (position < batches.length) {
       if (this.stopRequested) break;
       // Train up to the next save point, so a periodic save happens between two train() calls.
-      const end = saveEvery > 0 ? Math.min(batches.length, (Math.floor(position / saveEvery) + 1) * saveEvery) : batches.length;
+      let end = saveEvery > 0 ? Math.min(batches.length, (Math.floor(position / saveEvery) + 1) * saveEvery) : batches.length;
+      // A save still being written overlaps one step only, and the step after waits for it: training never
+      // runs more than one step past the newest committed checkpoint, so a stop or a kill costs no more.
+      const overlappingSave = this.pendingSave !== null;
+      if (overlappingSave) end = Math.min(end, position + 1);
       const chunkStart = position;
       this.chunkAbort = new AbortController();
       const outcome = await this.trainer.train(this.trainData, batches.slice(chunkStart, end), {
@@ -257,6 +261,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       });
       this.chunkAbort = null;
       position = chunkStart + outcome.steps.length;
+      if (overlappingSave) await this.settleSave();
       if (outcome.cancelled || this.stopRequested) break;
       if (saveEvery > 0 && position % saveEvery === 0 && position < batches.length) {
         await this.saveCheckpoint(epoch, position, null);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "asr/errors.h"
+#include "asr/precision.h"
 
 namespace asr {
 
@@ -250,7 +251,12 @@ ConformerCTCImpl::ConformerCTCImpl(const ModelConfig& config) : config_(config) 
 std::pair<torch::Tensor, torch::Tensor> ConformerCTCImpl::forward(const torch::Tensor& features,
                                                                   const torch::Tensor& lengths) {
   const auto device = ctc_head_->weight.device();
-  auto x = subsampling_(features.to(device, torch::kFloat, /*non_blocking=*/true));
+  torch::Tensor x;
+  {
+    // fp32 even under bf16 autocast on CPU: see CpuAutocastOff (precision.h).
+    CpuAutocastOff fp32_subsampling;
+    x = subsampling_(features.to(device, torch::kFloat, /*non_blocking=*/true));
+  }
   auto out_lengths = subsampled_lengths(lengths.to(device, torch::kLong)).clamp_max(x.size(1));
   x = encoder_(x, out_lengths);
   return {torch::log_softmax(torch::linear(x, ctc_head_->weight, ctc_head_->bias), -1), out_lengths};

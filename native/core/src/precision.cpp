@@ -88,4 +88,12 @@ AutocastScope::~AutocastScope() {
   }
 }
 
+CpuAutocastOff::CpuAutocastOff() : previous_(at::autocast::is_cpu_enabled()) {
+  if (previous_) at::autocast::set_cpu_enabled(false);
+}
+
+CpuAutocastOff::~CpuAutocastOff() {
+  if (previous_) at::autocast::set_cpu_enabled(true);
+}
+
 }  // namespace asr

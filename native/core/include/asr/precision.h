@@ -31,4 +31,19 @@ class AutocastScope {
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
 
+// While alive, CPU autocast is off on this thread (restored after). The Conv2d subsampling runs under it:
+// oneDNN 2.6's AMX bf16 kernel for its 3x3 stride-2 convolution returns wrong values, inf and NaN for
+// many input lengths (with 2 threads, 47 of 60 lengths tried for d_model 144; avoided without AMX), and
+// one NaN forward poisons the BatchNorm running statistics, so every later evaluation is NaN.
+class CpuAutocastOff {
+ public:
+  CpuAutocastOff();
+  ~CpuAutocastOff();
+  CpuAutocastOff(const CpuAutocastOff&) = delete;
+  CpuAutocastOff& operator=(const CpuAutocastOff&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace asr

@@ -39,10 +39,11 @@ const program = new Command()
   .option('--steps <n>', 'steps per side per round', (v) => Number(v), 3)
   .option('--presets <list>', 'train-step presets', 'xs,s')
   .option('--budget <s>', 'quality: wall budget per side in seconds', (v) => Number(v), 900)
+  .option('--precisions <list>', 'project precisions to run (default: fp32 and, when the addon has it, bf16)')
   .option('--out <dir>', 'results folder', join(REPO, 'bench', 'results'))
   .parse();
 const opts = program.opts<{
-  quality?: boolean; only?: string; threads: number; rounds: number; steps: number; presets: string; budget: number; out: string;
+  quality?: boolean; only?: string; precisions?: string; threads: number; rounds: number; steps: number; presets: string; budget: number; out: string;
 }>();
 
 function log(line: string): void {
@@ -57,8 +58,9 @@ function gitCommit(): string {
   }
 }
 
-/** Whether this addon's TrainConfig has `precision` (older builds reject the unknown field). */
+/** --precisions, else fp32 and bf16 when this addon's TrainConfig has `precision` (older builds reject it). */
 function precisions(addon: ReturnType<typeof loadNative>): string[] {
+  if (opts.precisions) return opts.precisions.split(',');
   try {
     const t = new addon.Trainer(addon.modelPreset('xs'), { threads: 1, precision: 'bf16' } as never);
     return ['fp32', (t.trainConfig as unknown as { precision: string }).precision];

@@ -57,7 +57,7 @@ export async function stepSuite(addon: NativeAddon, ref: ReferenceWorker, o: Ste
       const trainers = o.precisions.map((precision) => {
         // Older addons without the option reject unknown fields, so fp32 is then left implicit.
         const train: Record<string, unknown> = { threads: o.threads, seed: 0 };
-        if (o.precisions.length > 1) train.precision = precision;
+        if (precision !== 'fp32' || o.precisions.length > 1) train.precision = precision;
         project[precision] = { step: [], overhead: [] };
         return { precision, trainer: new addon.Trainer(model, train as TrainConfigInput) };
       });

@@ -32,6 +32,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DASR_BUILD_ADDON=OFF -DASR_BUILD_TESTS=ON "${torch_args[@]}"
 fi
 cmake --build "$build" -j "$jobs"
+cmake --build "$build" -j "$jobs" --target asr_bench_step  # not part of the default build
 built=$(date +%s)
 
 status=0

@@ -251,7 +251,7 @@ describe('hostile input', () => {
       let status: number;
       let text: string;
       try {
-        const response = await fetch(server.url + attempt.path, { method: attempt.method, headers: attempt.headers, body: attempt.body });
+        const response = await fetch(server.url + attempt.path, { method: attempt.method, headers: attempt.headers, body: typeof attempt.body === 'object' ? new Uint8Array(attempt.body) : attempt.body });
         status = response.status;
         text = await response.text();
       } catch (err) {

@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libsndfile1-dev libsoxr-dev
   python3-torch python3-torchaudio
   espeak-ng
+  zip unzip  # scripts/fetch-libtorch.sh unpacks with unzip; its test packs a libtorch-shaped zip
   chromium   # the dashboard's browser test (playwright-core drives Debian's chromium, nothing downloaded)
 )
 missing=()

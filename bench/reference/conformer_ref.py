@@ -87,11 +87,18 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--no-specaugment", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (scripts/gpu-check.sh)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: autocast of the forward")
     args = p.parse_args()
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    if args.precision == "bf16" and not cuda:
+        # torchaudio's Conformer under LibTorch 1.13's CPU autocast fails (bf16 input, fp32 layer_norm weights).
+        p.error("--precision bf16 is for --device cuda")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = ConformerCTC(**PRESETS[args.preset])
+    model = ConformerCTC(**PRESETS[args.preset]).to(device)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, betas=(0.9, 0.98), eps=1e-9, weight_decay=1e-3)
     g = torch.Generator().manual_seed(1234)
@@ -99,14 +106,16 @@ def main():
     lengths = torch.full((args.batch,), args.frames, dtype=torch.long)
     targets = torch.randint(3, VOCAB, (args.batch, args.chars), generator=g)
     target_lengths = torch.full((args.batch,), args.chars, dtype=torch.long)
+    features, lengths, targets, target_lengths = (t.to(device) for t in (features, lengths, targets, target_lengths))
 
     times, cpu_times = [], []
     for step in range(1, args.warmup + args.steps + 1):
         start, cpu_start = time.perf_counter(), time.process_time()
-        x = features if args.no_specaugment else spec_augment(features, lengths)
-        log_probs, out_lengths = model(x, lengths)
-        loss = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, out_lengths, target_lengths,
-                                            blank=0, reduction="mean", zero_infinity=True)
+        x = features if args.no_specaugment else spec_augment(features.cpu(), lengths.cpu()).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            log_probs, out_lengths = model(x, lengths)
+            loss = torch.nn.functional.ctc_loss(log_probs.float().transpose(0, 1), targets, out_lengths,
+                                                target_lengths, blank=0, reduction="mean", zero_infinity=True)
         loss_value = loss.item()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -114,6 +123,8 @@ def main():
             group["lr"] = noam(2e-3, 200, step)
         optimizer.step()
         optimizer.zero_grad()
+        if cuda:
+            torch.cuda.synchronize()
         ms, cpu_ms = (time.perf_counter() - start) * 1e3, (time.process_time() - cpu_start) * 1e3
         if step > args.warmup:
             times.append(ms)
@@ -121,7 +132,7 @@ def main():
         print(f"step {step}: {ms:.1f} ms (cpu {cpu_ms:.1f} ms) loss {loss_value:.4f}")
     params = sum(p.numel() for p in model.parameters())
     print(f"python preset={args.preset} batch={args.batch} frames={args.frames} threads={args.threads} "
-          f"torch={torch.__version__} params={params} median_ms={statistics.median(times):.1f} min_ms={min(times):.1f} "
+          f"device={device} precision={args.precision} torch={torch.__version__} params={params} median_ms={statistics.median(times):.1f} min_ms={min(times):.1f} "
           f"median_cpu_ms={statistics.median(cpu_times):.1f}")
 
 

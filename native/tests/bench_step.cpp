@@ -16,7 +16,13 @@
 #include <string>
 #include <vector>
 
+#include <torch/version.h>
+// The legacy profiler's RecordProfile (a chrome trace from C++) is what LibTorch 1.x offers; 2.x
+// deprecates it, so --profile is a 1.x feature here.
+#if TORCH_VERSION_MAJOR < 2
 #include <torch/csrc/autograd/profiler_legacy.h>
+#define ASR_BENCH_PROFILE 1
+#endif
 
 #include <memory>
 
@@ -79,11 +85,20 @@ int main(int argc, char** argv) {
       return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
     };
     std::vector<double> ms, cpu_ms;
+#ifdef ASR_BENCH_PROFILE
     std::unique_ptr<torch::autograd::profiler::RecordProfile> recorder;
+#else
+    if (!profile.empty()) {
+      std::fprintf(stderr, "--profile needs LibTorch 1.x (this is %s)\n", TORCH_VERSION);
+      return 2;
+    }
+#endif
     for (int64_t i = 0; i < warmup + steps; ++i) {
+#ifdef ASR_BENCH_PROFILE
       if (i == warmup && !profile.empty()) {
         recorder = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
       }
+#endif
       const double cpu_start = cpu_seconds();
       const auto r = trainer.train_step(batch);
       const double cpu = (cpu_seconds() - cpu_start) * 1e3;
@@ -91,7 +106,9 @@ int main(int argc, char** argv) {
       std::printf("step %lld: %.1f ms (cpu %.1f ms) loss %.4f\n", static_cast<long long>(i + 1), r.seconds * 1e3, cpu,
                   r.loss);
     }
+#ifdef ASR_BENCH_PROFILE
     recorder.reset();
+#endif
     auto median = [](std::vector<double> v) {
       if (v.empty()) return 0.0;
       std::sort(v.begin(), v.end());

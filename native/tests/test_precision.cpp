@@ -48,7 +48,7 @@ TEST(Precision, Bf16TrainingLowersTheLossAndKeepsFp32Weights) {
   }
   EXPECT_LT(last, first);
   for (const auto& p : trainer.model()->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);
-  EXPECT_FALSE(at::autocast::is_cpu_enabled()) << "autocast leaked out of train_step";
+  EXPECT_FALSE(autocast_enabled(c10::DeviceType::CPU)) << "autocast leaked out of train_step";
 }
 
 TEST(Precision, Bf16ForwardStaysCloseToFp32) {
@@ -145,7 +145,7 @@ TEST_F(Cuda, Bf16AutocastTrains) {
   for (int i = 0; i < 10; ++i) last = trainer.train_step(batch).loss;
   EXPECT_TRUE(std::isfinite(last));
   EXPECT_LT(last, first);
-  EXPECT_FALSE(at::autocast::is_enabled()) << "CUDA autocast leaked out of train_step";
+  EXPECT_FALSE(autocast_enabled(c10::DeviceType::CUDA)) << "CUDA autocast leaked out of train_step";
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "asr/checkpoint.h"
 
 #include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 
 #include <fcntl.h>
@@ -91,7 +90,13 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
     };
     try {
       caffe2::serialize::PyTorchStreamWriter writer(to_file);
-      torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+      // The layout torch.save writes: data.pkl, then one record per tensor storage under data/.
+      writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+      const auto& tensors = pickler.tensorData();
+      for (size_t i = 0; i < tensors.size(); ++i) {
+        const auto bytes = torch::jit::getWriteableTensorData(tensors[i]);
+        writer.writeRecord("data/" + std::to_string(i), bytes.data(), bytes.sizeInBytes());
+      }
       writer.writeEndOfFile();
     } catch (const c10::Error& e) {
       throw Error(codes::kInternal, "cannot serialise checkpoint for '" + path + "': " + e.what_without_backtrace());

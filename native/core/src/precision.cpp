@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <torch/library.h>
+#include <torch/version.h>
 
 #include "asr/errors.h"
 
@@ -57,21 +58,39 @@ Precision parse_precision(const std::string& name) {
 
 std::string precision_name(Precision precision) { return precision == Precision::kBf16 ? "bf16" : "fp32"; }
 
-AutocastScope::AutocastScope(Precision precision, c10::DeviceType device) {
+// LibTorch 2.4 replaced the per-device autocast functions (is_cpu_enabled, set_autocast_gpu_dtype, ...) by
+// ones taking the device type, and later releases warn on every call of the old ones; 1.13 has only those.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool autocast_enabled(c10::DeviceType device) { return at::autocast::is_autocast_enabled(device); }
+void set_autocast_enabled(c10::DeviceType device, bool enabled) { at::autocast::set_autocast_enabled(device, enabled); }
+at::ScalarType autocast_dtype(c10::DeviceType device) { return at::autocast::get_autocast_dtype(device); }
+void set_autocast_dtype(c10::DeviceType device, at::ScalarType dtype) {
+  at::autocast::set_autocast_dtype(device, dtype);
+}
+#else
+bool autocast_enabled(c10::DeviceType device) {
+  return device == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+void set_autocast_enabled(c10::DeviceType device, bool enabled) {
+  if (device == c10::DeviceType::CUDA) at::autocast::set_enabled(enabled);
+  else at::autocast::set_cpu_enabled(enabled);
+}
+at::ScalarType autocast_dtype(c10::DeviceType device) {
+  return device == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void set_autocast_dtype(c10::DeviceType device, at::ScalarType dtype) {
+  if (device == c10::DeviceType::CUDA) at::autocast::set_autocast_gpu_dtype(dtype);
+  else at::autocast::set_autocast_cpu_dtype(dtype);
+}
+#endif
+
+AutocastScope::AutocastScope(Precision precision, c10::DeviceType device) : device_(device) {
   if (precision != Precision::kBf16) return;
   active_ = true;
-  cuda_ = device == c10::DeviceType::CUDA;
-  if (cuda_) {
-    previous_enabled_ = at::autocast::is_enabled();
-    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  } else {
-    previous_enabled_ = at::autocast::is_cpu_enabled();
-    previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
+  previous_enabled_ = autocast_enabled(device_);
+  previous_dtype_ = autocast_dtype(device_);
+  set_autocast_dtype(device_, at::kBFloat16);
+  set_autocast_enabled(device_, true);
   at::autocast::increment_nesting();
 }
 
@@ -79,21 +98,16 @@ AutocastScope::~AutocastScope() {
   if (!active_) return;
   // The bf16 copies of the weights are cached for one forward pass; the next one must see the update.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  if (cuda_) {
-    at::autocast::set_enabled(previous_enabled_);
-    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-  } else {
-    at::autocast::set_cpu_enabled(previous_enabled_);
-    at::autocast::set_autocast_cpu_dtype(previous_dtype_);
-  }
+  set_autocast_enabled(device_, previous_enabled_);
+  set_autocast_dtype(device_, previous_dtype_);
 }
 
-CpuAutocastOff::CpuAutocastOff() : previous_(at::autocast::is_cpu_enabled()) {
-  if (previous_) at::autocast::set_cpu_enabled(false);
+CpuAutocastOff::CpuAutocastOff() : previous_(autocast_enabled(c10::DeviceType::CPU)) {
+  if (previous_) set_autocast_enabled(c10::DeviceType::CPU, false);
 }
 
 CpuAutocastOff::~CpuAutocastOff() {
-  if (previous_) at::autocast::set_cpu_enabled(true);
+  if (previous_) set_autocast_enabled(c10::DeviceType::CPU, true);
 }
 
 }  // namespace asr

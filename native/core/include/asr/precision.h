@@ -25,11 +25,17 @@ class AutocastScope {
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
+  c10::DeviceType device_;
   bool active_ = false;
-  bool cuda_ = false;
   bool previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
+
+// Autocast state of this thread for a device type (CPU or CUDA), over LibTorch 1.13's and 2.x's APIs.
+bool autocast_enabled(c10::DeviceType device);
+void set_autocast_enabled(c10::DeviceType device, bool enabled);
+at::ScalarType autocast_dtype(c10::DeviceType device);
+void set_autocast_dtype(c10::DeviceType device, at::ScalarType dtype);
 
 // While alive, CPU autocast is off on this thread (restored after). The Conv2d subsampling runs under it:
 // oneDNN 2.6's AMX bf16 kernel for its 3x3 stride-2 convolution returns wrong values, inf and NaN for

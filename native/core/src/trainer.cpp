@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "asr/errors.h"
 #include "asr/metrics.h"
@@ -305,6 +306,20 @@ using GenericList = c10::impl::GenericList;
 
 GenericDict string_dict() { return GenericDict(c10::StringType::get(), c10::AnyType::get()); }
 
+// The optimizer keeps each parameter's state under a key made from its TensorImpl: LibTorch 1.x uses
+// the address printed as a string, later releases may key by the pointer itself; the map's key type says.
+template <typename StateMap>
+typename StateMap::key_type optimizer_state_key(const torch::Tensor& param) {
+  using Key = typename StateMap::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;
+    key << param.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return static_cast<Key>(param.unsafeGetTensorImpl());
+  }
+}
+
 at::Generator cuda_generator(size_t index) {
   return at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)));
 }
@@ -365,7 +380,7 @@ CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
   GenericList indices(c10::IntType::get());
   for (size_t i = 0; i < s.params.size(); ++i) {
     indices.push_back(static_cast<int64_t>(i));
-    auto it = states.find(c10::guts::to_string(s.params[i].unsafeGetTensorImpl()));
+    auto it = states.find(optimizer_state_key<std::decay_t<decltype(states)>>(s.params[i]));
     if (it == states.end()) continue;
     const auto& ps = static_cast<const torch::optim::AdamWParamState&>(*it->second);
     auto entry = string_dict();
@@ -587,7 +602,7 @@ CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
   }
   auto& states = s.optimizer->state();
   for (size_t i = 0; i < s.params.size(); ++i) {
-    const auto key = c10::guts::to_string(s.params[i].unsafeGetTensorImpl());
+    const auto key = optimizer_state_key<std::decay_t<decltype(states)>>(s.params[i]);
     states.erase(key);
     if (!moments[i]) continue;
     auto ps = std::make_unique<torch::optim::AdamWParamState>();

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "remove_tree.h"
+
 namespace asr_test {
 
 // A fresh folder under the system temp dir, removed with its contents at scope exit.
@@ -25,10 +27,7 @@ class TempDir {
             ("asr-data-test-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
+  ~TempDir() { remove_tree(path_.string()); }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
   const std::filesystem::path& path() const { return path_; }
 

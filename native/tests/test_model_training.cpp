@@ -15,6 +15,7 @@
 
 #include "asr/checkpoint.h"
 #include "asr/errors.h"
+#include "remove_tree.h"
 #include "test_model_helpers.h"
 
 namespace fs = std::filesystem;
@@ -28,7 +29,7 @@ class TempDir {
     std::string pattern = (fs::temp_directory_path() / "asr-model-test-XXXXXX").string();
     path_ = ::mkdtemp(pattern.data());
   }
-  ~TempDir() { fs::remove_all(path_); }
+  ~TempDir() { asr_test::remove_tree(path_); }
   std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
   const std::string& path() const { return path_; }
 

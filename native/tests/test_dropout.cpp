@@ -83,6 +83,24 @@ TEST(HashedDropout, Bfloat16KeepsItsDtypeAndRoundsTheScaledValueOnce) {
   EXPECT_NEAR(kept_fraction(out), 1.0 - p, 6.0 * std::sqrt(p * (1.0 - p) / 8000.0));
 }
 
+TEST(HashedDropout, Bfloat16RoundingMatchesTorchsForNonFiniteAndLargeValues) {
+  torch::manual_seed(8);
+  const double p = 0.5;
+  auto x = torch::full({4096}, 3.0e38f);  // times 2 overflows to inf
+  x.slice(0, 0, 1024).fill_(INFINITY);
+  x.slice(0, 1024, 2048).fill_(NAN);
+  x.slice(0, 2048, 3072).uniform_(-1, 1);
+  const auto in = x.to(torch::kBFloat16);
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  const auto state = generator.get_state();
+  const auto out = hashed_dropout(in, p, true);
+  generator.set_state(state);
+  const auto kept = hashed_dropout(torch::ones({4096}), p, true).ne(0);
+  const auto expected = (in.to(torch::kFloat) * kept * (1.0 / (1.0 - p))).to(torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(out.isnan(), expected.isnan()));
+  EXPECT_TRUE(torch::equal(out.nan_to_num(0, 1, -1), expected.nan_to_num(0, 1, -1)));
+}
+
 TEST(HashedDropout, EvalModeAndZeroProbabilityAreIdentityAndDrawNothing) {
   const auto x = torch::randn({10, 10});
   at::Generator generator = at::detail::getDefaultCPUGenerator();

@@ -24,8 +24,8 @@ constexpr int64_t kBlock = 2048;
 constexpr int64_t kBlocksPerTask = 16;
 
 // Wider vector units where the CPU has them: the hash's 64-bit multiplies dominate the pass, and a
-// plain x86-64 build has no vector 64-bit multiply.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+// plain x86-64 build has no vector 64-bit multiply (GCC clones on glibc, resolved once at load).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define ASR_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ASR_VECTOR_CLONES

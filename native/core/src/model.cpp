@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "asr/dropout.h"
 #include "asr/errors.h"
 #include "asr/precision.h"
 
@@ -89,9 +90,9 @@ class FeedForwardImpl : public torch::nn::Module {
  private:
   torch::nn::LayerNorm norm_;
   torch::nn::Linear up_;
-  torch::nn::Dropout drop1_;
+  HashedDropout drop1_;
   torch::nn::Linear down_;
-  torch::nn::Dropout drop2_;
+  HashedDropout drop2_;
 };
 TORCH_MODULE(FeedForward);
 
@@ -118,7 +119,7 @@ class SelfAttentionImpl : public torch::nn::Module {
     auto scores = key_bias.defined() ? torch::baddbmm(key_bias, q, k.transpose(1, 2))
                                      : torch::bmm(q, k.transpose(1, 2));
     auto attn = torch::softmax(scores, -1);
-    if (dropout_ > 0 && is_training()) attn = torch::dropout(attn, dropout_, true);
+    attn = hashed_dropout(attn, dropout_, is_training());
     auto ctx = torch::bmm(attn, v).view({b, heads_, t, hd}).permute({0, 2, 1, 3}).reshape({b, t, d});
     return torch::linear(ctx, out_proj_->weight, out_proj_->bias);
   }
@@ -169,7 +170,7 @@ class ConvolutionModuleImpl : public torch::nn::Module {
   torch::nn::Conv1d depthwise_;
   torch::nn::BatchNorm1d batch_norm_;
   torch::nn::Conv1d pointwise2_;
-  torch::nn::Dropout drop_;
+  HashedDropout drop_;
   int64_t pad_, groups_;
 };
 TORCH_MODULE(ConvolutionModule);
@@ -205,7 +206,7 @@ class ConformerLayerImpl : public torch::nn::Module {
   FeedForward ffn1_;
   torch::nn::LayerNorm attn_norm_;
   SelfAttention attn_;
-  torch::nn::Dropout attn_drop_;
+  HashedDropout attn_drop_;
   ConvolutionModule conv_;
   FeedForward ffn2_;
   torch::nn::LayerNorm final_norm_;

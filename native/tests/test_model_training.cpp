@@ -141,6 +141,21 @@ TEST(Training, AStepOnAnotherThreadUsesTheConfiguredThreadCount) {
   EXPECT_EQ(seen, 1);
 }
 
+// The allocator keeps freed activations (trainer.h, keep_freed_memory): once warm, a training step reuses
+// the memory of the step before instead of faulting it in again page by page (glibc's defaults trim the
+// heap top and unmap large blocks on every free).
+TEST(Training, StepsReuseTheMemoryOfTheStepBefore) {
+  Trainer trainer(test::tiny_model(), test::tiny_train());
+  EXPECT_TRUE(keep_freed_memory()) << "not applied (ASR_TRAINER_MALLOC or MALLOC_* set in the environment?)";
+  const auto batch = test::random_batch(16, std::vector<int64_t>(16, 400), 20);
+  for (int i = 0; i < 3; ++i) trainer.train_step(batch);
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  for (int i = 0; i < 3; ++i) trainer.train_step(batch);
+  ::getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_minflt - before.ru_minflt, 3000) << "minor page faults in 3 warm steps";
+}
+
 TEST(Training, GradientAccumulationUpdatesEveryNthBatch) {
   auto train = test::tiny_train();
   train.grad_accumulation = 2;

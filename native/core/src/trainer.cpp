@@ -2,8 +2,13 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -56,6 +61,25 @@ torch::Device resolve_device(const std::string& device) {
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   throw Error(codes::kInvalidArgument, "device '" + device + "' is not auto, cpu, cuda or cuda:N");
+}
+
+bool keep_freed_memory() {
+#if defined(__GLIBC__)
+  static const bool applied = [] {
+    // Someone who tuned glibc's allocator through its environment variables keeps their settings.
+    if (const char* choice = std::getenv("ASR_TRAINER_MALLOC"); choice && std::string(choice) == "default") {
+      return false;
+    }
+    for (const char* name : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}) {
+      if (std::getenv(name)) return false;
+    }
+    constexpr int kOneGiB = 1 << 30;
+    return mallopt(M_MMAP_THRESHOLD, kOneGiB) == 1 && mallopt(M_TRIM_THRESHOLD, kOneGiB) == 1;
+  }();
+  return applied;
+#else
+  return false;
+#endif
 }
 
 double noam_lr(double peak, int64_t warmup_steps, int64_t update) {
@@ -188,6 +212,7 @@ Trainer::Trainer(const ModelConfig& model, const TrainConfig& train) : state_(st
   s.precision = parse_precision(train.precision);
   // Process-wide; LibTorch re-applies it lazily on every thread that runs ops (an addon worker included).
   set_threads(train.threads);
+  keep_freed_memory();
   // Every random draw of the run (initialisation, dropout, SpecAugment) comes from these generators, whose
   // states the checkpoint saves; that is what makes a resumed run replay the uninterrupted one.
   torch::manual_seed(train.seed);

@@ -19,7 +19,7 @@ import { Command } from 'commander';
 
 import { loadNative } from '../src/native.js';
 import { fixedLength, makeBatch, miniCorpus, readAll, REPO } from './lib/corpus.js';
-import { PYTHON, ReferenceWorker } from './lib/reference.js';
+import { PYTHON, REFERENCE_KEEP_FREED_MEMORY, ReferenceWorker } from './lib/reference.js';
 import { machine, renderTable, writeResults, type Row } from './lib/report.js';
 import { checkpointSuite } from './suites/checkpoint.js';
 import { featuresSuite } from './suites/features.js';
@@ -40,10 +40,11 @@ const program = new Command()
   .option('--presets <list>', 'train-step presets', 'xs,s')
   .option('--budget <s>', 'quality: wall budget per side in seconds', (v) => Number(v), 900)
   .option('--precisions <list>', 'project precisions to run (default: fp32 and, when the addon has it, bf16)')
+  .option('--reference-malloc <mode>', "default: the reference as a user runs it; keep: with the glibc allocator settings the project's trainer applies to itself", 'default')
   .option('--out <dir>', 'results folder', join(REPO, 'bench', 'results'))
   .parse();
 const opts = program.opts<{
-  quality?: boolean; only?: string; precisions?: string; threads: number; rounds: number; steps: number; presets: string; budget: number; out: string;
+  quality?: boolean; only?: string; precisions?: string; referenceMalloc: string; threads: number; rounds: number; steps: number; presets: string; budget: number; out: string;
 }>();
 
 function log(line: string): void {
@@ -76,11 +77,20 @@ async function main(): Promise<void> {
   const work = join(REPO, 'bench', '.work');
   mkdirSync(work, { recursive: true });
   mkdirSync(opts.out, { recursive: true });
-  const ref = new ReferenceWorker(opts.threads > 0 ? opts.threads : cores);
+  if (!['default', 'keep'].includes(opts.referenceMalloc)) {
+    throw new Error(`--reference-malloc must be default or keep, got '${opts.referenceMalloc}'`);
+  }
+  const refEnv = opts.referenceMalloc === 'keep' ? REFERENCE_KEEP_FREED_MEMORY : {};
+  const ref = new ReferenceWorker(opts.threads > 0 ? opts.threads : cores, refEnv);
   const hello = await ref.call({ cmd: 'hello' });
   log(`project: LibTorch ${addon.versions.libtorch}; reference: ${PYTHON} torch ${String(hello.torch)}, torchaudio ${String(hello.torchaudio)}`);
   const rows: Row[] = [];
   const notes: string[] = [];
+  notes.push(
+    opts.referenceMalloc === 'keep'
+      ? 'Allocator: the reference runs with MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ at 1 GiB, the settings the project trainer applies to itself (--reference-malloc keep).'
+      : "Allocator: the reference runs at glibc's defaults, as a Python script is run; the project trainer raises glibc's mmap/trim thresholds to 1 GiB in-process (keep_freed_memory). `--reference-malloc keep` gives the reference the same.",
+  );
   const meta: Record<string, unknown> = {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
@@ -88,7 +98,7 @@ async function main(): Promise<void> {
     machine: machine(),
     load_average_at_start: loadavg().map((l) => Math.round(l * 100) / 100),
     project: { libtorch: addon.versions.libtorch, addon: process.env.ASR_TRAINER_ADDON ?? 'build/Release/asr_trainer.node' },
-    reference: { python: PYTHON, torch: hello.torch, torchaudio: hello.torchaudio },
+    reference: { python: PYTHON, torch: hello.torch, torchaudio: hello.torchaudio, malloc_env: refEnv },
   };
   try {
     const corpus = miniCorpus();

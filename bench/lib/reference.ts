@@ -10,6 +10,15 @@ import { fileURLToPath } from 'node:url';
 export const PYTHON = process.env.ASR_BENCH_PYTHON ?? '/usr/bin/python3';
 const WORKER = fileURLToPath(new URL('../reference/bench_worker.py', import.meta.url));
 
+/**
+ * glibc settings equal to what the project's trainer sets in-process (keep_freed_memory in
+ * native/core/include/asr/trainer.h), for `npm run bench -- --reference-malloc keep`.
+ */
+export const REFERENCE_KEEP_FREED_MEMORY: Record<string, string> = {
+  MALLOC_MMAP_THRESHOLD_: String(1 << 30),
+  MALLOC_TRIM_THRESHOLD_: String(1 << 30),
+};
+
 export type Answer = { ok: true; [key: string]: unknown } & Record<string, any>;
 
 export class ReferenceWorker {
@@ -17,10 +26,11 @@ export class ReferenceWorker {
   private readonly waiting: Array<{ resolve: (a: Answer) => void; reject: (e: Error) => void; onEvent?: (e: any) => void }> = [];
   private stderr = '';
 
-  constructor(readonly threads: number) {
+  /** extraEnv: e.g. REFERENCE_KEEP_FREED_MEMORY, the project's allocator settings for the reference. */
+  constructor(readonly threads: number, extraEnv: Record<string, string> = {}) {
     // OpenBLAS (openmp build) and LibTorch share one OpenMP pool; its size is the torch thread count.
     this.child = spawn(PYTHON, [WORKER, '--threads', String(threads)], {
-      env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+      env: { ...process.env, ...extraEnv, OMP_NUM_THREADS: String(threads) },
     });
     this.child.stderr.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);

@@ -1,5 +1,6 @@
-// The subsampling's convolutions as GEMMs (subsampling_conv.h) against LibTorch's plain Conv2d: the same
-// values and gradients in fp32, bf16 close and finite on the lengths where oneDNN's AMX convolution fails.
+// The subsampling's fast convolutions (subsampling_conv.h) against LibTorch's plain Conv2d: the same values
+// and gradients in fp32 (the all-GEMM bf16 path's indexing included), bf16 close and finite on the lengths
+// where oneDNN's AMX convolution fails.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -27,8 +28,11 @@ struct Convolutions {
     auto h = F::conv2d(features.unsqueeze(1), w1, F::Conv2dFuncOptions().bias(b1).stride(2)).relu();
     return F::conv2d(h, w2, F::Conv2dFuncOptions().bias(b2).stride(2)).relu().permute({0, 2, 3, 1});
   }
-  torch::Tensor gemm(const torch::Tensor& features, at::ScalarType compute) const {
+  torch::Tensor fast(const torch::Tensor& features, at::ScalarType compute) const {
     return subsampling_convolutions_cpu(features, w1, b1, w2, b2, compute);
+  }
+  torch::Tensor gemms(const torch::Tensor& features, at::ScalarType compute) const {
+    return subsampling_convolutions_as_gemms(features, w1, b1, w2, b2, compute);
   }
 };
 
@@ -78,12 +82,16 @@ TEST(SubsamplingConv, Fp32MatchesPlainConvolutionsAndTheirGradients) {
     const auto plain = convs.plain(features);
     const auto upstream = torch::randn(plain.sizes());
     const auto expected = output_and_gradients(convs, plain, upstream);
-    const auto gemm = convs.gemm(features, torch::kFloat);
-    ASSERT_EQ(gemm.sizes(), plain.sizes()) << shape;
-    const auto actual = output_and_gradients(convs, gemm, upstream);
-    const char* names[] = {"output", "conv1 weight grad", "conv1 bias grad", "conv2 weight grad", "conv2 bias grad"};
-    for (size_t i = 0; i < expected.size(); ++i) {
-      EXPECT_LT(relative_max_error(actual[i], expected[i]), 1e-4) << names[i] << ", " << shape;
+    for (const bool all_gemms : {false, true}) {
+      const auto output = all_gemms ? convs.gemms(features, torch::kFloat) : convs.fast(features, torch::kFloat);
+      const std::string where = shape + (all_gemms ? ", all GEMMs" : "");
+      ASSERT_EQ(output.sizes(), plain.sizes()) << where;
+      const auto actual = output_and_gradients(convs, output, upstream);
+      const char* names[] = {"output", "conv1 weight grad", "conv1 bias grad", "conv2 weight grad",
+                             "conv2 bias grad"};
+      for (size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_LT(relative_max_error(actual[i], expected[i]), 1e-4) << names[i] << ", " << where;
+      }
     }
   }
 }
@@ -91,9 +99,15 @@ TEST(SubsamplingConv, Fp32MatchesPlainConvolutionsAndTheirGradients) {
 TEST(SubsamplingConv, FeaturesGetNoGradientAndShortInputIsRejected) {
   Convolutions convs(4);
   const auto features = torch::randn({1, 9, 9}, torch::requires_grad());
-  EXPECT_FALSE(convs.gemm(features, torch::kFloat).grad_fn()->next_edges()[0].is_valid());
-  EXPECT_THROW(convs.gemm(torch::randn({1, 6, 80}), torch::kFloat), c10::Error);
-  EXPECT_THROW(convs.gemm(torch::randn({1, 9, 9}), torch::kHalf), c10::Error);
+  for (auto compute : {torch::kFloat, torch::kBFloat16}) {
+    const auto output = convs.fast(features, compute).sum();
+    const auto grads = torch::autograd::grad({output}, {features, convs.w2}, {}, c10::nullopt, false, true);
+    EXPECT_FALSE(grads[0].defined());
+    EXPECT_TRUE(grads[1].defined());
+  }
+  EXPECT_THROW(convs.fast(torch::randn({1, 6, 80}), torch::kFloat), c10::Error);
+  EXPECT_THROW(convs.fast(torch::randn({1, 9, 9}), torch::kHalf), c10::Error);
+  EXPECT_THROW(convs.gemms(torch::randn({1, 9, 6}), torch::kBFloat16), c10::Error);
 }
 
 // The lengths and size where oneDNN 2.6's AMX bf16 convolution returned wrong values and NaN (precision.h):
@@ -113,7 +127,7 @@ TEST(SubsamplingConv, Bf16StaysCloseToFp32ForSixtyLengths) {
       // A positive upstream gradient, so the parameter gradients are sums without cancellation.
       const auto upstream = torch::rand(plain.sizes());
       const auto expected = output_and_gradients(convs, plain, upstream);
-      const auto actual = output_and_gradients(convs, convs.gemm(features, torch::kBFloat16), upstream);
+      const auto actual = output_and_gradients(convs, convs.fast(features, torch::kBFloat16), upstream);
       for (size_t i = 0; i < expected.size(); ++i) {
         ASSERT_TRUE(torch::isfinite(actual[i]).all().item<bool>()) << "tensor " << i << ", " << where;
         EXPECT_LT(relative_error(actual[i], expected[i]), 2e-2) << "tensor " << i << ", " << where;

@@ -1,10 +1,12 @@
 #pragma once
-// The Conv2d subsampling's two 3x3 stride-2 convolutions (each followed by ReLU) as CPU matrix products.
+// The Conv2d subsampling's two 3x3 stride-2 convolutions (each followed by ReLU) on CPU, faster than two
+// plain Conv2d's and, in bf16, correct.
 //
-// oneDNN 2.6 runs the second convolution (d_model -> d_model channels) at about a third of the CPU's matmul
-// rate, the first (1 -> d_model) far slower still, and its AMX bf16 kernel returns wrong values for many
-// input lengths. Here both become plain GEMMs over strided views of one activation buffer, with no im2col
-// copy of the big activation, so fp32 goes through BLAS and bf16 through oneDNN's (correct) AMX matmul.
+// The first (1 -> C channels) is one GEMM over its 3x3 patches: oneDNN takes several times longer on one
+// input channel. In fp32 the second (C -> C) stays oneDNN's convolution, fed channels last (NHWC), which
+// is what the GEMM writes, so there is no reorder. In bf16 oneDNN 2.6's AMX convolution returns wrong
+// values for many input lengths (precision.h), so the second convolution becomes six GEMMs on strided
+// views of one activation buffer (no im2col copy) through oneDNN's AMX matmul, which is right.
 #include <torch/torch.h>
 
 namespace asr {
@@ -16,5 +18,11 @@ namespace asr {
 torch::Tensor subsampling_convolutions_cpu(const torch::Tensor& features, const torch::Tensor& conv1_weight,
                                            const torch::Tensor& conv1_bias, const torch::Tensor& conv2_weight,
                                            const torch::Tensor& conv2_bias, at::ScalarType compute);
+
+// Both convolutions as GEMMs over the parity-split buffer, what subsampling_convolutions_cpu runs in bf16;
+// in fp32 the tests check that buffer's indexing against Conv2d to fp32 rounding.
+torch::Tensor subsampling_convolutions_as_gemms(const torch::Tensor& features, const torch::Tensor& conv1_weight,
+                                                const torch::Tensor& conv1_bias, const torch::Tensor& conv2_weight,
+                                                const torch::Tensor& conv2_bias, at::ScalarType compute);
 
 }  // namespace asr

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace asr {
 
@@ -72,10 +73,30 @@ Tensor first_conv_patches(const Tensor& features, const Geometry& g) {
 
 // ReLU's backward in place: grad = 0 where the activation is not positive. One pass over memory, with
 // no mask tensor and no fresh output the size of the buffer.
-template <typename T>
-void zero_where_not_positive(T* grad, const T* activation, int64_t n) {
+void zero_where_not_positive(float* grad, const float* activation, int64_t n) {
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) grad[k] = activation[k] > T(0) ? grad[k] : T(0);
+    for (int64_t k = begin; k < end; ++k) grad[k] = activation[k] > 0.f ? grad[k] : 0.f;
+  });
+}
+
+// bf16 on its bits, as integer compares the compiler vectorizes (ATen's bf16 relu here converts element by
+// element, 4x slower): 0x0001..0x7F80 are the positive values up to +inf, 0x8001..0xFF80 the negative ones
+// down to -inf (NaN is neither, and passes through as in ReLU).
+bool bf16_positive(uint16_t bits) { return static_cast<uint16_t>(bits - 0x0001) < 0x7F80; }
+bool bf16_negative(uint16_t bits) { return static_cast<uint16_t>(bits - 0x8001) < 0x7F80; }
+
+void zero_where_not_positive(at::BFloat16* grad, const at::BFloat16* activation, int64_t n) {
+  auto* g = reinterpret_cast<uint16_t*>(grad);
+  const auto* a = reinterpret_cast<const uint16_t*>(activation);
+  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) g[k] = bf16_positive(a[k]) ? g[k] : uint16_t{0};
+  });
+}
+
+void relu_bf16_(at::BFloat16* values, int64_t n) {
+  auto* v = reinterpret_cast<uint16_t*>(values);
+  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) v[k] = bf16_negative(v[k]) ? uint16_t{0} : v[k];
   });
 }
 
@@ -96,7 +117,11 @@ class SubsamplingConvolutions : public torch::autograd::Function<SubsamplingConv
     buffer.narrow(0, 2 * g.plane(), c).zero_();
     auto h = buffer.narrow(0, 0, 2 * g.plane()).view({-1, c});
     at::mm_out(h, patches, w1_and_bias.t());
-    h.relu_();
+    if (compute == torch::kFloat) {
+      h.relu_();
+    } else {
+      relu_bf16_(h.data_ptr<at::BFloat16>(), h.numel());
+    }
 
     auto kernel = w2.permute({2, 3, 1, 0}).contiguous().to(compute);  // (row, column, C in, C out)
     Tensor out;  // (M, C) float32

@@ -61,7 +61,7 @@ TEST(Precision, Bf16ForwardStaysCloseToFp32) {
 }
 
 // oneDNN 2.6's AMX bf16 3x3 stride-2 convolution returns garbage for these lengths at d_model 144 (1 and 2
-// threads); the subsampling runs in fp32 so the loss stays finite (CpuAutocastOff, precision.h).
+// threads); the subsampling's bf16 GEMMs never call it, so the loss stays finite (precision.h).
 TEST(Precision, Bf16StaysFiniteOnLengthsWhereTheAmxConvolutionFails) {
   auto model = test::tiny_model();
   model.d_model = 144;

@@ -1,10 +1,13 @@
 #include "asr/model.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 
 #include "asr/dropout.h"
 #include "asr/errors.h"
 #include "asr/precision.h"
+#include "asr/subsampling_conv.h"
 
 namespace asr {
 
@@ -59,6 +62,19 @@ Conv2dSubsamplingImpl::Conv2dSubsamplingImpl(int64_t n_mels, int64_t d_model) {
 }
 
 torch::Tensor Conv2dSubsamplingImpl::forward(const torch::Tensor& features) {
+  if (features.is_cpu() && !features.requires_grad() && features.size(1) >= 7) {
+    const bool bf16 = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+    auto x = subsampling_convolutions_cpu(features, conv1_->weight, conv1_->bias, conv2_->weight, conv2_->bias,
+                                          bf16 ? torch::kBFloat16 : torch::kFloat);  // (B, T', F', d)
+    const auto b = x.size(0), t = x.size(1), f = x.size(2), d = x.size(3);
+    // out_ takes each frame as (d, F'), like the reference's flattened NCHW: permute its weight's columns to
+    // (F', d), a small copy, rather than the activation.
+    auto weight = out_->weight.view({-1, d, f}).transpose(1, 2).reshape({-1, f * d});
+    return torch::linear(x.reshape({b, t, f * d}), weight, out_->bias);
+  }
+  // Plain convolutions on CUDA, and on CPU where the features need a gradient or are too short (which
+  // Conv2d reports). fp32 on CPU: see CpuAutocastOff (precision.h).
+  CpuAutocastOff fp32_on_cpu;
   auto x = conv1_->forward(features.unsqueeze(1)).relu_();  // (B, d, T/2, F/2)
   x = conv2_->forward(x).relu_();                            // (B, d, T', F')
   const auto b = x.size(0), d = x.size(1), t = x.size(2), f = x.size(3);
@@ -252,12 +268,7 @@ ConformerCTCImpl::ConformerCTCImpl(const ModelConfig& config) : config_(config) 
 std::pair<torch::Tensor, torch::Tensor> ConformerCTCImpl::forward(const torch::Tensor& features,
                                                                   const torch::Tensor& lengths) {
   const auto device = ctc_head_->weight.device();
-  torch::Tensor x;
-  {
-    // fp32 even under bf16 autocast on CPU: see CpuAutocastOff (precision.h).
-    CpuAutocastOff fp32_subsampling;
-    x = subsampling_(features.to(device, torch::kFloat, /*non_blocking=*/true));
-  }
+  auto x = subsampling_(features.to(device, torch::kFloat, /*non_blocking=*/true));
   auto out_lengths = subsampled_lengths(lengths.to(device, torch::kLong)).clamp_max(x.size(1));
   x = encoder_(x, out_lengths);
   return {torch::log_softmax(torch::linear(x, ctc_head_->weight, ctc_head_->bias), -1), out_lengths};

@@ -37,10 +37,13 @@ void set_autocast_enabled(c10::DeviceType device, bool enabled);
 at::ScalarType autocast_dtype(c10::DeviceType device);
 void set_autocast_dtype(c10::DeviceType device, at::ScalarType dtype);
 
-// While alive, CPU autocast is off on this thread (restored after). The Conv2d subsampling runs under it:
-// oneDNN 2.6's AMX bf16 kernel for its 3x3 stride-2 convolution returns wrong values, inf and NaN for
-// many input lengths (with 2 threads, 47 of 60 lengths tried for d_model 144; avoided without AMX), and
-// one NaN forward poisons the BatchNorm running statistics, so every later evaluation is NaN.
+// While alive, CPU autocast is off on this thread (restored after). oneDNN 2.6's AMX bf16 kernel for the
+// subsampling's 3x3 stride-2 convolution returns wrong values, inf and NaN for many input lengths (with 2
+// threads, 47 of 60 lengths tried for d_model 144; avoided without AMX), and one NaN forward poisons the
+// BatchNorm running statistics, so every later evaluation is NaN. On CPU the subsampling therefore never
+// calls that kernel: its convolutions run as GEMMs (subsampling_conv.h), in bf16 under autocast through
+// oneDNN's AMX matmul, which is right on those lengths (test_subsampling_conv.cpp). Only its fallback to
+// the plain Conv2d (features that need a gradient, inputs under 7 frames) runs under this guard.
 class CpuAutocastOff {
  public:
   CpuAutocastOff();

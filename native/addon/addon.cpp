@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "asr/audio.h"
+#include "asr/compute_thread.h"
 #include "asr/errors.h"
 #include "binding.h"
 
@@ -411,6 +412,9 @@ void AsyncJob::Post(Event event) {
 
 void AsyncJob::Execute() {
   try {
+    // Pool threads open no OpenMP team of their own: a trainer's compute runs on the compute thread
+    // (compute_thread.h), and any second team makes libgomp park its threads after every region.
+    asr::limit_this_thread_to_one_openmp_thread();
     Run();
   } catch (...) {
     failure_ = Describe(std::current_exception());
@@ -470,7 +474,9 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
     o.Set("cuda", torch::cuda::is_available());
     o.Set("cudaDevices", static_cast<double>(torch::cuda::device_count()));
     o.Set("openmp", AT_PARALLEL_OPENMP == 1);
-    o.Set("threads", at::get_num_threads());
+    int threads = 0;  // the compute thread's, where trainers run
+    asr::run_on_compute_thread([&] { threads = at::get_num_threads(); });
+    o.Set("threads", threads);
     o.Set("napi", NAPI_VERSION);
     return o;
   });
@@ -480,7 +486,12 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t threads = IntArg(info[0], "threads");
   if (threads < 0 || threads > 1024) ThrowInvalid(env, "threads must be 0 (all cores) or a count");
-  return Guarded(env, [&] { return Napi::Number::New(env, asr::set_threads(static_cast<int>(threads))); });
+  return Guarded(env, [&] {
+    // The count belongs to the compute thread, where trainers run; this thread stays at one (Init).
+    int set = 0;
+    asr::run_on_compute_thread([&] { set = asr::set_threads(static_cast<int>(threads)); });
+    return Napi::Number::New(env, set);
+  });
 }
 
 Napi::Value ModelPreset(const Napi::CallbackInfo& info) {
@@ -572,6 +583,9 @@ Napi::Value ReadCheckpointModelConfig(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Node's main thread opens no OpenMP team either (compute_thread.h): the trainers' compute thread
+  // should be the only one in the process.
+  asr::limit_this_thread_to_one_openmp_thread();
   auto* data = new AddonData();
   env.SetInstanceData(data);
   data->feature_store = Napi::Persistent(FeatureStoreWrap::Define(env));

@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "asr/compute_thread.h"
 #include "asr/errors.h"
 #include "binding.h"
 
@@ -55,9 +56,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const asr::ModelConfig model = ModelConfigFromJs(info[0]);
     const asr::TrainConfig train = TrainConfigFromJs(info[1]);
     Guarded(env, [&] {
-      // LibTorch starts with one intra-op thread; the config's count applies from here on.
-      asr::set_threads(train.threads);
-      trainer_ = std::make_shared<asr::Trainer>(model, train);
+      // Built on the compute thread like every later call (compute_thread.h): initialising the weights
+      // opens parallel regions too. LibTorch starts with one intra-op thread; the config's count applies.
+      asr::run_on_compute_thread([&] {
+        asr::set_threads(train.threads);
+        trainer_ = std::make_shared<asr::Trainer>(model, train);
+      });
       parameter_count_ = trainer_->parameter_count();
       device_ = trainer_->device_name();
       Refresh();
@@ -194,6 +198,10 @@ class TrainJob : public TrainerJob {
 
  private:
   void Run() override {
+    asr::run_on_compute_thread([&] { TrainSteps(); });
+  }
+
+  void TrainSteps() {
     UseThreads(threads_);
     asr::Prefetcher prefetcher(store_, batches_, 0);
     for (size_t i = 0; i < batches_.size(); ++i) {
@@ -255,11 +263,13 @@ class EvaluateJob : public TrainerJob {
 
  private:
   void Run() override {
-    UseThreads(threads_);
-    std::vector<asr::Batch> batches;
-    batches.reserve(batches_.size());
-    for (const auto& indices : batches_) batches.push_back(asr::collate(*store_, indices));
-    result_ = trainer_->evaluate(batches);
+    asr::run_on_compute_thread([&] {
+      UseThreads(threads_);
+      std::vector<asr::Batch> batches;
+      batches.reserve(batches_.size());
+      for (const auto& indices : batches_) batches.push_back(asr::collate(*store_, indices));
+      result_ = trainer_->evaluate(batches);
+    });
   }
   Napi::Value Result(Napi::Env env) override { return EvalResultToJs(env, result_); }
 
@@ -276,8 +286,10 @@ class TranscribeJob : public TrainerJob {
 
  private:
   void Run() override {
-    UseThreads(threads_);
-    texts_ = trainer_->transcribe(asr::collate(*store_, indices_));
+    asr::run_on_compute_thread([&] {
+      UseThreads(threads_);
+      texts_ = trainer_->transcribe(asr::collate(*store_, indices_));
+    });
   }
   Napi::Value Result(Napi::Env env) override { return StringsToJs(env, texts_); }
 
@@ -301,7 +313,9 @@ class SaveJob : public TrainerJob {
 
  private:
   void Run() override {
-    const asr::CheckpointSnapshot snapshot = trainer_->snapshot(meta_);
+    // The copy on the compute thread, between steps; serialising and fsyncing here, on this pool thread.
+    asr::CheckpointSnapshot snapshot;
+    asr::run_on_compute_thread([&] { snapshot = trainer_->snapshot(meta_); });
     if (reports_snapshot_) {
       Post([this](Napi::Env, Napi::Function on_snapshot) {
         ReleaseEarly();
@@ -324,8 +338,10 @@ class LoadJob : public TrainerJob {
 
  private:
   void Run() override {
-    UseThreads(threads_);
-    meta_ = trainer_->load_checkpoint(path_);
+    asr::run_on_compute_thread([&] {
+      UseThreads(threads_);
+      meta_ = trainer_->load_checkpoint(path_);
+    });
   }
   Napi::Value Result(Napi::Env env) override { return CheckpointMetaToJs(env, meta_); }
 

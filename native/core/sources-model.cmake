@@ -9,4 +9,5 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/precision.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/compute_thread.cpp
 )

@@ -4,10 +4,10 @@
 #include <numeric>
 #include <random>
 
+#include "asr/compute_thread.h"
 #include "asr/dataset.h"
 #include "asr/errors.h"
 #include "asr/vocab.h"
-#include "single_thread.h"
 
 namespace asr {
 

@@ -22,10 +22,10 @@
 #include <unordered_set>
 
 #include "asr/audio.h"
+#include "asr/compute_thread.h"
 #include "asr/dataset.h"
 #include "asr/errors.h"
 #include "asr/vocab.h"
-#include "single_thread.h"
 
 namespace asr {
 

@@ -63,7 +63,7 @@ Conv2dSubsamplingImpl::Conv2dSubsamplingImpl(int64_t n_mels, int64_t d_model) {
 
 torch::Tensor Conv2dSubsamplingImpl::forward(const torch::Tensor& features) {
   if (features.is_cpu() && !features.requires_grad() && features.size(1) >= 7) {
-    const bool bf16 = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+    const bool bf16 = autocast_enabled(c10::DeviceType::CPU) && autocast_dtype(c10::DeviceType::CPU) == at::kBFloat16;
     auto x = subsampling_convolutions_cpu(features, conv1_->weight, conv1_->bias, conv2_->weight, conv2_->bias,
                                           bf16 ? torch::kBFloat16 : torch::kFloat);  // (B, T', F', d)
     const auto b = x.size(0), t = x.size(1), f = x.size(2), d = x.size(3);

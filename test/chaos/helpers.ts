@@ -10,24 +10,16 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CheckpointStore, parseSidecar, sha256File, sidecarName, type CheckpointEntry } from '../../src/checkpoints/index.js';
 import { loadNative, type Trainer } from '../../src/native.js';
+import { seededRandom } from '../helpers/random.js';
+
+/** A failing chaos run is repeated with its printed seed. */
+export { seededRandom };
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** The tiny network of test/server/fixtures.ts. */
 export const TINY = { d_model: 32, num_layers: 2, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.1 };
-
-/** Deterministic randomness (mulberry32): a failing run is repeated with its printed seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function chaosSeed(): number {
   const fromEnv = Number(process.env.CHAOS_SEED);

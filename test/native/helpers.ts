@@ -2,6 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 
 import { loadNative, type AudioUtterance, type ModelConfig, type TrainConfigInput } from '../../src/native.js';
+import { seededRandom } from '../helpers/random.js';
+import { wavBytes } from '../helpers/wav.js';
 
 export const native = loadNative();
 
@@ -28,25 +30,13 @@ export const STEADY_TRAINING: TrainConfigInput = {
   spec_augment: { enabled: false },
 };
 
-/** Deterministic noise (mulberry32), so every run sees the same audio. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const TEXTS = ['hello world', 'one two three', 'yes', 'good morning', "it's fine", 'stop now', 'go left', 'red blue'];
 
 /** `seconds` of two sines (their pitch differs per utterance) over a little noise, at `sampleRate`. */
 export function syntheticWave(index: number, seconds = 1, sampleRate = 16000): Float32Array {
   const n = Math.round(seconds * sampleRate);
   const wave = new Float32Array(n);
-  const noise = random(index + 1);
+  const noise = seededRandom(index + 1); // the same audio every run
   const f1 = 180 + 40 * index;
   const f2 = 700 + 90 * index;
   for (let i = 0; i < n; i++) {
@@ -67,23 +57,5 @@ export function syntheticUtterances(count: number, seconds = 1): AudioUtterance[
 
 /** A 16-bit PCM mono WAV file. */
 export async function writeWav(path: string, samples: Float32Array, sampleRate: number): Promise<void> {
-  const data = Buffer.alloc(samples.length * 2);
-  for (let i = 0; i < samples.length; i++) {
-    data.writeInt16LE(Math.round(Math.max(-1, Math.min(1, samples[i])) * 32767), i * 2);
-  }
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVE', 8);
-  header.write('fmt ', 12);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  await writeFile(path, Buffer.concat([header, data]));
+  await writeFile(path, wavBytes(samples, sampleRate));
 }

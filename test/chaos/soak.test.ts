@@ -3,8 +3,8 @@
  * than 5 % to the end, and its open file descriptors do not grow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
-import { EventStream, post, startServer, type TestServer } from '../server/client.js';
+import type { TestWorkspace } from '../server/fixtures.js';
+import { closeServedWorkspace, post, serveWorkspace, type EventStream, type TestServer } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { openFds, rssBytes } from './helpers.js';
 
@@ -15,15 +15,9 @@ describe('soak', () => {
   let server: TestServer;
   let events: EventStream;
   beforeAll(async () => {
-    workspace = makeWorkspace({ train: 16, val: 4, batchSize: 4, epochs: EPOCHS });
-    server = await startServer(workspace);
-    events = await EventStream.open(server.wsUrl);
+    ({ workspace, server, events } = await serveWorkspace({ train: 16, val: 4, batchSize: 4, epochs: EPOCHS }));
   });
-  afterAll(async () => {
-    events?.close();
-    await server?.close();
-    workspace?.cleanup();
-  });
+  afterAll(() => closeServedWorkspace({ workspace, server, events }));
 
   it(`${EPOCHS} lightweight epochs: RSS after epoch 2 grows < 5 %, file handles do not grow`, async () => {
     const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: EPOCHS, lightweight: true });

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { buildApp, type BuildAppOptions } from '../../src/server/app.js';
-import type { TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace, type WorkspaceOptions } from './fixtures.js';
 
 export interface TestServer {
   app: FastifyInstance;
@@ -99,4 +99,24 @@ export async function post(base: string, path: string, body: unknown, headers: R
 export async function get(base: string, path: string, headers: Record<string, string> = {}) {
   const response = await fetch(base + path, { headers });
   return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+/** What most server suites start from: a workspace, a real server on it and an open /ws event stream. */
+export interface ServedWorkspace {
+  workspace: TestWorkspace;
+  server: TestServer;
+  events: EventStream;
+}
+
+export async function serveWorkspace(options: WorkspaceOptions): Promise<ServedWorkspace> {
+  const workspace = makeWorkspace(options);
+  const server = await startServer(workspace);
+  return { workspace, server, events: await EventStream.open(server.wsUrl) };
+}
+
+/** Undoes serveWorkspace, also after a set-up that failed half-way (the missing parts are undefined). */
+export async function closeServedWorkspace(served: Partial<ServedWorkspace>): Promise<void> {
+  served.events?.close();
+  await served.server?.close();
+  served.workspace?.cleanup();
 }

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
-import { EventStream, get, post, startServer, type TestServer } from './client.js';
+import type { TestWorkspace } from './fixtures.js';
+import { closeServedWorkspace, EventStream, get, post, serveWorkspace, type TestServer } from './client.js';
 
 describe('the guide, example by example', () => {
   let workspace: TestWorkspace;
@@ -14,15 +14,9 @@ describe('the guide, example by example', () => {
   let events: EventStream;
   beforeAll(async () => {
     // Retention 6 keeps epochs 5..10 of a 10-epoch run, so the guide's epoch-5 checkpoint exists.
-    workspace = makeWorkspace({ train: 24, val: 4, batchSize: 2, epochs: 10, retention: 6 });
-    server = await startServer(workspace);
-    events = await EventStream.open(server.wsUrl);
+    ({ workspace, server, events } = await serveWorkspace({ train: 24, val: 4, batchSize: 2, epochs: 10, retention: 6 }));
   });
-  afterAll(async () => {
-    events?.close();
-    await server?.close();
-    workspace?.cleanup();
-  });
+  afterAll(() => closeServedWorkspace({ workspace, server, events }));
 
   /** Stops the running trainer once it has made progress, and waits until it has ended. */
   async function stopAfterProgress(runId: string): Promise<string[]> {

@@ -6,22 +6,16 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from './fixtures.js';
-import { EventStream, get, post, startServer, type TestServer } from './client.js';
+import { closeServedWorkspace, EventStream, get, post, serveWorkspace, startServer, type TestServer } from './client.js';
 
 describe('supervised trainer', () => {
   let workspace: TestWorkspace;
   let server: TestServer;
   let events: EventStream;
   beforeAll(async () => {
-    workspace = makeWorkspace({ train: 32, val: 4, batchSize: 2, epochs: 2 });
-    server = await startServer(workspace);
-    events = await EventStream.open(server.wsUrl);
+    ({ workspace, server, events } = await serveWorkspace({ train: 32, val: 4, batchSize: 2, epochs: 2 }));
   });
-  afterAll(async () => {
-    events?.close();
-    await server?.close();
-    workspace?.cleanup();
-  });
+  afterAll(() => closeServedWorkspace({ workspace, server, events }));
 
   const progressOf = (runId: string, from: number) =>
     events.messages.slice(from).filter((m) => m.type === 'progress' && m.payload.run_id === runId).map((m) => m.payload);

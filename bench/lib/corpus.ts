@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
 import { loadDataset, type UtteranceSpec } from '../../src/data/index.js';
 import type { FeatureStore, NativeAddon } from '../../src/native.js';
 
@@ -91,4 +91,28 @@ export function fixedLength(
     outTexts.push(words.join(' '));
   }
   return { samples: outSamples, texts: outTexts };
+}
+
+/**
+ * Writes `dir/config.yaml` for an xs Conformer on the bundled mini corpus, with `training` (and any other
+ * top-level) settings given as YAML lines, and returns the loaded config.
+ */
+export function miniCorpusConfig(dir: string, training: string[], extra: string[] = []): LoadedConfig {
+  const data = join(REPO, 'data', 'mini-ljspeech');
+  const path = join(dir, 'config.yaml');
+  writeFileSync(
+    path,
+    [
+      ...extra,
+      'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
+      'datasets:',
+      `  mini-ljspeech: { path: ${data}, val_list: ${join(data, 'val_ids.txt')} }`,
+      'models:',
+      '  conformer: { preset: xs }',
+      'training:',
+      ...training.map((line) => `  ${line}`),
+      '',
+    ].join('\n'),
+  );
+  return loadConfig({ path, env: {} });
 }

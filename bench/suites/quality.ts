@@ -6,13 +6,12 @@
  * the evaluation that reaches the target; feature extraction is excluded on both sides. The two runs go
  * one after the other (minutes each), not interleaved.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { loadConfig } from '../../src/config/index.js';
 import type { NativeAddon } from '../../src/native.js';
 import { TrainingRun } from '../../src/training/index.js';
-import { makeBatch, miniCorpus, readAll, REPO } from '../lib/corpus.js';
+import { makeBatch, miniCorpus, miniCorpusConfig, readAll, REPO } from '../lib/corpus.js';
 import type { ReferenceWorker } from '../lib/reference.js';
 import type { Row } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
@@ -34,23 +33,7 @@ interface Outcome {
 }
 
 async function projectRun(dir: string, precision: string, o: QualityOptions): Promise<Outcome> {
-  const data = join(REPO, 'data', 'mini-ljspeech');
-  writeFileSync(
-    join(dir, 'config.yaml'),
-    [
-      'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
-      'datasets:',
-      `  mini-ljspeech: { path: ${data}, val_list: ${join(data, 'val_ids.txt')} }`,
-      'models:',
-      '  conformer: { preset: xs }',
-      'training:',
-      '  epochs: 1000',
-      `  threads: ${o.threads}`,
-      `  precision: ${precision}`,
-      '',
-    ].join('\n'),
-  );
-  const config = loadConfig({ path: join(dir, 'config.yaml'), env: {} });
+  const config = miniCorpusConfig(dir, ['epochs: 1000', `threads: ${o.threads}`, `precision: ${precision}`]);
   let started = 0;
   let result: Outcome = { reached: false, wallS: 0, cer: 1, epochs: 0 };
   const run = await TrainingRun.prepare(

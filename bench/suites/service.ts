@@ -4,14 +4,13 @@
  * trains; and the spread of each `progress` event's arrival over 50 WebSocket clients. The workspace is a
  * temp folder whose dataset is the bundled mini corpus (a limited training set, the xs model).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { WebSocket } from 'ws';
 
-import { loadConfig } from '../../src/config/index.js';
 import { serve } from '../../src/server/index.js';
-import { REPO } from '../lib/corpus.js';
+import { miniCorpusConfig, REPO } from '../lib/corpus.js';
 import type { Row } from '../lib/report.js';
 import { percentile, summarize } from '../lib/stats.js';
 
@@ -39,25 +38,9 @@ async function waitDone(base: string, timeoutMs: number): Promise<string> {
 
 export async function serviceSuite(opts: { reps: number; samples: number; clients: number; threads: number; log: (l: string) => void }): Promise<Row[]> {
   const root = mkdtempSync(join(REPO, 'bench', '.work', 'service-'));
-  const data = join(REPO, 'data', 'mini-ljspeech');
-  writeFileSync(
-    join(root, 'config.yaml'),
-    [
-      'server: { host: 127.0.0.1, port: 0, api_token: "" }',
-      'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
-      'datasets:',
-      `  mini-ljspeech: { path: ${data}, val_list: ${join(data, 'val_ids.txt')} }`,
-      'models:',
-      '  conformer: { preset: xs }',
-      'training:',
-      '  epochs: 1',
-      '  batch_size: 16',
-      `  threads: ${opts.threads}`,
-      '  seed: 0',
-      '',
-    ].join('\n'),
-  );
-  const config = loadConfig({ path: join(root, 'config.yaml'), env: {} });
+  const config = miniCorpusConfig(root, ['epochs: 1', 'batch_size: 16', `threads: ${opts.threads}`, 'seed: 0'], [
+    'server: { host: 127.0.0.1, port: 0, api_token: "" }',
+  ]);
   const server = await serve(config, { port: 0, handleSignals: false, logger: false });
   const base = server.url;
   const sockets: WebSocket[] = [];

@@ -101,6 +101,15 @@ TEST(Precision, Bf16RunsResumeExactly) {
 
 // ---- CUDA: skipped without a GPU ---------------------------------------------------------------------------
 
+// Ten more steps on one fixed batch end finite and below the first step's loss.
+void expect_ten_steps_lower_the_loss(Trainer& trainer, const Batch& batch) {
+  const double first = trainer.train_step(batch).loss;
+  double last = first;
+  for (int i = 0; i < 10; ++i) last = trainer.train_step(batch).loss;
+  EXPECT_TRUE(std::isfinite(last));
+  EXPECT_LT(last, first);
+}
+
 class Cuda : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -111,12 +120,7 @@ class Cuda : public ::testing::Test {
 TEST_F(Cuda, ForwardAndBackwardTrain) {
   Trainer trainer(test::tiny_model(), with("fp32", "cuda"));
   EXPECT_EQ(trainer.device_name(), "cuda:0");
-  const auto batch = test::random_batch(3, {120, 100}, 10);
-  const double first = trainer.train_step(batch).loss;
-  double last = first;
-  for (int i = 0; i < 10; ++i) last = trainer.train_step(batch).loss;
-  EXPECT_TRUE(std::isfinite(last));
-  EXPECT_LT(last, first);
+  expect_ten_steps_lower_the_loss(trainer, test::random_batch(3, {120, 100}, 10));
   for (const auto& p : trainer.model()->parameters()) EXPECT_TRUE(p.is_cuda());
 }
 
@@ -139,12 +143,7 @@ TEST_F(Cuda, CheckpointWrittenOnCudaLoadsOnCpu) {
 
 TEST_F(Cuda, Bf16AutocastTrains) {
   Trainer trainer(test::tiny_model(), with("bf16", "cuda"));
-  const auto batch = test::random_batch(6, {120, 100}, 10);
-  const double first = trainer.train_step(batch).loss;
-  double last = first;
-  for (int i = 0; i < 10; ++i) last = trainer.train_step(batch).loss;
-  EXPECT_TRUE(std::isfinite(last));
-  EXPECT_LT(last, first);
+  expect_ten_steps_lower_the_loss(trainer, test::random_batch(6, {120, 100}, 10));
   EXPECT_FALSE(autocast_enabled(c10::DeviceType::CUDA)) << "CUDA autocast leaked out of train_step";
 }
 

@@ -40,6 +40,7 @@ export {
   MAX_NAME_LENGTH,
   NAME_PATTERN,
   checkpointName,
+  isLinkNameFor,
   linkName,
   lockFileName,
   parseCheckpointName,

@@ -51,8 +51,17 @@ function validateCount(value: unknown, what: string): number {
   return value;
 }
 
+/** `{model}-{dataset}`: the start of every file name of the pair, from checked names. */
 export function pairPrefix(model: string, dataset: string): string {
-  return `${validateModelName(model)}-${validateDatasetName(dataset)}`;
+  return prefixOf(validateModelName(model), validateDatasetName(dataset));
+}
+
+/**
+ * `{model}-{dataset}` unchecked: for names read back from the folder (a sidecar's, a listing's), which
+ * are only compared with file names, never used to make one.
+ */
+export function prefixOf(model: string, dataset: string): string {
+  return `${model}-${dataset}`;
 }
 
 /**
@@ -77,24 +86,55 @@ export function parseCheckpointName(name: string): ParsedCheckpointName | null {
   return { prefix: match[1]!, epoch, nameStep, kind: nameStep === null ? 'epoch' : 'step' };
 }
 
-/** The name belongs to this model/dataset by its text (the sidecar settles collisions, see store). */
-export function parseCheckpointNameFor(name: string, model: string, dataset: string): ParsedCheckpointName | null {
-  const parsed = parseCheckpointName(name);
-  return parsed && parsed.prefix === `${model}-${dataset}` ? parsed : null;
+/**
+ * The names a caller's checkpoint could have: as given, and with `.pt` added when it lacks one
+ * ("…-epoch-3" is accepted); names no file can have (over NAME_MAX) are left out.
+ */
+export function checkpointNameCandidates(requested: string): string[] {
+  const candidates = requested.endsWith('.pt') ? [requested] : [requested, `${requested}.pt`];
+  return candidates.filter((candidate) => Buffer.byteLength(candidate) <= MAX_FILE_NAME_BYTES);
 }
 
 export type LinkRole = 'latest' | 'best';
+export const LINK_ROLES: readonly LinkRole[] = ['latest', 'best'];
 
+/** `{model}-{dataset}-latest.pt` or `…-best.pt`: the pair's symlinks. */
 export function linkName(model: string, dataset: string, role: LinkRole): string {
-  return `${pairPrefix(model, dataset)}-${role}.pt`;
+  return linkNameOfPrefix(pairPrefix(model, dataset), role);
+}
+
+/** linkName() of a prefix read back from the folder (a scanned checkpoint's), unchecked. */
+export function linkNameOfPrefix(prefix: string, role: LinkRole): string {
+  return `${prefix}-${role}.pt`;
+}
+
+/** A link name back into its pair prefix and role; null for any other name. */
+export function parseLinkName(name: string): { prefix: string; role: LinkRole } | null {
+  const match = /^(.+)-(latest|best)\.pt$/.exec(name);
+  return match ? { prefix: match[1]!, role: match[2] as LinkRole } : null;
+}
+
+/** The name is one of this pair's links (names unchecked: they may come from a listing). */
+export function isLinkNameFor(name: string, model: string, dataset: string): boolean {
+  const prefix = prefixOf(model, dataset);
+  return LINK_ROLES.some((role) => name === linkNameOfPrefix(prefix, role));
 }
 
 export function lockFileName(model: string, dataset: string): string {
-  return `${pairPrefix(model, dataset)}.lock`;
+  return lockFileNameOfPrefix(pairPrefix(model, dataset));
+}
+
+function lockFileNameOfPrefix(prefix: string): string {
+  return `${prefix}.lock`;
 }
 
 export function sidecarName(checkpoint: string): string {
   return `${checkpoint}.json`;
+}
+
+/** The checkpoint a sidecar name belongs to (`X.pt.json` → `X.pt`); null for any other name. */
+export function checkpointOfSidecarName(name: string): string | null {
+  return name.endsWith('.pt.json') ? name.slice(0, -'.json'.length) : null;
 }
 
 /**
@@ -104,11 +144,11 @@ export function sidecarName(checkpoint: string): string {
  */
 export function isTempNameFor(name: string, model: string, dataset: string): boolean {
   const bare = name.startsWith('.') ? name.slice(1) : name;
-  const prefix = `${model}-${dataset}`;
+  const prefix = prefixOf(model, dataset);
   const ownFinalName = (base: string): boolean => {
-    const checkpoint = base.endsWith('.pt.json') ? base.slice(0, -'.json'.length) : base;
+    const checkpoint = checkpointOfSidecarName(base) ?? base;
     if (parseCheckpointName(checkpoint)?.prefix === prefix) return true;
-    return base === `${prefix}-latest.pt` || base === `${prefix}-best.pt` || base === `${prefix}.lock`;
+    return isLinkNameFor(base, model, dataset) || base === lockFileNameOfPrefix(prefix);
   };
   for (let at = bare.indexOf('.tmp'); at > 0; at = bare.indexOf('.tmp', at + 1)) {
     if (ownFinalName(bare.slice(0, at))) return true;

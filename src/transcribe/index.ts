@@ -4,7 +4,7 @@
  * training (FeatureStore.fromAudio) and greedy CTC decoding (Trainer.transcribe).
  */
 
-import { CheckpointStore, type CheckpointEntry } from '../checkpoints/index.js';
+import { CheckpointStore, isLinkNameFor, linkName, type CheckpointEntry } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
 import { loadNative, type Trainer } from '../native.js';
@@ -41,8 +41,7 @@ function notFound(name: string): AsrTrainerError {
 /** The model/dataset pair a checkpoint name belongs to, read from the listing (names alone are ambiguous). */
 function pairOf(name: string, entries: CheckpointEntry[]): { model: string; dataset: string } | null {
   for (const e of entries) {
-    const prefix = `${e.model_name}-${e.dataset_name}`;
-    if (e.name === name || name === `${prefix}-best.pt` || name === `${prefix}-latest.pt`) {
+    if (e.name === name || isLinkNameFor(name, e.model_name, e.dataset_name)) {
       return { model: e.model_name, dataset: e.dataset_name };
     }
   }
@@ -81,7 +80,7 @@ export async function resolveTranscribeCheckpoint(
     }
     // The best by val CER; before the first validation there is no best link, so the newest valid one.
     specific = entries.some((e) => e.model_name === model && e.dataset_name === dataset && e.is_best)
-      ? `${model}-${dataset}-best.pt`
+      ? linkName(model, dataset, 'best')
       : null;
   }
   const resolved = await store.resolveForResume({ model, dataset, specific });

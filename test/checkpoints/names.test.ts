@@ -5,7 +5,13 @@ import {
   parseCheckpointName,
   validatePlainFileName,
 } from '../../src/checkpoints/index.js';
-import { isTempNameFor } from '../../src/checkpoints/names.js';
+import {
+  checkpointNameCandidates,
+  checkpointOfSidecarName,
+  isLinkNameFor,
+  isTempNameFor,
+  parseLinkName,
+} from '../../src/checkpoints/names.js';
 
 describe('checkpoint names', () => {
   it('names epoch checkpoints as the guide does', () => {
@@ -19,6 +25,26 @@ describe('checkpoint names', () => {
   it('names the latest and best links', () => {
     expect(linkName('conformer', 'ljspeech', 'latest')).toBe('conformer-ljspeech-latest.pt');
     expect(linkName('conformer', 'ljspeech', 'best')).toBe('conformer-ljspeech-best.pt');
+  });
+
+  it('tells a link name back into its pair and role', () => {
+    expect(parseLinkName('conformer-mini-ljspeech-best.pt')).toEqual({ prefix: 'conformer-mini-ljspeech', role: 'best' });
+    expect(parseLinkName('conformer-mini-ljspeech-epoch-3.pt')).toBeNull();
+    expect(isLinkNameFor('conformer-mini-ljspeech-latest.pt', 'conformer', 'mini-ljspeech')).toBe(true);
+    expect(isLinkNameFor('conformer-mini-ljspeech-latest.pt', 'conformer-mini', 'ljspeech')).toBe(true);
+    expect(isLinkNameFor('conformer-mini-ljspeech-latest.pt', 'conformer', 'ljspeech')).toBe(false);
+    expect(isLinkNameFor('conformer-mini-ljspeech-epoch-3.pt', 'conformer', 'mini-ljspeech')).toBe(false);
+  });
+
+  it('finds the checkpoint of a sidecar name', () => {
+    expect(checkpointOfSidecarName('conformer-x-epoch-3.pt.json')).toBe('conformer-x-epoch-3.pt');
+    expect(checkpointOfSidecarName('config.json')).toBeNull();
+  });
+
+  it('accepts a named checkpoint with or without .pt, never past NAME_MAX', () => {
+    expect(checkpointNameCandidates('conformer-x-epoch-3.pt')).toEqual(['conformer-x-epoch-3.pt']);
+    expect(checkpointNameCandidates('conformer-x-epoch-3')).toEqual(['conformer-x-epoch-3', 'conformer-x-epoch-3.pt']);
+    expect(checkpointNameCandidates('x'.repeat(254))).toEqual(['x'.repeat(254)]);
   });
 
   it.each(['../x', 'a/b', 'Conformer', '', '-x', '.hidden', 'a b', 'a\u0000b', 'x'.repeat(101)])(

@@ -5,7 +5,8 @@
  * ```ts
  * const store = new CheckpointStore({ dir: config.paths.checkpoints, logger });
  * const lock = await store.acquireLock(model, dataset);          // E_LOCKED while another trainer writes
- * const from = await store.resolveForResume({ model, dataset, specific, requested: { model_config, batch_size } });
+ * const from = await store.resolveForResume({ model, dataset, specific });
+ * // then checkResumeCompatibility(from.name, <from.sidecar's model_config, batch_size>, { model_config, batch_size })
  * const name = store.checkpointName(model, dataset, epoch, midEpoch ? step : null);
  * await trainer.save(store.pathOf(name), meta);                  // the addon: atomic .pt
  * await store.commit({ name, model, dataset, step, global_step, metrics, config_hash, run_id,

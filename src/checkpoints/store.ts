@@ -8,7 +8,6 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { AsrTrainerError } from '../errors.js';
 import { fsyncDir, replaceSymlink, sha256File, writeFileAtomic } from './files.js';
-import { checkResumeCompatibility, type ResumeSettings } from './compat.js';
 import { acquireLock, type CheckpointLock } from './lock.js';
 import {
   NAME_PATTERN,
@@ -82,15 +81,13 @@ export interface ResolveRequest {
   dataset: string;
   /** `specific_checkpoint`: a file name from the list, `…-latest.pt` or `…-best.pt`; absent: the newest valid one. */
   specific?: string | null;
-  /** When given, the resolved checkpoint's sidecar is checked with checkResumeCompatibility(). */
-  requested?: ResumeSettings;
 }
 
 export interface ResolvedCheckpoint {
   name: string;
   path: string;
   sidecar: CheckpointSidecar;
-  /** Skipped files and a changed batch size, in words for the user (also sent to the logger). */
+  /** Skipped files and a broken latest link, in words for the user (also sent to the logger). */
   warnings: string[];
 }
 
@@ -258,15 +255,6 @@ export class CheckpointStore {
       request.specific !== undefined && request.specific !== null
         ? await this.resolveSpecific(model, dataset, request.specific)
         : await this.resolveLatest(model, dataset);
-    if (request.requested !== undefined && resolved.sidecar.model_config !== undefined) {
-      const { warnings } = checkResumeCompatibility(
-        resolved.name,
-        { model_config: resolved.sidecar.model_config, batch_size: resolved.sidecar.batch_size ?? null },
-        request.requested,
-      );
-      for (const warning of warnings) this.logger.warn(warning);
-      resolved.warnings.push(...warnings);
-    }
     this.logger.info(`Resuming from checkpoint '${resolved.name}' (epoch ${resolved.sidecar.epoch}, step ${resolved.sidecar.step})`);
     return resolved;
   }

@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, readlink, symlink, truncate, utimes, writeFil
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AsrTrainerError } from '../../src/errors.js';
-import { CheckpointStore, parseSidecar, sha256File } from '../../src/checkpoints/index.js';
+import { CheckpointStore, checkResumeCompatibility, parseSidecar, sha256File } from '../../src/checkpoints/index.js';
 import { newStore, save, tempDir, writeFakePt } from './helpers.js';
 
 const M = 'conformer';
@@ -248,21 +248,25 @@ describe('resolve for resume: latest', () => {
     });
   });
 
-  it('checks compatibility with the requested settings when asked', async () => {
+  it("hands back the sidecar's model config and batch size for the compatibility check", async () => {
     const { store, log } = await newStore();
     await save(store, { epoch: 1 });
-    const ok = await store.resolveForResume({
-      model: M,
-      dataset: D,
-      requested: { model_config: { d_model: 144, num_layers: 4 }, batch_size: 32 },
+    const resolved = await store.resolveForResume({ model: M, dataset: D });
+    expect(resolved.warnings).toEqual([]);
+    expect(log.warnings).toEqual([]);
+    const saved = { model_config: resolved.sidecar.model_config!, batch_size: resolved.sidecar.batch_size ?? null };
+    const ok = checkResumeCompatibility(resolved.name, saved, {
+      model_config: { d_model: 144, num_layers: 4 },
+      batch_size: 32,
     });
     expect(ok.warnings).toEqual([expect.stringMatching(/batch_size 32 instead of 16.*no longer exact/)]);
-    expect(log.warnings).toEqual(ok.warnings);
-    const error = await caught(
-      store.resolveForResume({ model: M, dataset: D, requested: { model_config: { d_model: 256, num_layers: 4 } } }),
-    );
-    expect(error.code).toBe('E_CHECKPOINT_INCOMPATIBLE');
-    expect(error.message).toContain('d_model');
+    let error: unknown;
+    try {
+      checkResumeCompatibility(resolved.name, saved, { model_config: { d_model: 256, num_layers: 4 } });
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toMatchObject({ code: 'E_CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('d_model') });
   });
 });
 

@@ -1,12 +1,47 @@
 /**
- * Crash-safe file primitives of the checkpoint folder. Written here rather than with
- * `write-file-atomic` because the sidecar and the links also need the folder itself fsynced after the
- * rename (that library does not), and the links are symlinks, which it does not write.
+ * File primitives of the checkpoint folder: crash-safe writes, and reads that take a missing entry as
+ * null. Written here rather than with `write-file-atomic` because the sidecar and the links also need
+ * the folder itself fsynced after the rename (that library does not), and the links are symlinks,
+ * which it does not write.
  */
 import { createHash } from 'node:crypto';
-import { open, rename, symlink, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { tempNameFor } from './names.js';
+
+export function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export async function lstatOrNull(filePath: string): Promise<Stats | null> {
+  try {
+    return await lstat(filePath);
+  } catch (error) {
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return null;
+    throw error;
+  }
+}
+
+/** A symlink's target as written; null when there is no entry or it is not a link. */
+export async function readlinkOrNull(filePath: string): Promise<string | null> {
+  try {
+    return await readlink(filePath);
+  } catch (error) {
+    if (errno(error) === 'ENOENT' || errno(error) === 'EINVAL') return null;
+    throw error;
+  }
+}
+
+/** The folder's entries; none while it does not exist yet (it is made on the first write). */
+export async function readNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
 
 /** Makes a rename or unlink in `dir` durable: without it a power cut can bring back the old entry. */
 export async function fsyncDir(dir: string): Promise<void> {

@@ -1,5 +1,16 @@
 /**
- * The checkpoint store: what the trainer writes with and the server reads with (ARCHITECTURE.md §5).
+ * The checkpoint folder (ARCHITECTURE.md §5): what the trainer writes with and the server reads with.
+ * Free of training code: it never parses a `.pt` (the addon writes and reads those); it knows files,
+ * sidecars and names. One job per file:
+ * - `store.ts`: the CheckpointStore class (one folder, one logger) and commit (sidecar, links, retention);
+ * - `names.ts`: every file and link name, made and parsed, and the name rules;
+ * - `scan.ts`: listing the folder (a `.pt`, its sidecar, its links; newest-first order);
+ * - `verify.ts`: a file's sha256 against its sidecar, and the per-file-version cache of verdicts;
+ * - `resolve.ts`: resume resolution (a named checkpoint or the newest valid one) with the guide's texts;
+ * - `links.ts`: pointing, reading and checking the `…-latest.pt` / `…-best.pt` symlinks;
+ * - `retention.ts`: what a commit leaves behind, deleted in a crash-safe order;
+ * - `sidecar.ts`: the sidecar format; `compat.ts`: whether a checkpoint fits the requested model;
+ * - `lock.ts`: the one-writer lock; `files.ts`: crash-safe writes and null-on-missing reads.
  *
  * Trainer, per save:
  * ```ts
@@ -27,16 +38,15 @@
  */
 export {
   CheckpointStore,
-  type CheckpointEntry,
   type CheckpointLogger,
   type CheckpointStoreOptions,
   type CommitRequest,
   type CommitResult,
-  type ListFilter,
-  type ResolveRequest,
-  type ResolvedCheckpoint,
-  type RetainRequest,
 } from './store.js';
+export { type CheckpointEntry, type ListFilter } from './scan.js';
+export { type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
+export { type RetainRequest } from './retention.js';
+export { type BrokenLink } from './links.js';
 export {
   MAX_NAME_LENGTH,
   NAME_PATTERN,

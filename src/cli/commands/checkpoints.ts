@@ -1,6 +1,6 @@
 /** `asr-trainer checkpoints`: the checkpoint folder as a table, or as the GET /api/checkpoints JSON. */
 
-import { CheckpointStore, type CheckpointEntry } from '../../checkpoints/store.js';
+import { CheckpointStore, type CheckpointEntry } from '../../checkpoints/index.js';
 import { loadConfig } from '../../config/index.js';
 import { formatPercent } from '../progress.js';
 

@@ -1,0 +1,220 @@
+/**
+ * Listing the folder: every regular `*.pt` with its sidecar read and checked by name and size (no
+ * hashing: see verify.ts), which links point at it, and the newest-first order.
+ */
+import type { Stats } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { errno, lstatOrNull, readNames, readlinkOrNull } from './files.js';
+import {
+  LINK_ROLES,
+  NAME_PATTERN,
+  linkNameOfPrefix,
+  parseCheckpointName,
+  prefixOf,
+  sidecarName,
+  validateDatasetName,
+  validateModelName,
+  type CheckpointKind,
+  type ParsedCheckpointName,
+} from './names.js';
+import { parseSidecar, sidecarMismatch, type CheckpointMetrics, type CheckpointSidecar } from './sidecar.js';
+
+/** One row of GET /api/checkpoints, plus what the store knows about its health. */
+export interface CheckpointEntry {
+  name: string;
+  model_name: string;
+  dataset_name: string;
+  kind: CheckpointKind;
+  epoch: number;
+  step: number;
+  global_step: number | null;
+  size_bytes: number;
+  /** MiB, two decimals. */
+  size_mb: number;
+  created_at: string;
+  metrics: CheckpointMetrics;
+  is_latest: boolean;
+  is_best: boolean;
+  /**
+   * Sidecar present and matching name, size and sha256. The hash is computed once per file version
+   * (inode, size, mtime, ctime) and cached by the store, so a listing re-reads only changed files.
+   */
+  valid: boolean;
+  problem?: string;
+}
+
+export interface ListFilter {
+  model?: string;
+  dataset?: string;
+}
+
+/** A listed checkpoint with what resume, links and retention need beyond the row. */
+export interface Scanned {
+  entry: CheckpointEntry;
+  parsed: ParsedCheckpointName;
+  /** Null unless the sidecar is present and describes this file. */
+  sidecar: CheckpointSidecar | null;
+  hasSidecarFile: boolean;
+  mtimeMs: number;
+}
+
+export const MIB = 1024 * 1024;
+
+/** A filter's names must be valid names: E_INVALID_ARGUMENT otherwise. */
+export function validateFilter(filter: ListFilter): void {
+  if (filter.model !== undefined) validateModelName(filter.model);
+  if (filter.dataset !== undefined) validateDatasetName(filter.dataset);
+}
+
+/** Newest first: by epoch, an epoch's end after its step saves, step, then global step, then mtime. */
+export function compareNewestFirst(a: Scanned, b: Scanned): number {
+  const key = (s: Scanned): number[] => [
+    s.parsed.epoch,
+    s.parsed.kind === 'epoch' ? 1 : 0,
+    s.parsed.nameStep ?? 0,
+    s.sidecar?.global_step ?? -1,
+    s.mtimeMs,
+  ];
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < ka.length; i += 1) {
+    if (ka[i] !== kb[i]) return kb[i]! - ka[i]!;
+  }
+  return a.entry.name < b.entry.name ? -1 : a.entry.name > b.entry.name ? 1 : 0;
+}
+
+/**
+ * The listing's order: grouped by model/dataset (a newest-first order only means something inside one
+ * run's checkpoints), newest first inside a group, the group with the most recent checkpoint first.
+ */
+export function orderForListing(scanned: Scanned[]): Scanned[] {
+  const groups = new Map<string, Scanned[]>();
+  for (const s of scanned) {
+    const key = `${s.entry.model_name}\u0000${s.entry.dataset_name}`;
+    const group = groups.get(key) ?? [];
+    group.push(s);
+    groups.set(key, group);
+  }
+  const ordered = [...groups.values()].map((group) => group.sort(compareNewestFirst));
+  const newestTime = (group: Scanned[]): number => Math.max(...group.map((s) => Date.parse(s.entry.created_at)));
+  ordered.sort((a, b) => newestTime(b) - newestTime(a));
+  return ordered.flat();
+}
+
+/** One model/dataset's checkpoints, newest first. */
+export async function scanPair(dir: string, model: string, dataset: string): Promise<Scanned[]> {
+  return (await scanFolder(dir, { model, dataset })).sort(compareNewestFirst);
+}
+
+/** Reads every regular `*.pt` of the filter and its sidecar; links and other files are passed over. */
+export async function scanFolder(dir: string, filter: ListFilter): Promise<Scanned[]> {
+  const out: Scanned[] = [];
+  for (const name of await readNames(dir)) {
+    const parsed = parseCheckpointName(name);
+    if (parsed === null) continue;
+    const stats = await lstatOrNull(path.join(dir, name));
+    if (stats === null || !stats.isFile()) continue;
+    const scanned = await scanOne(dir, name, parsed, stats, filter);
+    if (scanned === null) continue;
+    if (filter.model !== undefined && scanned.entry.model_name !== filter.model) continue;
+    if (filter.dataset !== undefined && scanned.entry.dataset_name !== filter.dataset) continue;
+    out.push(scanned);
+  }
+  const linkTargets = new Map<string, Set<string>>();
+  for (const s of out) {
+    const key = `${s.entry.model_name}\u0000${s.entry.dataset_name}`;
+    if (linkTargets.has(key)) continue;
+    const targets = new Set<string>();
+    for (const role of LINK_ROLES) {
+      const target = await readlinkOrNull(path.join(dir, linkNameOfPrefix(s.parsed.prefix, role)));
+      if (target !== null) targets.add(`${role}:${target}`);
+    }
+    linkTargets.set(key, targets);
+  }
+  for (const s of out) {
+    const targets = linkTargets.get(`${s.entry.model_name}\u0000${s.entry.dataset_name}`)!;
+    s.entry.is_latest = targets.has(`latest:${s.entry.name}`);
+    s.entry.is_best = targets.has(`best:${s.entry.name}`);
+  }
+  return out;
+}
+
+/** One `.pt` and its sidecar; null when the name cannot belong to the filter's model/dataset. */
+export async function scanOne(
+  dir: string,
+  name: string,
+  parsed: ParsedCheckpointName,
+  stats: Stats,
+  filter: ListFilter = {},
+): Promise<Scanned | null> {
+  let sidecar: CheckpointSidecar | null = null;
+  let hasSidecarFile = true;
+  let problem: string | undefined;
+  let text: string | null = null;
+  try {
+    text = await readFile(path.join(dir, sidecarName(name)), 'utf8');
+  } catch (error) {
+    if (errno(error) !== 'ENOENT') throw error;
+    hasSidecarFile = false;
+    problem = 'no sidecar: the save did not finish';
+  }
+  if (text !== null) {
+    const check = parseSidecar(text);
+    if (check.ok) {
+      sidecar = check.sidecar;
+      if (prefixOf(sidecar.model_name, sidecar.dataset_name) !== parsed.prefix) {
+        problem = `sidecar names model '${sidecar.model_name}' and dataset '${sidecar.dataset_name}', which do not match the file name`;
+        sidecar = null;
+      } else {
+        problem = sidecarMismatch(sidecar, { name, size: stats.size, epoch: parsed.epoch, kind: parsed.kind }) ?? undefined;
+      }
+    } else {
+      problem = check.problem;
+    }
+  }
+  const pair = sidecar
+    ? { model: sidecar.model_name, dataset: sidecar.dataset_name }
+    : splitPrefix(parsed.prefix, filter);
+  if (pair === null) return null;
+  const entry: CheckpointEntry = {
+    name,
+    model_name: pair.model,
+    dataset_name: pair.dataset,
+    kind: parsed.kind,
+    epoch: parsed.epoch,
+    step: sidecar?.step ?? parsed.nameStep ?? 0,
+    global_step: sidecar?.global_step ?? null,
+    size_bytes: stats.size,
+    size_mb: Math.round((stats.size / MIB) * 100) / 100,
+    created_at: sidecar?.created_at ?? stats.mtime.toISOString(),
+    metrics: sidecar?.metrics ?? {},
+    is_latest: false,
+    is_best: false,
+    valid: problem === undefined,
+    ...(problem !== undefined ? { problem } : {}),
+  };
+  return { entry, parsed, sidecar: problem === undefined ? sidecar : null, hasSidecarFile, mtimeMs: stats.mtimeMs };
+}
+
+/**
+ * Which model and dataset a name without a usable sidecar belongs to. With a filter the split is
+ * the filter's; without one, model names are taken to hold no '-' (dataset names often do).
+ */
+function splitPrefix(prefix: string, filter: ListFilter): { model: string; dataset: string } | null {
+  if (filter.model !== undefined) {
+    if (!prefix.startsWith(`${filter.model}-`)) return null;
+    const dataset = prefix.slice(filter.model.length + 1);
+    return NAME_PATTERN.test(dataset) ? { model: filter.model, dataset } : null;
+  }
+  if (filter.dataset !== undefined) {
+    if (!prefix.endsWith(`-${filter.dataset}`)) return null;
+    const model = prefix.slice(0, prefix.length - filter.dataset.length - 1);
+    return NAME_PATTERN.test(model) ? { model, dataset: filter.dataset } : null;
+  }
+  const dash = prefix.indexOf('-');
+  if (dash <= 0) return null;
+  const model = prefix.slice(0, dash);
+  const dataset = prefix.slice(dash + 1);
+  return NAME_PATTERN.test(model) && NAME_PATTERN.test(dataset) ? { model, dataset } : null;
+}

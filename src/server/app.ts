@@ -4,6 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AsrConfig } from '../config/schema.js';
+import { TranscriptionProcess } from '../transcribe/process.js';
 import { TrainingSupervisor, type SupervisorOptions } from '../training/supervisor.js';
 import { dashboardPlugin } from '../web/dashboard.js';
 import { installAuth } from './auth.js';
@@ -30,6 +31,8 @@ export interface BuildAppOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     supervisor: TrainingSupervisor;
+    /** POST /api/transcribe's child process (`pid` for tests and operators). */
+    transcriber: TranscriptionProcess;
     wsHub: WsHub;
   }
 }
@@ -41,7 +44,8 @@ export function effectiveApiToken(config: AsrConfig): string {
 
 /**
  * The whole HTTP + WebSocket API without listening: tests use inject() or listen({port: 0}); serve()
- * listens on server.host:port. Closing the app stops a running trainer gracefully first.
+ * listens on server.host:port. Closing the app stops a running trainer gracefully first and ends the
+ * transcription process once the requests in flight are answered.
  */
 export async function buildApp(config: AsrConfig, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -74,6 +78,11 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
     await supervisor.shutdown();
     hub.closeAll();
   });
+  const transcriber = new TranscriptionProcess(config, {
+    onLog: (level, message) => (level === 'info' ? app.log.info(message) : level === 'warning' ? app.log.warn(message) : app.log.error(message)),
+  });
+  app.decorate('transcriber', transcriber);
+  app.addHook('onClose', () => transcriber.close());
 
   installErrorHandlers(app);
   const apiToken = options.apiToken ?? effectiveApiToken(config);
@@ -99,7 +108,7 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   await app.register(catalogRoutes(config, supervisor));
   await app.register(metricsRoutes(config, supervisor));
   await app.register(
-    transcribeRoutes(config, {
+    transcribeRoutes(transcriber, {
       defaultPair: () => {
         const { model_name, dataset_name } = supervisor.status();
         return { model_name, dataset_name };

@@ -42,6 +42,8 @@ export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> =
   E_IO: 500,
   E_NATIVE_LOAD: 500,
   E_INTERNAL: 500,
+  // The transcription process died during the request; the API is fine and the next request restarts it.
+  E_TRANSCRIBER_CRASHED: 503,
 };
 
 export interface ErrorBody {

@@ -1,7 +1,9 @@
 /**
  * POST /api/transcribe: a WAV body (audio/wav, or multipart/form-data with one or more file parts) →
  * the text, decoded by a checkpoint (`checkpoint` query, default the best of the current or newest run).
- * The same Transcriber as `asr-trainer transcribe`. Register with `app.register(transcribeRoutes(config))`.
+ * The same Transcriber as `asr-trainer transcribe`, run in a TranscriptionProcess (a child process) so that
+ * a LibTorch crash there answers this request 503 E_TRANSCRIBER_CRASHED instead of ending the API.
+ * Register with `app.register(transcribeRoutes(transcriber))`.
  */
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { resolveTranscribeCheckpoint, Transcriber, type Transcription } from '../transcribe/index.js';
+import type { TranscribeTarget, Transcription } from '../transcribe/index.js';
 import { boundaryOf, multipartFiles } from '../transcribe/multipart.js';
+import type { TranscriptionProcess } from '../transcribe/process.js';
 import { ErrorSchema } from './schemas.js';
 
 const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
@@ -26,22 +28,12 @@ export interface TranscribeRouteOptions {
   defaultPair?: () => { model_name: string | null; dataset_name: string | null };
 }
 
-export function transcribeRoutes(config: AsrConfig, options: TranscribeRouteOptions = {}): FastifyPluginAsyncTypebox {
+export function transcribeRoutes(transcriber: TranscriptionProcess, options: TranscribeRouteOptions = {}): FastifyPluginAsyncTypebox {
   return async (app) => {
     // Buffers for the audio types, scoped to this plugin: the rest of the API stays JSON only.
     app.addContentTypeParser([...AUDIO_TYPES, 'multipart/form-data'], { parseAs: 'buffer', bodyLimit: MAX_AUDIO_BYTES }, (_req, body, done) =>
       done(null, body),
     );
-
-    // One model in memory, reloaded when the resolved checkpoint changes; one decode at a time
-    // (a Trainer serialises its calls).
-    let cached: { key: string; transcriber: Transcriber } | null = null;
-    let queue: Promise<unknown> = Promise.resolve();
-    const serialised = <T>(work: () => Promise<T>): Promise<T> => {
-      const result = queue.then(work, work);
-      queue = result.catch(() => undefined);
-      return result;
-    };
 
     app.post(
       '/api/transcribe',
@@ -72,6 +64,7 @@ export function transcribeRoutes(config: AsrConfig, options: TranscribeRouteOpti
             413: ErrorSchema,
             415: ErrorSchema,
             422: ErrorSchema,
+            503: ErrorSchema,
           },
         },
       },
@@ -85,17 +78,12 @@ export function transcribeRoutes(config: AsrConfig, options: TranscribeRouteOpti
           model_name: request.query.model_name ?? pair.model_name,
           dataset_name: request.query.dataset_name ?? pair.dataset_name,
         };
-        return serialised(async () => {
-          const resolved = await resolveTranscribeCheckpoint(config, target);
-          const key = `${resolved.path}:${resolved.sha256}`;
-          if (cached?.key !== key) cached = { key, transcriber: await Transcriber.open(config, { checkpoint: resolved.name }) };
-          const results = await transcribeBuffers(cached.transcriber, files);
-          return {
-            text: results.map((r) => r.text).join('\n'),
-            checkpoint: cached.transcriber.checkpoint,
-            results: results.map((r) => ({ file: r.id, text: r.text })),
-          };
-        });
+        const { checkpoint, results } = await transcribeBuffers(transcriber, target, files);
+        return {
+          text: results.map((r) => r.text).join('\n'),
+          checkpoint,
+          results: results.map((r) => ({ file: r.id, text: r.text })),
+        };
       },
     );
   };
@@ -123,7 +111,11 @@ function audioFiles(body: unknown, contentType: string): Array<{ name: string; d
 }
 
 /** The addon reads audio from files (libsndfile), so the bodies go through a private temp folder. */
-async function transcribeBuffers(transcriber: Transcriber, files: Array<{ name: string; data: Buffer }>): Promise<Transcription[]> {
+async function transcribeBuffers(
+  transcriber: TranscriptionProcess,
+  target: TranscribeTarget,
+  files: Array<{ name: string; data: Buffer }>,
+): Promise<{ checkpoint: string; results: Transcription[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'asr-transcribe-'));
   try {
     const paths = await Promise.all(
@@ -133,8 +125,8 @@ async function transcribeBuffers(transcriber: Transcriber, files: Array<{ name: 
         return path;
       }),
     );
-    const results = await transcriber.transcribeFiles(paths);
-    return results.map((r, i) => ({ id: files[i].name, text: r.text }));
+    const { checkpoint, texts } = await transcriber.transcribeFiles(target, paths);
+    return { checkpoint, results: texts.map((text, i) => ({ id: files[i].name, text })) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

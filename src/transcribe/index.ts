@@ -1,7 +1,8 @@
 /**
  * Transcription with a trained checkpoint: the one code path behind `asr-trainer transcribe` and
  * POST /api/transcribe. A Transcriber holds one loaded model; audio goes through the same features as
- * training (FeatureStore.fromAudio) and greedy CTC decoding (Trainer.transcribe).
+ * training (FeatureStore.fromAudio) and greedy CTC decoding (Trainer.transcribe). The CLI runs it in its
+ * own process; the API through TranscriptionProcess (./process.ts), which runs it in ./child.ts.
  */
 
 import { CheckpointStore, isLinkNameFor, linkName, type CheckpointEntry } from '../checkpoints/index.js';

@@ -1,4 +1,8 @@
-/** `asr-trainer transcribe`: text for WAV files from a trained checkpoint (the /api/transcribe code path). */
+/**
+ * `asr-trainer transcribe`: text for WAV files from a trained checkpoint (the /api/transcribe code path).
+ * The Transcriber runs in this process, not in a TranscriptionProcess: the command is its own process,
+ * so a native crash ends only the command, and a fork would only add start-up time.
+ */
 
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config/index.js';

@@ -1,0 +1,12 @@
+import type { AsrConfig } from '../config/schema.js';
+import type { TranscribeTarget } from './index.js';
+
+/** Messages between TranscriptionProcess and its process (child_process IPC, advanced serialization). */
+export type ParentToTranscriber =
+  | { cmd: 'init'; config: AsrConfig }
+  | { cmd: 'transcribe'; id: number; target: TranscribeTarget; files: string[] };
+
+export type TranscriberToParent =
+  /** `texts` in the order of the request's `files`; `checkpoint` is the file that decoded them. */
+  | { kind: 'result'; id: number; checkpoint: string; texts: string[] }
+  | { kind: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> };

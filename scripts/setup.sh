@@ -20,6 +20,7 @@ APT_PACKAGES=(
   espeak-ng
   zip unzip  # scripts/fetch-libtorch.sh unpacks with unzip; its test packs a libtorch-shaped zip
   chromium   # the dashboard's browser test (playwright-core drives Debian's chromium, nothing downloaded)
+  clang-format  # npm run lint checks the C++ layout (.clang-format)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkspace } from './fixtures.js';
+import type { TestWorkspace } from '../helpers/workspace.js';
 import { closeServedWorkspace, EventStream, get, post, serveWorkspace, type TestServer } from './client.js';
 
 describe('the guide, example by example', () => {

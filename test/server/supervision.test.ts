@@ -5,7 +5,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { closeServedWorkspace, EventStream, get, post, serveWorkspace, startServer, type TestServer } from './client.js';
 
 describe('supervised trainer', () => {

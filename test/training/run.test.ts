@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AsrTrainerError } from '../../src/errors.js';
 import { planRun, TrainingRun, type TrainingEvent } from '../../src/training/index.js';
-import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 type Progress = Extract<TrainingEvent, { type: 'progress' }>['payload'];
 

@@ -6,7 +6,8 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'build/', 'build-*/', 'node_modules/', 'bench/results/', 'data/', 'third_party/'] },
+  // Generated, vendored or downloaded.
+  { ignores: ['dist/', 'build/', 'build-*/', 'bench/results/', 'data/', 'third_party/', 'test-artifacts/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   { languageOptions: { globals: globals.node } },

@@ -22,6 +22,7 @@ export type AsrErrorCode =
   | 'E_TRAINING_IN_PROGRESS'
   | 'E_NOT_RUNNING'
   | 'E_CANCELLED'
+  | 'E_DISTRIBUTED'
   | 'E_NATIVE_LOAD'
   | 'E_INTERNAL';
 

@@ -103,7 +103,8 @@ int lost_peer_scenario(const WorldInfo& world, const std::string& dir, bool kill
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       ::raise(SIGKILL);
     }
-    std::this_thread::sleep_for(std::chrono::duration<double>(4 * timeout_s));
+    // Alive but silent until well past rank 0's timeout, so rank 0 fails by the timeout, not by a closed socket.
+    std::this_thread::sleep_for(std::chrono::duration<double>(2 * timeout_s));
     return 0;
   }
   const auto start = std::chrono::steady_clock::now();

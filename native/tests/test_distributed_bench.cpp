@@ -1,7 +1,10 @@
 // Rank side of the allreduce measurement (TwoRanks.DISABLED_ReportsTheAllreduceShareOfAnXsStep): the xs
 // model's gradients summed over Gloo on 127.0.0.1, as one flat buffer after backward and in buckets during
 // it, against the step's compute alone. Rank 0 prints the table.
+#include <algorithm>
 #include <chrono>
+#include <memory>
+#include <sstream>
 #include <iostream>
 
 #include "asr/distributed/gradient_sync.h"
@@ -25,6 +28,11 @@ torch::Tensor step_loss(asr::ConformerCTC& model, const asr::Batch& batch) {
                          asr::kBlank, at::Reduction::Sum, true) / 8.0;
 }
 
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 }  // namespace
 
 int bench_scenario(const WorldInfo& world, const std::string& /*dir*/) {
@@ -41,20 +49,27 @@ int bench_scenario(const WorldInfo& world, const std::string& /*dir*/) {
   auto params = model->parameters();
   int64_t numel = 0;
   for (const auto& p : params) numel += p.numel();
-  const int iterations = 3;
-
-  double compute_s = 0;
-  for (int i = 0; i <= iterations; ++i) {
-    const auto start = std::chrono::steady_clock::now();
+  // Rounds interleave the variants so that load from other processes on the machine spreads over all of
+  // them; medians, since one descheduled round can double a time.
+  const int rounds = 5;
+  const std::vector<double> bucket_sizes{1.0, 4.0, 25.0};
+  std::vector<std::unique_ptr<GradientSynchronizer>> syncs;
+  for (double mb : bucket_sizes) syncs.push_back(std::make_unique<GradientSynchronizer>(group, params, mb));
+  std::vector<double> compute, flat_step, flat_allreduce;
+  std::vector<std::vector<double>> bucket_step(bucket_sizes.size()), bucket_wait(bucket_sizes.size());
+  for (int round = 0; round <= rounds; ++round) {
+    const bool record = round > 0;  // the first is a warm-up
+    group.barrier();
+    auto start = std::chrono::steady_clock::now();
     model->zero_grad();
     step_loss(model, batch).backward();
-    if (i > 0) compute_s += seconds_since(start) / iterations;  // the first is a warm-up
-  }
-  group.barrier();
+    if (record) compute.push_back(seconds_since(start));
 
-  double flat_s = 0;
-  for (int i = 0; i < iterations; ++i) {
-    const auto start = std::chrono::steady_clock::now();
+    group.barrier();
+    start = std::chrono::steady_clock::now();
+    model->zero_grad();
+    step_loss(model, batch).backward();
+    const auto reduce_start = std::chrono::steady_clock::now();
     std::vector<torch::Tensor> parts;
     for (const auto& p : params) parts.push_back(p.grad().reshape(-1));
     auto flat = torch::cat(parts);
@@ -64,33 +79,39 @@ int bench_scenario(const WorldInfo& world, const std::string& /*dir*/) {
       p.mutable_grad().copy_(flat.narrow(0, offset, p.numel()).view(p.sizes()));
       offset += p.numel();
     }
-    flat_s += seconds_since(start) / iterations;
+    if (record) {
+      flat_allreduce.push_back(seconds_since(reduce_start));
+      flat_step.push_back(seconds_since(start));
+    }
+
+    for (size_t k = 0; k < syncs.size(); ++k) {
+      group.barrier();
+      start = std::chrono::steady_clock::now();
+      model->zero_grad();
+      syncs[k]->begin_backward(true);
+      step_loss(model, batch).backward();
+      syncs[k]->finish();
+      if (record) {
+        bucket_step[k].push_back(seconds_since(start));
+        bucket_wait[k].push_back(syncs[k]->stats().wait_s);
+      }
+    }
   }
 
+  const double compute_s = median(compute);
   std::ostringstream table;
   table << "xs: " << numel << " parameters (" << numel * 4 / 1e6 << " MB of gradients), batch 4 x ~4 s per rank, "
-        << "1 thread per rank\n";
+        << "1 thread per rank, medians of " << rounds << " rounds\n";
   table << "compute (forward+backward, no sync): " << compute_s << " s\n";
-  table << "flat: one allreduce after backward: " << flat_s << " s = " << 100 * flat_s / (compute_s + flat_s)
-        << "% of a step\n";
-  for (double bucket_mb : {1.0, 4.0, 25.0}) {
-    GradientSynchronizer sync(group, params, bucket_mb);
-    double step_s = 0, wait_s = 0;
-    size_t in_backward = 0;
-    for (int i = 0; i < iterations; ++i) {
-      group.barrier();
-      const auto start = std::chrono::steady_clock::now();
-      model->zero_grad();
-      sync.begin_backward(true);
-      step_loss(model, batch).backward();
-      sync.finish();
-      step_s += seconds_since(start) / iterations;
-      wait_s += sync.stats().wait_s / iterations;
-      in_backward = sync.stats().launched_in_backward;
-    }
-    table << "buckets of " << bucket_mb << " MB (" << sync.stats().buckets << ", " << in_backward
-          << " launched in backward): step " << step_s << " s, finish() waited " << wait_s << " s, step - compute = "
-          << step_s - compute_s << " s (" << 100 * (step_s - compute_s) / step_s << "% of a step)\n";
+  const double flat_s = median(flat_step);
+  table << "flat: one allreduce after backward: allreduce " << median(flat_allreduce) << " s, step " << flat_s
+        << " s, sync share " << 100 * (flat_s - compute_s) / flat_s << "%\n";
+  for (size_t k = 0; k < syncs.size(); ++k) {
+    const double step_s = median(bucket_step[k]);
+    table << "buckets of " << bucket_sizes[k] << " MB (" << syncs[k]->stats().buckets << ", "
+          << syncs[k]->stats().launched_in_backward << " launched in backward): step " << step_s
+          << " s, finish() waited " << median(bucket_wait[k]) << " s, sync share "
+          << 100 * (step_s - compute_s) / step_s << "%\n";
   }
   if (world.rank == 0) std::cout << table.str() << std::flush;
   return 0;

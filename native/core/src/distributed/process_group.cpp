@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <sstream>
 
 #include "asr/errors.h"
 
@@ -24,13 +25,22 @@ using CommBackend = c10d::Backend;
 using CommBackend = c10d::ProcessGroup;
 #endif
 
+// c10's errors carry a C++ backtrace in what(); the message alone is what a user needs.
 std::string describe(const std::exception& e) {
-  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
-  return e.what();
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  std::string text = c10 ? c10->what_without_backtrace() : e.what();
+  while (!text.empty() && (text.back() == '.' || text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
 }
 
-std::chrono::milliseconds to_ms(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
+std::string seconds(double s) {
+  std::ostringstream out;
+  out << s << " s";
+  return out.str();
+}
+
+std::chrono::milliseconds to_ms(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
 }
 
 bool is_loopback(const std::string& address) {
@@ -59,6 +69,7 @@ std::string resolve_backend(const ProcessGroupOptions& options) {
 struct PendingCollective::State {
   c10::intrusive_ptr<c10d::Work> work;
   std::chrono::milliseconds timeout;
+  double timeout_s;
   std::string what;
 };
 
@@ -68,8 +79,8 @@ void PendingCollective::wait() {
   try {
     state->work->wait(state->timeout);
   } catch (const std::exception& e) {
-    throw Error(codes::kDistributed, state->what + " failed (a rank died or stopped answering within timeout_s=" +
-                                         std::to_string(state->timeout.count() / 1000.0) + "): " + describe(e));
+    throw Error(codes::kDistributed, state->what + " failed (a rank died, or did not answer within timeout_s=" +
+                                         seconds(state->timeout_s) + "): " + describe(e));
   }
 }
 
@@ -85,6 +96,7 @@ struct ProcessGroup::Impl {
     auto state = std::make_shared<PendingCollective::State>();
     state->work = std::move(work);
     state->timeout = to_ms(options.timeout_s + 5.0);
+    state->timeout_s = options.timeout_s;
     state->what = what + " on rank " + std::to_string(world.rank) + " of " + std::to_string(world.world_size);
     return PendingCollective(std::move(state));
   }
@@ -162,8 +174,8 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, const ProcessGroupOptions& op
                                             : "check that rank 0 runs and that " + where +
                                                   " is reachable from this machine (firewall, MASTER_ADDR)";
     throw Error(codes::kDistributed, "rendezvous of rank " + std::to_string(world.rank) + " of " +
-                                         std::to_string(world.world_size) + " at " + where + " failed within " +
-                                         "timeout_s=" + std::to_string(options.timeout_s) + ": " + describe(e) +
+                                         std::to_string(world.world_size) + " at " + where + " failed (timeout_s=" +
+                                         seconds(options.timeout_s) + "): " + describe(e) +
                                          ". Fix: " + fix);
   }
 }

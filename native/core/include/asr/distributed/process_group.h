@@ -45,8 +45,10 @@ class PendingCollective {
 
 class ProcessGroup {
  public:
-  // Joins the run: blocks until all world.world_size ranks have arrived, or throws E_DISTRIBUTED after
-  // timeout_s naming the address, this rank and the likely fix. A world of one needs no peers.
+  // Joins the run: blocks until all world.world_size ranks have arrived, or throws E_DISTRIBUTED naming
+  // the address, this rank and the likely fix. A missing rank is noticed after timeout_s on ranks > 0, and
+  // after up to 2 x timeout_s on rank 0 (c10d's store waits for the workers, then Gloo for their
+  // addresses, each bounded by timeout_s). A world of one needs no peers.
   ProcessGroup(const WorldInfo& world, const ProcessGroupOptions& options);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;

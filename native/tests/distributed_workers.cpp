@@ -90,6 +90,32 @@ int gradients_scenario(const WorldInfo& world, const std::string& dir) {
   return 0;
 }
 
+// Three layers; rank 0's loss uses `a` and `b`, rank 1's only `a`, nobody's `c`. Buckets of one parameter,
+// in reverse order b, a, c: rank 0 launches b's and a's during backward, rank 1 (b never ready) launches
+// all in finish(). The in-order launch must still pair the ranks' collectives; b's sum is rank 0's
+// gradient, c's gradient zeros on both ranks.
+int unused_parameter_scenario(const WorldInfo& world, const std::string& dir) {
+  torch::manual_seed(3);
+  torch::nn::Linear a(4, 4), b(4, 4), c(4, 4);
+  std::vector<torch::Tensor> params;
+  for (auto* layer : {&c, &a, &b}) {
+    for (const auto& p : (*layer)->parameters()) params.push_back(p);
+  }
+  ProcessGroup group(world, gloo(20));
+  GradientSynchronizer sync(group, params, 1e-6);
+  const auto x = torch::ones({2, 4}) * (world.rank + 1);
+  sync.begin_backward(true);
+  auto h = a(x);
+  (world.rank == 0 ? b(h).sum() : h.sum()).backward();
+  sync.finish();
+  const size_t launched = sync.stats().launched_in_backward;
+  if (launched != (world.rank == 0 ? 4u : 0u)) return fail(std::to_string(launched) + " buckets launched in backward");
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params) grads.push_back(p.grad());
+  torch::save(grads, rank_file(dir, "unused", world.rank));
+  return 0;
+}
+
 // Rank 1 dies (SIGKILL) with a large allreduce in flight, or (stalled) never joins it; rank 0's allreduce
 // must throw E_DISTRIBUTED, not hang. Rank 0 writes how long that took.
 int lost_peer_scenario(const WorldInfo& world, const std::string& dir, bool killed) {
@@ -123,6 +149,7 @@ const std::map<std::string, std::function<int(const WorldInfo&, const std::strin
   static const std::map<std::string, std::function<int(const WorldInfo&, const std::string&)>> all = {
       {"broadcast", broadcast_scenario},
       {"gradients", gradients_scenario},
+      {"unused", unused_parameter_scenario},
       {"killed", [](const WorldInfo& w, const std::string& d) { return lost_peer_scenario(w, d, true); }},
       {"stalled", [](const WorldInfo& w, const std::string& d) { return lost_peer_scenario(w, d, false); }},
   };

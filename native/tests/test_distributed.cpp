@@ -214,6 +214,30 @@ TEST(TwoRanks, BucketedSumOfHalfBatchesEqualsOneProcessOnTheWholeBatch) {
   }
 }
 
+TEST(TwoRanks, AParameterWithoutAGradientOnSomeRankCountsAsZerosThere) {
+  TempDir dir;
+  const auto run = launch_ranks("unused", 2, {0, 1}, dir.path(), 120);
+  expect_all_exit_zero(run);
+  std::vector<torch::Tensor> rank0, rank1;
+  torch::load(rank0, rank_file(dir.path(), "unused", 0));
+  torch::load(rank1, rank_file(dir.path(), "unused", 1));
+  // The same three layers, each rank's loss computed here; the sum is what both ranks must hold.
+  torch::manual_seed(3);
+  torch::nn::Linear a(4, 4), b(4, 4), c(4, 4);
+  auto h0 = a(torch::ones({2, 4}));
+  auto h1 = a(torch::ones({2, 4}) * 2);
+  (b(h0).sum() + h1.sum()).backward();
+  std::vector<torch::Tensor> expected{torch::zeros({4, 4}), torch::zeros({4})};  // c: no gradient anywhere
+  for (auto* layer : {&a, &b}) {
+    for (const auto& p : (*layer)->parameters()) expected.push_back(p.grad());
+  }
+  ASSERT_EQ(rank0.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_TRUE(torch::equal(rank0[i], rank1[i])) << "parameter " << i;
+    EXPECT_TRUE(torch::allclose(rank0[i], expected[i], 1e-5, 1e-6)) << "parameter " << i;
+  }
+}
+
 void expect_survivor_fails_within_timeout(const std::string& scenario, int expected_signal) {
   TempDir dir;
   const auto run = launch_ranks(scenario, 2, {0, 1}, dir.path(), 90);

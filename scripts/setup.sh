@@ -15,6 +15,7 @@ fail() { echo "setup: $*" >&2; cat "$log" >&2 || true; exit 1; }
 APT_PACKAGES=(
   g++ make cmake pkg-config
   libtorch-dev libopenblas0-openmp libgtest-dev
+  libgloo-dev  # ProcessGroupGloo.hpp includes the Gloo headers (data-parallel training, native/core/src/distributed)
   libsndfile1-dev libsoxr-dev
   python3-torch python3-torchaudio
   espeak-ng

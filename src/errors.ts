@@ -23,6 +23,7 @@ export type AsrErrorCode =
   | 'E_NOT_RUNNING'
   | 'E_CANCELLED'
   | 'E_TRANSCRIBER_CRASHED'
+  | 'E_DISTRIBUTED'
   | 'E_NATIVE_LOAD'
   | 'E_INTERNAL';
 

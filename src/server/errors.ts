@@ -41,6 +41,8 @@ export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> =
   E_CONFIG_INVALID: 500,
   E_IO: 500,
   E_NATIVE_LOAD: 500,
+  // A rank died, never arrived, or a collective timed out: the run failed, the request was fine.
+  E_DISTRIBUTED: 500,
   E_INTERNAL: 500,
   // The transcription process died during the request; the API is fine and the next request restarts it.
   E_TRANSCRIBER_CRASHED: 503,

@@ -9,5 +9,7 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/precision.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint_average.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/beam_search.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/compute_thread.cpp
 )

@@ -603,6 +603,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       Napi::PropertyDescriptor::Value("FeatureStore", data->feature_store.Value(), napi_enumerable),
       Napi::PropertyDescriptor::Value("Trainer", data->trainer.Value(), napi_enumerable),
   });
+  RegisterCheckpointAverage(env, exports);
   return exports;
 }
 

@@ -157,5 +157,7 @@ class FeatureStoreWrap : public Napi::ObjectWrap<FeatureStoreWrap> {
 };
 
 Napi::Function DefineTrainer(Napi::Env env);
+// exports.averageCheckpoints (checkpoint_average_binding.cpp).
+void RegisterCheckpointAverage(Napi::Env env, Napi::Object exports);
 
 }  // namespace asr_addon

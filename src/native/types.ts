@@ -260,6 +260,16 @@ export interface AudioData {
   sample_rate: number;
 }
 
+export interface AverageSummary {
+  checkpoints: number;
+  averagedTensors: number;
+  /** Integer tensors (BatchNorm counters) taken from the last input. */
+  copiedTensors: number;
+  /** The last input's, which the average carries (with its epoch, step, data position and rng). */
+  globalStep: number;
+  optimizerState: 'dropped';
+}
+
 /** The loaded addon, as src/native.ts hands it out. */
 export interface NativeAddon {
   readonly versions: NativeVersions;
@@ -273,6 +283,13 @@ export interface NativeAddon {
   readAudio(path: string): Promise<AudioData>;
   readCheckpointMeta(path: string): Promise<CheckpointMeta>;
   readCheckpointModelConfig(path: string): Promise<ModelConfig>;
+  /**
+   * Writes the element-wise mean of the inputs' model weights to `output` as a normal checkpoint: float64
+   * accumulation, integer buffers from the last input, optimizer moments dropped (a resumed run starts
+   * them afresh; the schedule continues from the last input's global_step), metrics "{}". Writes no
+   * sidecar. E_SHAPE_MISMATCH names the first key that differs between inputs.
+   */
+  averageCheckpoints(inputs: string[], output: string): Promise<AverageSummary>;
   FeatureStore: FeatureStoreStatics;
   Trainer: TrainerConstructor;
 }

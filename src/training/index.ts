@@ -35,6 +35,7 @@
  * `start(request)` → RunPlan (state claimed synchronously: a second concurrent start throws
  * E_TRAINING_IN_PROGRESS), `stop()`, `status()`, `on('event', …)`, `shutdown()`.
  */
+export type { TrainRequest } from '../contract/index.js';
 export * from './events.js';
 export * from './plan.js';
 export * from './run.js';

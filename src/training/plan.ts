@@ -7,8 +7,6 @@ import { CheckpointStore, checkResumeCompatibility, type ResolvedCheckpoint } fr
 import { assertDatasetPresent } from '../data/dataset.js';
 import type { TrainRequest } from '../contract/index.js';
 
-export type { TrainRequest };
-
 export interface PlanOptions {
   /** POST /api/train/resume: no checkpoint to resume is an error (E_NO_CHECKPOINT), not a fresh start. */
   mustResume?: boolean;

@@ -1,6 +1,6 @@
 /**
- * The contract is defined once: the TypeScript error codes match the C++ core's, and the page takes
- * the contract's types without its runtime.
+ * The contract is defined once: the TypeScript error codes match the C++ core's, the page takes the
+ * contract's types without its runtime, and the status helpers build what the status schema accepts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,10 +10,13 @@ import {
   ERROR_CODES,
   HTTP_ERROR_CODES,
   NATIVE_ERROR_CODES,
+  StatusSchema,
+  TrainingEventSchema,
   TrainRequestSchema,
   nameProblem,
 } from '../../src/contract/index.js';
 import { HTTP_STATUS_BY_CODE } from '../../src/server/errors.js';
+import { idleStatus, withState } from '../../src/training/status.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -53,6 +56,19 @@ describe('names', () => {
     expect(Value.Check(TrainRequestSchema, request('conformer'))).toBe(true);
     expect(Value.Check(TrainRequestSchema, request('Conformer'))).toBe(false);
     expect(Value.Check(TrainRequestSchema, request('c'.repeat(101)))).toBe(false);
+  });
+});
+
+describe('status and events', () => {
+  it('the status helpers build what the status schema (and its event) accept', () => {
+    const failed = withState(idleStatus(), 'failed', { message: 'boom', code: 'E_INTERNAL', signal: null, exit_code: 1, last_logs: [] });
+    for (const status of [idleStatus(), failed, withState(failed, 'starting')]) {
+      expect(Value.Errors(StatusSchema, status).First()).toBeUndefined();
+      expect(Value.Check(TrainingEventSchema, { type: 'status', payload: status })).toBe(true);
+    }
+    expect(withState(failed, 'starting')).not.toHaveProperty('error');
+    // The page once allowed a string here; the contract does not.
+    expect(Value.Check(StatusSchema, { ...idleStatus(), error: 'boom' })).toBe(false);
   });
 });
 

@@ -76,6 +76,10 @@ describe('TrainingRun in process', () => {
       'conformer-ljspeech-epoch-2.pt',
     ]);
     expect(latestAfterEachSave).toEqual(saved);
+    // One status model: the run's status is what its own events made it.
+    const last = progress[progress.length - 1];
+    expect(run.status()).toMatchObject({ state: 'completed', epoch: 2, step: 4, global_step: 8, loss: last.loss, lr: last.lr });
+    expect(c.of<{ state: string }>('status').map((s) => s.state)).toEqual(['running', 'completed']);
     // Step checkpoints an epoch checkpoint supersedes are retention's to delete.
     expect(existsSync(join(workspace.checkpointsDir, 'conformer-ljspeech-epoch-1-step-3.pt'))).toBe(false);
     const lines = readFileSync(join(workspace.runsDir, 'conformer-ljspeech', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { CheckpointStore, type CheckpointLock, type CheckpointMetrics } from '../checkpoints/index.js';
+import { CheckpointStore, backupOptions, type CheckpointLock, type CheckpointMetrics } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { runConfigHash, runConfigSnapshot } from '../config/snapshot.js';
 import { checkSkippedShare } from '../data/skips.js';
@@ -93,6 +93,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     const store = new CheckpointStore({
       dir: config.paths.checkpoints,
       logger: { info: (m) => emit('info', m), warn: (m) => emit('warning', m) },
+      backup: backupOptions(config),
     });
     const lock = await store.acquireLock(plan.model_name, plan.dataset_name);
     try {
@@ -361,7 +362,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     await this.settleSave();
     const { plan } = this;
     const epochEnd = metrics !== null;
-    const name = this.store.checkpointName(plan.model_name, plan.dataset_name, epoch, epochEnd ? null : step);
+    const name = await this.store.nameForSave(plan.model_name, plan.dataset_name, epoch, epochEnd ? null : step);
     const snapshot = runConfigSnapshot(this.config, plan.model_name, plan.dataset_name);
     const globalStep = this.trainer.globalStep;
     let snapshotTaken: () => void = () => undefined;
@@ -415,6 +416,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       metrics: metrics ?? {},
       config_hash: runConfigHash(this.config, plan.model_name, plan.dataset_name),
       run_id: plan.run_id,
+      resumed_from: plan.resumed_from,
       model_config: { ...plan.model },
       batch_size: plan.batch_size,
       retain: { keep: this.config.training.checkpoint_retention, resumedFrom: plan.resumed_from },
@@ -427,6 +429,8 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
 
   private async finish(state: 'completed' | 'stopped'): Promise<RunOutcome> {
     await this.settleSave();
+    // Copies to paths.backup ran beside training; the process must not exit in the middle of one.
+    await this.store.backupsIdle();
     this.setState(state);
     this.log(
       'info',

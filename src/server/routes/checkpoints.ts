@@ -21,6 +21,11 @@ const CheckpointSchema = Type.Object({
   }),
   is_latest: Type.Boolean(),
   is_best: Type.Boolean(),
+  run_id: Type.Union([Type.String(), Type.Null()], { description: 'the run that saved it' }),
+  resumed_from: Type.Union([Type.String(), Type.Null()], {
+    description: 'the checkpoint that run resumed from (null: a fresh start or not recorded)',
+  }),
+  pinned: Type.Boolean({ description: 'true: retention never deletes it (POST /api/checkpoints/{name}/pin)' }),
   valid: Type.Boolean({ description: 'false: incomplete or corrupt (no valid sidecar); resume skips it' }),
   problem: Type.Optional(Type.String()),
 });
@@ -70,11 +75,37 @@ export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
             metrics: e.metrics,
             is_latest: e.is_latest,
             is_best: e.is_best,
+            run_id: e.run_id,
+            resumed_from: e.resumed_from,
+            pinned: e.pinned,
             valid: e.valid,
             ...(e.problem ? { problem: e.problem } : {}),
           })),
         };
       },
     );
+
+    for (const action of ['pin', 'unpin'] as const) {
+      app.post(
+        `/api/checkpoints/:name/${action}`,
+        {
+          schema: {
+            summary:
+              action === 'pin'
+                ? 'Pin a checkpoint: retention never deletes it'
+                : 'Unpin a checkpoint: retention treats it like any other',
+            tags: ['checkpoints'],
+            params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 255 }) }),
+            response: {
+              200: Type.Object({ name: Type.String(), pinned: Type.Boolean() }),
+              400: ErrorSchema,
+              401: ErrorSchema,
+              404: ErrorSchema,
+            },
+          },
+        },
+        async (request) => store.setPinned(request.params.name, action === 'pin'),
+      );
+    }
   };
 }

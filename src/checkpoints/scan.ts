@@ -105,15 +105,22 @@ function comparePosition(a: Scanned, b: Scanned): number {
  */
 export function orderNewestFirst(scanned: Scanned[]): Scanned[] {
   const runOf = (s: Scanned): string => s.entry.run_id ?? `\u0000${s.entry.name}`;
-  const lastCommit = new Map<string, number>();
+  // A run's last commit: the sidecar's created_at (survives copies of the folder), then the file time
+  // for two commits within one millisecond.
+  const lastCommit = new Map<string, [number, number]>();
   for (const s of scanned) {
-    const time = Date.parse(s.entry.created_at);
-    lastCommit.set(runOf(s), Math.max(lastCommit.get(runOf(s)) ?? -Infinity, Number.isNaN(time) ? s.mtimeMs : time));
+    const created = Date.parse(s.entry.created_at);
+    const time: [number, number] = [Number.isNaN(created) ? s.mtimeMs : created, s.mtimeMs];
+    const known = lastCommit.get(runOf(s));
+    if (known === undefined || time[0] > known[0] || (time[0] === known[0] && time[1] > known[1])) lastCommit.set(runOf(s), time);
   }
   return [...scanned].sort((a, b) => {
     const ra = runOf(a);
     const rb = runOf(b);
-    if (ra !== rb) return lastCommit.get(rb)! - lastCommit.get(ra)! || (ra < rb ? -1 : 1);
+    if (ra !== rb) {
+      const [ta, tb] = [lastCommit.get(ra)!, lastCommit.get(rb)!];
+      return tb[0] - ta[0] || tb[1] - ta[1] || (ra < rb ? -1 : 1);
+    }
     return comparePosition(b, a) || (a.entry.name < b.entry.name ? -1 : a.entry.name > b.entry.name ? 1 : 0);
   });
 }

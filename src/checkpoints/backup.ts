@@ -36,6 +36,8 @@ export function backupOptions(config: {
 /** The queue of copies of one store. */
 export class BackupCopier {
   private queue: Promise<void> = Promise.resolve();
+  /** Checkpoints queued or being copied: retention must leave their primary copy alone until then. */
+  readonly pending = new Set<string>();
 
   constructor(
     private readonly primaryDir: string,
@@ -51,7 +53,8 @@ export class BackupCopier {
 
   /** Queues the copy of `name` and its sidecar; the promise settles when it is done (never rejects). */
   enqueue(name: string): Promise<void> {
-    this.queue = this.queue.then(() => this.copy(name));
+    this.pending.add(name);
+    this.queue = this.queue.then(() => this.copy(name)).finally(() => this.pending.delete(name));
     return this.queue;
   }
 

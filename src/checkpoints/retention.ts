@@ -31,6 +31,8 @@ export interface RetainRequest {
   resumedFrom?: string | null;
   /** The checkpoint just committed: never deleted; its mtime dates "older than the running save". */
   current?: string | null;
+  /** Also never deleted this time: checkpoints whose backup copy is still being made. */
+  inFlight?: Iterable<string>;
   /** Leftovers (temp files, `.pt` without sidecar) modified before this are removed; default: `current`'s mtime. */
   olderThan?: Date;
 }
@@ -66,6 +68,7 @@ export async function retain(dir: string, logger: CheckpointLogger, request: Ret
     if (name) protectedNames.add(name);
   }
   for (const target of await linkTargets(dir, model, dataset)) protectedNames.add(target);
+  for (const name of request.inFlight ?? []) protectedNames.add(name);
 
   let threshold = request.olderThan?.getTime();
   if (threshold === undefined) {

@@ -232,6 +232,8 @@ export class CheckpointStore {
     this.logger.info(`Saved checkpoint '${name}' (${(size / MIB).toFixed(2)} MB)`);
 
     const links = await updateLinks(this.dir, this.logger, model, dataset, { name, sha256 });
+    // Queued, not awaited: the copy runs while the trainer goes on; retention leaves it alone meanwhile.
+    if (this.backups?.wants(sidecar, links.best === name)) void this.backups.enqueue(name);
     const deleted = request.retain
       ? (
           await this.retain({
@@ -240,11 +242,10 @@ export class CheckpointStore {
             keep: request.retain.keep,
             resumedFrom: request.retain.resumedFrom ?? null,
             current: name,
+            inFlight: this.backups?.pending,
           })
         ).deleted
       : [];
-    // Queued, not awaited: the copy runs while the trainer goes on.
-    if (this.backups?.wants(sidecar, links.best === name)) void this.backups.enqueue(name);
     return { name, path: ptPath, sidecar, ...links, deleted };
   }
 

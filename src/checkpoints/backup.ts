@@ -95,12 +95,22 @@ export class BackupCopier {
 }
 
 /** The backup folder's copy of a checkpoint when its sidecar is valid and its bytes match; else null. */
-export async function validBackup(backupDir: string, name: string, model: string, dataset: string): Promise<Scanned | null> {
+export async function validBackup(
+  backupDir: string,
+  name: string,
+  model: string,
+  dataset: string,
+): Promise<Scanned | null> {
   const parsed = parseCheckpointName(name);
   const stats = await lstatOrNull(path.join(backupDir, name)).catch(() => null);
   if (parsed === null || stats === null || !stats.isFile()) return null;
   const scanned = await scanOne(backupDir, name, parsed, stats, { model, dataset });
-  if (scanned === null || !scanned.entry.valid || scanned.entry.model_name !== model || scanned.entry.dataset_name !== dataset) {
+  if (
+    scanned === null ||
+    !scanned.entry.valid ||
+    scanned.entry.model_name !== model ||
+    scanned.entry.dataset_name !== dataset
+  ) {
     return null;
   }
   return (await hashProblem(backupDir, scanned)) === null ? scanned : null;

@@ -18,7 +18,11 @@ export async function isPinned(dir: string, name: string): Promise<boolean> {
 }
 
 /** Pins (`pinned: true`) or unpins a checkpoint of the folder; unknown names are E_CHECKPOINT_NOT_FOUND. */
-export async function setPinned(dir: string, requested: string, pinned: boolean): Promise<{ name: string; pinned: boolean }> {
+export async function setPinned(
+  dir: string,
+  requested: string,
+  pinned: boolean,
+): Promise<{ name: string; pinned: boolean }> {
   const name = validatePlainFileName(requested);
   const stats = await lstatOrNull(path.join(dir, name));
   if (stats === null || !stats.isFile() || parseCheckpointName(name) === null) {

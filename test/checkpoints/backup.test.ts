@@ -14,7 +14,10 @@ const M = 'conformer';
 const D = 'mini-ljspeech';
 const name = (epoch: number): string => `${M}-${D}-epoch-${epoch}.pt`;
 
-async function backedUpStore(everyEpochs: number, backupDir?: string): Promise<{
+async function backedUpStore(
+  everyEpochs: number,
+  backupDir?: string,
+): Promise<{
   dir: string;
   backup: string;
   store: CheckpointStore;
@@ -48,15 +51,21 @@ describe('backups', () => {
   it('copies the best and every N-th epoch with its sidecar, byte-identical, and never deletes them', async () => {
     const { dir, backup, store, log } = await backedUpStore(3);
     const committed = new Map<number, [Buffer, Buffer]>();
-    for (const [epoch, cer] of [[1, 0.5], [2, 0.6], [3, 0.7], [4, 0.4]] as const) {
+    for (const [epoch, cer] of [
+      [1, 0.5],
+      [2, 0.6],
+      [3, 0.7],
+      [4, 0.4],
+    ] as const) {
       // 1 and 4 are the best when committed, 3 is every 3rd epoch, 2 neither.
       await epochSave(store, epoch, cer);
-      committed.set(epoch, [await readFile(path.join(dir, name(epoch))), await readFile(path.join(dir, `${name(epoch)}.json`))]);
+      committed.set(epoch, [
+        await readFile(path.join(dir, name(epoch))),
+        await readFile(path.join(dir, `${name(epoch)}.json`)),
+      ]);
     }
     await store.backupsIdle();
-    expect(await files(backup)).toEqual(
-      [1, 3, 4].flatMap((e) => [name(e), `${name(e)}.json`]).sort(),
-    );
+    expect(await files(backup)).toEqual([1, 3, 4].flatMap((e) => [name(e), `${name(e)}.json`]).sort());
     for (const e of [1, 3, 4]) {
       expect(await readFile(path.join(backup, name(e)))).toEqual(committed.get(e)![0]);
       expect(await readFile(path.join(backup, `${name(e)}.json`))).toEqual(committed.get(e)![1]);
@@ -102,7 +111,9 @@ describe('backups', () => {
     await unlink(path.join(dir, `${name(2)}.json`));
     const latest = await store.resolveForResume({ model: M, dataset: D });
     expect(latest.name).toBe(name(2));
-    expect(latest.warnings.join('\n')).toContain(`Checkpoint '${name(2)}' in '${dir}': the file is missing; restored it`);
+    expect(latest.warnings.join('\n')).toContain(
+      `Checkpoint '${name(2)}' in '${dir}': the file is missing; restored it`,
+    );
 
     await rm(path.join(dir, name(2)));
     const named = await store.resolveForResume({ model: M, dataset: D, specific: name(2) });

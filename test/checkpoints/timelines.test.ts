@@ -65,7 +65,9 @@ describe('a resume from an older checkpoint (seen here)', () => {
       if (name.endsWith('-latest.pt')) continue;
       expect(after.get(name), name).toBe(bytes);
     }
-    expect(log.infos.some((m) => m.includes(`'${M}-${D}-epoch-2.pt' already exists`) && m.includes('epoch-2-v2.pt'))).toBe(true);
+    expect(
+      log.infos.some((m) => m.includes(`'${M}-${D}-epoch-2.pt' already exists`) && m.includes('epoch-2-v2.pt')),
+    ).toBe(true);
 
     const listed = await store.list({ model: M, dataset: D });
     expect(listed.map((c) => [c.name, c.run_id, c.resumed_from, c.is_latest])).toEqual([
@@ -116,13 +118,24 @@ describe('a resume from an older checkpoint (seen here)', () => {
       [`${M}-${D}-epoch-1.pt`, `${M}-${D}-epoch-1.pt.json`, `${M}-${D}-epoch-3.pt`, `${M}-${D}-epoch-3.pt.json`].sort(),
     );
     const left = (await readdir(dir)).filter((n) => n.endsWith('.pt') && !/-(latest|best)\.pt$/.test(n)).sort();
-    expect(left).toEqual([`${M}-${D}-epoch-2.pt`, `${M}-${D}-epoch-3-v2.pt`, `${M}-${D}-epoch-4.pt`, `${M}-${D}-epoch-5.pt`]);
+    expect(left).toEqual([
+      `${M}-${D}-epoch-2.pt`,
+      `${M}-${D}-epoch-3-v2.pt`,
+      `${M}-${D}-epoch-4.pt`,
+      `${M}-${D}-epoch-5.pt`,
+    ]);
   });
 
   it("keeps a branch's step checkpoint that an older timeline's epoch end would have superseded", async () => {
     const { store } = await newStore();
     for (const epoch of [1, 2, 3]) await trainerSave(store, { run: 'run-a', epoch });
-    const step = await trainerSave(store, { run: 'run-b', epoch: 2, step: 10, resumedFrom: `${M}-${D}-epoch-1.pt`, keep: 5 });
+    const step = await trainerSave(store, {
+      run: 'run-b',
+      epoch: 2,
+      step: 10,
+      resumedFrom: `${M}-${D}-epoch-1.pt`,
+      keep: 5,
+    });
     const next = await trainerSave(store, { run: 'run-c', epoch: 1, valCer: 0.5, resumedFrom: null, keep: 5 });
     expect(next.name).toBe(`${M}-${D}-epoch-1-v2.pt`);
     expect((await store.list()).map((c) => c.name)).toContain(step.name);
@@ -157,7 +170,9 @@ describe('pins', () => {
       code: 'E_CHECKPOINT_NOT_FOUND',
       message: expect.stringContaining(`Specified checkpoint '${M}-${D}-epoch-9.pt' not found`),
     });
-    await expect(store.setPinned(`${M}-${D}-latest.pt`, true)).rejects.toMatchObject({ code: 'E_CHECKPOINT_NOT_FOUND' });
+    await expect(store.setPinned(`${M}-${D}-latest.pt`, true)).rejects.toMatchObject({
+      code: 'E_CHECKPOINT_NOT_FOUND',
+    });
     await expect(store.setPinned('../etc/passwd', true)).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
   });
 });

@@ -8,10 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckpointEntry } from '../../src/checkpoints/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { EventStream, get, post, startServer, type TestServer } from './client.js';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech' };
 const ckpt = (epoch: number, suffix = ''): string => `conformer-ljspeech-epoch-${epoch}${suffix}.pt`;
@@ -20,7 +21,10 @@ const ckpt = (epoch: number, suffix = ''): string => `conformer-ljspeech-epoch-$
 function backedUpWorkspace(everyEpochs: number): TestWorkspace & { backupDir: string } {
   const workspace = makeWorkspace({ train: 8, val: 2, batchSize: 4, retention: 1 });
   const text = readFileSync(workspace.configPath, 'utf8')
-    .replace('paths: { checkpoints: checkpoints, runs: runs, cache: .cache }', 'paths: { checkpoints: checkpoints, runs: runs, cache: .cache, backup: backup }')
+    .replace(
+      'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
+      'paths: { checkpoints: checkpoints, runs: runs, cache: .cache, backup: backup }',
+    )
     .replace('training:\n', `training:\n  backup_every_epochs: ${everyEpochs}\n`);
   writeFileSync(workspace.configPath, text);
   const config = loadConfig({ path: workspace.configPath, env: {} });
@@ -28,7 +32,10 @@ function backedUpWorkspace(everyEpochs: number): TestWorkspace & { backupDir: st
 }
 
 const logs = (events: EventStream, from: number): string[] =>
-  events.messages.slice(from).filter((m) => m.type === 'log').map((m) => `${m.payload.level}: ${m.payload.message}`);
+  events.messages
+    .slice(from)
+    .filter((m) => m.type === 'log')
+    .map((m) => `${m.payload.level}: ${m.payload.message}`);
 
 describe('backups, timelines and pins on a real server', () => {
   let workspace: TestWorkspace & { backupDir: string };
@@ -63,7 +70,7 @@ describe('backups, timelines and pins on a real server', () => {
   it('pins and unpins over HTTP, 404 with the guide text for an unknown name', async () => {
     const pinned = await post(server.url, `/api/checkpoints/${ckpt(3)}/pin`, {});
     expect(pinned).toEqual({ status: 200, body: { name: ckpt(3), pinned: true } });
-    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as CheckpointEntry[];
     expect(listed.find((c) => c.name === ckpt(3))).toMatchObject({ pinned: true, valid: true });
     expect(listed.filter((c) => c.name !== ckpt(3)).every((c) => c.pinned === false)).toBe(true);
 
@@ -93,8 +100,14 @@ describe('backups, timelines and pins on a real server', () => {
     expect(r).toMatchObject({ status: 202, body: { resumed_from: ckpt(1), start_epoch: 2, epochs: 3 } });
     await events.waitForState(['completed'], from, 240_000);
     const lines = logs(events, from);
-    expect(lines.some((l) => l.startsWith('warning:') && l.includes(`restored it from the backup folder '${workspace.backupDir}'`))).toBe(true);
-    expect(lines.some((l) => l.includes(`'${ckpt(2)}' already exists`) || l.includes(`'${ckpt(3)}' already exists`))).toBe(true);
+    expect(
+      lines.some(
+        (l) => l.startsWith('warning:') && l.includes(`restored it from the backup folder '${workspace.backupDir}'`),
+      ),
+    ).toBe(true);
+    expect(
+      lines.some((l) => l.includes(`'${ckpt(2)}' already exists`) || l.includes(`'${ckpt(3)}' already exists`)),
+    ).toBe(true);
 
     for (const [name, bytes] of before) {
       if (existsSync(join(workspace.checkpointsDir, name))) {
@@ -103,8 +116,14 @@ describe('backups, timelines and pins on a real server', () => {
     }
     // The pinned epoch 3 of the first run outlived retention 1 although it is neither newest nor resumed-from.
     expect(readFileSync(join(workspace.checkpointsDir, ckpt(3)))).toEqual(before.get(ckpt(3)));
-    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
-    expect(listed[0]).toMatchObject({ name: ckpt(3, '-v2'), run_id: r.body.run_id, resumed_from: ckpt(1), is_latest: true, valid: true });
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as CheckpointEntry[];
+    expect(listed[0]).toMatchObject({
+      name: ckpt(3, '-v2'),
+      run_id: r.body.run_id,
+      resumed_from: ckpt(1),
+      is_latest: true,
+      valid: true,
+    });
     expect(listed.find((c) => c.name === ckpt(3))).toMatchObject({ pinned: true, valid: true, resumed_from: null });
     // The backup folder still has the first run's copies, and now the new timeline's too.
     for (const name of [ckpt(1), ckpt(2), ckpt(3), ckpt(2, '-v2'), ckpt(3, '-v2')]) {
@@ -118,7 +137,9 @@ describe('backups, timelines and pins on a real server', () => {
     const pin = await runCli(['checkpoints', '--config', workspace.configPath, '--pin', ckpt(3, '-v2')]);
     expect(pin).toMatchObject({ code: 0, stdout: `pinned ${ckpt(3, '-v2')}: retention never deletes it\n` });
     const listed = await runCli(['checkpoints', '--config', workspace.configPath, '--json']);
-    const pins = (JSON.parse(listed.stdout).checkpoints as Array<{ name: string; pinned: boolean }>).filter((c) => c.pinned);
+    const pins = (JSON.parse(listed.stdout).checkpoints as Array<{ name: string; pinned: boolean }>).filter(
+      (c) => c.pinned,
+    );
     expect(pins.map((c) => c.name)).toEqual([ckpt(3, '-v2')]);
     const unknown = await runCli(['checkpoints', '--config', workspace.configPath, '--pin', ckpt(42)]);
     expect(unknown.code).toBe(1);
@@ -160,7 +181,7 @@ describe.skipIf(!isRoot)('a full backup disk under a real run', () => {
     expect(warnings[0]).toMatch(/ENOSPC|no space left/i);
     expect(warnings[0]).toContain('training goes on');
     expect(readdirSync(workspace.backupDir)).toEqual([]);
-    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as CheckpointEntry[];
     expect(listed[0]).toMatchObject({ name: ckpt(2), valid: true, is_latest: true });
   });
 });

@@ -28,6 +28,11 @@ export interface CheckpointSidecar {
   config_hash: string;
   created_at: string;
   run_id: string;
+  /**
+   * The checkpoint the saving run resumed from (null: a fresh start); absent in sidecars written before
+   * it was recorded, which list with an unknown lineage.
+   */
+  resumed_from?: string | null;
   /** The model config the checkpoint was trained with, so resume compatibility needs no .pt read. */
   model_config?: ModelConfigRecord;
   batch_size?: number;
@@ -75,6 +80,9 @@ export function parseSidecar(text: string): SidecarCheck {
   }
   if (v.model_config !== undefined && !isRecord(v.model_config)) {
     return { ok: false, problem: `sidecar field 'model_config' is not an object` };
+  }
+  if (v.resumed_from !== undefined && v.resumed_from !== null && typeof v.resumed_from !== 'string') {
+    return { ok: false, problem: `sidecar field 'resumed_from' is not a string or null` };
   }
   if (v.batch_size !== undefined && !isCount(v.batch_size)) {
     return { ok: false, problem: `sidecar field 'batch_size' is not a non-negative integer` };

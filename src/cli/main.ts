@@ -53,6 +53,8 @@ export function buildProgram(): Command {
     .option('-m, --model <name>', 'only this model')
     .option('-d, --dataset <name>', 'only this dataset')
     .option('--json', 'print the GET /api/checkpoints JSON')
+    .option('--pin <name>', 'pin a checkpoint: retention never deletes it')
+    .option('--unpin <name>', 'unpin a checkpoint')
     .action(async (options) => (await import('./commands/checkpoints.js')).checkpointsCommand(options));
 
   program

@@ -130,7 +130,12 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): AsrConfi
   const resolve = (p: string) => path.resolve(options.baseDir, p);
   const config: AsrConfig = {
     server: { ...server, api_token: env.ASR_API_TOKEN || server.api_token },
-    paths: { checkpoints: resolve(paths.checkpoints), runs: resolve(paths.runs), cache: resolve(paths.cache) },
+    paths: {
+      checkpoints: resolve(paths.checkpoints),
+      runs: resolve(paths.runs),
+      cache: resolve(paths.cache),
+      ...(paths.backup !== undefined ? { backup: resolve(paths.backup) } : {}),
+    },
     datasets: Object.fromEntries(
       Object.entries(datasets).map(([name, d]) => [
         name,

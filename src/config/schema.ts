@@ -28,6 +28,12 @@ export const PathsSchema = Type.Object(
     checkpoints: Type.String({ minLength: 1, default: 'checkpoints' }),
     runs: Type.String({ minLength: 1, default: 'runs' }),
     cache: Type.String({ minLength: 1, default: '.cache' }),
+    backup: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'second folder (another disk, a mounted volume) for copies of the best and every backup_every_epochs-th checkpoint',
+      }),
+    ),
   },
   { ...closed, default: {} },
 );
@@ -93,6 +99,11 @@ export const TrainingSchema = Type.Object(
     grad_clip: Type.Number({ minimum: 0, default: 5, description: 'max gradient norm; 0 disables clipping' }),
     grad_accumulation: Type.Integer({ minimum: 1, default: 1 }),
     spec_augment: Type.Boolean({ default: true }),
+    backup_every_epochs: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'with paths.backup: also back up every N-th epoch checkpoint; 0 backs up the best only',
+    }),
     save_every_steps: Type.Integer({ minimum: 0, default: 0, description: '>0: also mid-epoch checkpoints' }),
     val_every_epochs: Type.Integer({ minimum: 1, default: 1 }),
     lightweight_samples: Type.Integer({

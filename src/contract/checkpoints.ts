@@ -16,6 +16,11 @@ export const CheckpointEntrySchema = Type.Object({
   }),
   is_latest: Type.Boolean(),
   is_best: Type.Boolean(),
+  run_id: Type.Union([Type.String(), Type.Null()], { description: 'the run that saved it' }),
+  resumed_from: Type.Union([Type.String(), Type.Null()], {
+    description: 'the checkpoint that run resumed from (null: a fresh start or not recorded)',
+  }),
+  pinned: Type.Boolean({ description: 'true: retention never deletes it (POST /api/checkpoints/{name}/pin)' }),
   valid: Type.Boolean({ description: 'false: incomplete or corrupt (no valid sidecar); resume skips it' }),
   problem: Type.Optional(Type.String()),
 });

@@ -73,7 +73,7 @@ export class CheckpointPolicy {
   async save(epoch: number, step: number, metrics: CheckpointMetrics | null): Promise<void> {
     await this.settle();
     const { plan, store, trainer, config } = this.options;
-    const name = store.checkpointName(plan.model_name, plan.dataset_name, epoch, metrics === null ? step : null);
+    const name = await store.nameForSave(plan.model_name, plan.dataset_name, epoch, metrics === null ? step : null);
     const snapshot = runConfigSnapshot(config, plan.model_name, plan.dataset_name);
     const globalStep = trainer.globalStep;
     let snapshotTaken: () => void = () => undefined;
@@ -123,6 +123,7 @@ export class CheckpointPolicy {
       metrics: metrics ?? {},
       config_hash: runConfigHash(config, plan.model_name, plan.dataset_name),
       run_id: plan.run_id,
+      resumed_from: plan.resumed_from,
       model_config: { ...plan.model },
       batch_size: plan.batch_size,
       retain: { keep: config.training.checkpoint_retention, resumedFrom: plan.resumed_from },

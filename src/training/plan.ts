@@ -3,7 +3,7 @@ import type { AsrConfig } from '../config/schema.js';
 import { resolveModelDimensions, type ModelDimensions } from '../config/models.js';
 import { runConfigSnapshot } from '../config/snapshot.js';
 import { AsrTrainerError } from '../errors.js';
-import { CheckpointStore, checkResumeCompatibility, type ResolvedCheckpoint } from '../checkpoints/index.js';
+import { CheckpointStore, backupOptions, checkResumeCompatibility, type ResolvedCheckpoint } from '../checkpoints/index.js';
 import { assertDatasetPresent } from '../data/dataset.js';
 import type { TrainRequest } from '../contract/index.js';
 
@@ -80,7 +80,7 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     return plan;
   }
 
-  const store = new CheckpointStore({ dir: config.paths.checkpoints });
+  const store = new CheckpointStore({ dir: config.paths.checkpoints, backup: backupOptions(config) });
   let resolved: ResolvedCheckpoint;
   try {
     resolved = await store.resolveForResume({ model: request.model_name, dataset: request.dataset_name, specific });

@@ -246,6 +246,8 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
 
   private async finish(state: 'completed' | 'stopped'): Promise<RunOutcome> {
     await this.checkpoints.settle();
+    // Copies to paths.backup ran beside training; the process must not exit in the middle of one.
+    await this.resources.store.backupsIdle();
     const lastCheckpoint = this.checkpoints.lastCheckpoint;
     this.setState(state);
     this.log(

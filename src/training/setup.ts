@@ -3,7 +3,7 @@
  * checkpoint it resumes. Everything a TrainingRun needs before its first step, and nothing it does after.
  */
 import { join } from 'node:path';
-import { CheckpointStore, type CheckpointLock } from '../checkpoints/index.js';
+import { CheckpointStore, backupOptions, type CheckpointLock } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import type { LogLevel } from '../contract/index.js';
 import { loadDataset } from '../data/dataset.js';
@@ -31,6 +31,7 @@ export async function setUpRun(config: AsrConfig, plan: RunPlan, log: Log): Prom
   const store = new CheckpointStore({
     dir: config.paths.checkpoints,
     logger: { info: (m) => log('info', m), warn: (m) => log('warning', m) },
+    backup: backupOptions(config),
   });
   const lock = await store.acquireLock(plan.model_name, plan.dataset_name);
   try {

@@ -112,8 +112,11 @@ describe('the guide, example by example', () => {
     const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as CheckpointEntry[];
     const stepCheckpoint = listed.find((c) => c.name === saved[0])!;
     expect(stepCheckpoint).toMatchObject({ kind: 'step', epoch: 6, valid: true });
-    // latest is the furthest-trained valid checkpoint, still epoch 10.
-    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe('conformer-ljspeech-epoch-10.pt');
+    // latest is the most recent commit of the most recent run (issue 14): this run's step checkpoint,
+    // not the furthest-trained epoch 10 of the first run, which stays untouched beside it.
+    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe(saved[0]);
+    expect(stepCheckpoint).toMatchObject({ run_id: r.body.run_id, resumed_from: 'conformer-ljspeech-epoch-5.pt', is_latest: true });
+    expect(listed.find((c) => c.name === 'conformer-ljspeech-epoch-10.pt')).toMatchObject({ valid: true, is_latest: false });
     expect((await get(server.url, '/api/train/status')).body).toMatchObject({ state: 'stopped', resumed_from: 'conformer-ljspeech-epoch-5.pt' });
   });
 
@@ -129,13 +132,15 @@ describe('the guide, example by example', () => {
   });
 
   it('python example 1: start without resume flags auto-resumes the latest checkpoint', async () => {
-    const latest = (await get(server.url, '/api/checkpoints')).body.checkpoints.find((c: { is_latest: boolean }) => c.is_latest);
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints;
+    const latest = listed.find((c: { is_latest: boolean }) => c.is_latest);
     const from = events.messages.length;
     const r = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 20 });
-    expect(latest.name).toBe('conformer-ljspeech-epoch-10.pt');
-    expect(r).toMatchObject({ status: 202, body: { status: 'started', resumed_from: latest.name, start_epoch: 11, epochs: 20 } });
+    // The newest: example 3's stop inside epoch 6 (issue 14's `latest`), listed first.
+    expect(latest).toMatchObject({ name: listed[0].name, kind: 'step', epoch: 6 });
+    expect(r).toMatchObject({ status: 202, body: { status: 'started', resumed_from: latest.name, start_epoch: 6, epochs: 20 } });
     const first = await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === r.body.run_id, 60_000, from);
-    expect(first.payload).toMatchObject({ epoch: 11, step: 1, global_step: latest.global_step + 1 });
+    expect(first.payload).toMatchObject({ epoch: 6, step: latest.step + 1, global_step: latest.global_step + 1 });
     await stopAfterProgress(r.body.run_id);
   });
 

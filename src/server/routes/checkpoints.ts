@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CheckpointStore } from '../../checkpoints/index.js';
 import type { AsrConfig } from '../../config/schema.js';
-import { CheckpointListSchema, ErrorBodySchema, NameSchema } from '../../contract/index.js';
+import { CheckpointListSchema, CheckpointNameSchema, ErrorBodySchema, NameSchema } from '../../contract/index.js';
 
 export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
   const store = new CheckpointStore({ dir: config.paths.checkpoints });
@@ -43,11 +43,37 @@ export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
             metrics: e.metrics,
             is_latest: e.is_latest,
             is_best: e.is_best,
+            run_id: e.run_id,
+            resumed_from: e.resumed_from,
+            pinned: e.pinned,
             valid: e.valid,
             ...(e.problem ? { problem: e.problem } : {}),
           })),
         };
       },
     );
+
+    for (const action of ['pin', 'unpin'] as const) {
+      app.post(
+        `/api/checkpoints/:name/${action}`,
+        {
+          schema: {
+            summary:
+              action === 'pin'
+                ? 'Pin a checkpoint: retention never deletes it'
+                : 'Unpin a checkpoint: retention treats it like any other',
+            tags: ['checkpoints'],
+            params: Type.Object({ name: CheckpointNameSchema() }),
+            response: {
+              200: Type.Object({ name: Type.String(), pinned: Type.Boolean() }),
+              400: ErrorBodySchema,
+              401: ErrorBodySchema,
+              404: ErrorBodySchema,
+            },
+          },
+        },
+        async (request) => store.setPinned(request.params.name, action === 'pin'),
+      );
+    }
   };
 }

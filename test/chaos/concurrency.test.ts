@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
+import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { chaosSeed, seededRandom, sleep, trainerPids, waitUntil } from './helpers.js';
 
@@ -100,7 +100,7 @@ describe('concurrent clients', () => {
     const received: Array<{ run: string; at: number }> = [];
     for (const stream of [events, secondEvents]) {
       stream.socket.on('message', (data) => {
-        const m = JSON.parse(String(data)) as { type: string; payload: Record<string, any> };
+        const m = JSON.parse(String(data)) as { type: string; payload: Json };
         if (m.type === 'progress') received.push({ run: m.payload.run_id as string, at: Date.now() });
       });
     }

@@ -7,7 +7,7 @@ import { cpSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, wr
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
+import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { AddonLoader, checkFolder } from './helpers.js';
 
@@ -166,7 +166,7 @@ describe('corrupt checkpoint files', () => {
       const listing = await get(server.url, '/api/checkpoints?model_name=conformer');
       expect(listing.status, JSON.stringify(listing.body)).toBe(200);
       figures.listings_checked += 1;
-      const rows = listing.body.checkpoints as Array<Record<string, any>>;
+      const rows = listing.body.checkpoints as Array<Json>;
       if (damage.flagged) {
         const row = rows.find((r) => r.name === damage.flagged);
         expect(row, `${damage.flagged} missing from the listing`).toBeDefined();

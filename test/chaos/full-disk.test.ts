@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
+import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { AddonLoader, checkFolder, spawnServer, type ServerProcess } from './helpers.js';
 
@@ -82,7 +82,7 @@ describe('a full disk under the checkpoint folder', () => {
     expect(run.status).toBe(202);
     const end = await events.waitForState(['failed', 'completed', 'stopped'], from, 120_000);
     expect(end.payload.state).toBe('failed');
-    const error = end.payload.error as Record<string, any>;
+    const error = end.payload.error as Json;
     expect(error.code).toBe('E_IO');
     expect(error.message).toMatch(/space|ENOSPC|too large|EFBIG/i);
     const errorLog = events.messages
@@ -97,7 +97,7 @@ describe('a full disk under the checkpoint folder', () => {
     // Everything listed valid is whole and loads; every committed checkpoint is still valid.
     const afterFailure = await checkFolder(workspace.checkpointsDir, loader);
     for (const name of committed) expect(afterFailure.valid.map((e) => e.name)).toContain(name);
-    const listed = (await get(url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const listed = (await get(url, '/api/checkpoints')).body.checkpoints as Array<Json>;
     expect(listed.filter((c) => c.valid).map((c) => c.name).sort()).toEqual(afterFailure.valid.map((e) => e.name).sort());
     const leftovers = readdirSync(workspace.checkpointsDir);
 

@@ -208,7 +208,7 @@ export async function checkFolder(dir: string, loader: AddonLoader): Promise<Fol
     try {
       await loader.load(path, actual.sha256);
     } catch (err) {
-      throw new Error(`${entry.name} is listed valid but the addon cannot load it: ${(err as Error).message}`);
+      throw new Error(`${entry.name} is listed valid but the addon cannot load it: ${(err as Error).message}`, { cause: err });
     }
   }
   return { valid, invalid: entries.filter((e) => !e.valid) };

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post } from '../server/client.js';
+import { EventStream, get, post, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import {
   AddonLoader,
@@ -90,7 +90,7 @@ describe('SIGKILL at random moments', () => {
       else {
         // The resume picks a checkpoint at least as new as every commit the client was told about.
         expect(started.body.resumed_from, `kill ${i}: resumed from nothing`).not.toBeNull();
-        const listed = (await get(srv.url, '/api/checkpoints?model_name=conformer')).body.checkpoints as Array<Record<string, any>>;
+        const listed = (await get(srv.url, '/api/checkpoints?model_name=conformer')).body.checkpoints as Array<Json>;
         const resumedEntry = listed.find((c) => c.name === started.body.resumed_from);
         expect(resumedEntry, `kill ${i}: ${started.body.resumed_from} is not listed`).toBeDefined();
         expect(resumedEntry!.valid).toBe(true);

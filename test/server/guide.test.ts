@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckpointEntry } from '../../src/checkpoints/index.js';
 import type { TestWorkspace } from '../helpers/workspace.js';
-import { closeServedWorkspace, EventStream, get, post, serveWorkspace, type TestServer } from './client.js';
+import { closeServedWorkspace, EventStream, get, post, serveWorkspace, type TestServer, type Json } from './client.js';
 
 describe('the guide, example by example', () => {
   let workspace: TestWorkspace;
@@ -70,7 +70,7 @@ describe('the guide, example by example', () => {
   });
 
   it('example 3 and the list: newest first with size_mb, filtered by model and dataset; latest and retention', async () => {
-    const all = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const all = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Json>;
     const epochs = all.map((c) => c.epoch);
     for (const e of [5, 6, 7, 8, 9, 10]) expect(epochs).toContain(e);
     expect(epochs[0]).toBe(10);

@@ -6,7 +6,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { closeServedWorkspace, EventStream, get, post, serveWorkspace, startServer, type TestServer } from './client.js';
+import { closeServedWorkspace, EventStream, get, post, serveWorkspace, startServer, type TestServer, type Json } from './client.js';
 
 describe('supervised trainer', () => {
   let workspace: TestWorkspace;
@@ -131,14 +131,14 @@ describe('a trainer that does not stop in time', () => {
     expect(stopped.payload).toMatchObject({ state: 'stopped', error: { signal: 'SIGKILL' } });
     expect(stopped.payload.error.message).toMatch(/stop timeout/);
 
-    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Json>;
     const valid = listed.filter((c) => c.valid);
     expect(valid.map((c) => c.name)).toContain('conformer-ljspeech-epoch-1.pt');
     from = events.messages.length;
     const again = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech' });
     expect(again.body.resumed_from).toBe(valid[0].name);
     await events.waitForState(['completed'], from);
-    const finalList = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const finalList = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Json>;
     expect(finalList.find((c) => c.is_latest)?.name).toBe('conformer-ljspeech-epoch-3.pt');
   });
 });

@@ -1,12 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CheckpointStore } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
+import { forkEntry } from '../fork-entry.js';
 import type { LogLevel, LogPayload, RunFailure, StatusPayload, TrainingEvent, TrainRequest } from '../contract/index.js';
 import { logEvent } from './events.js';
 import type { ChildToParent, ParentToChild, ReportedEvent } from './ipc.js';
@@ -140,7 +138,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   }
 
   private spawn(plan: RunPlan): void {
-    const { entry, execArgv } = trainerEntry();
+    const { entry, execArgv } = forkEntry(import.meta.url, 'child');
     const child = fork(entry, [], {
       execArgv,
       env: { ...process.env, ...this.options.env },
@@ -248,16 +246,4 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private emitStatus(): void {
     this.emit('event', { type: 'status', payload: this.status() });
   }
-}
-
-/**
- * The trainer entry: ./child.js beside the compiled code, or ./child.ts run through tsx's loader when
- * this module itself runs from source (npm start, vitest).
- */
-function trainerEntry(): { entry: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const js = new URL('./child.js', import.meta.url);
-  if (here.endsWith('.js') && existsSync(js)) return { entry: fileURLToPath(js), execArgv: [] };
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { entry: fileURLToPath(new URL('./child.ts', import.meta.url)), execArgv: ['--import', tsxLoader] };
 }

@@ -15,11 +15,13 @@ fail() { echo "setup: $*" >&2; cat "$log" >&2 || true; exit 1; }
 APT_PACKAGES=(
   g++ make cmake pkg-config
   libtorch-dev libopenblas0-openmp libgtest-dev
+  libgloo-dev  # ProcessGroupGloo.hpp includes the Gloo headers (data-parallel training, native/core/src/distributed)
   libsndfile1-dev libsoxr-dev
   python3-torch python3-torchaudio
   espeak-ng
   zip unzip  # scripts/fetch-libtorch.sh unpacks with unzip; its test packs a libtorch-shaped zip
   chromium   # the dashboard's browser test (playwright-core drives Debian's chromium, nothing downloaded)
+  clang-format  # npm run lint checks the C++ layout (.clang-format)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -57,7 +59,7 @@ if [[ ! -f $addon ]] || [[ -n $(find native cmake CMakeLists.txt -newer "$addon"
 fi
 
 # --- dashboard client ------------------------------------------------------------------------------
-if [[ ! -f dist/web/app.js ]] || [[ -n $(find src/web/client src/web/tsconfig.json -newer dist/web/app.js -type f 2>/dev/null | head -1) ]]; then
+if [[ ! -f dist/web/app.js ]] || [[ -n $(find src/web/client src/web/tsconfig.json src/contract -newer dist/web/app.js -type f 2>/dev/null | head -1) ]]; then
   say "building the dashboard client (dist/web)"
   npm run --silent build:web >>"$log" 2>&1 || fail "dashboard build failed"
 fi

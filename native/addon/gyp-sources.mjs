@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sources = [];
-for (const list of ['sources-model.cmake', 'sources-data.cmake']) {
+for (const list of ['sources-model.cmake', 'sources-data.cmake', 'sources-distributed.cmake']) {
   const text = readFileSync(join(root, 'native/core', list), 'utf8');
   for (const match of text.matchAll(/\$\{CMAKE_CURRENT_LIST_DIR\}\/(\S+\.cpp)/g)) {
     sources.push(join('native/core', match[1]));

@@ -2,12 +2,12 @@
  * Checkpoint file names (ARCHITECTURE.md §5): the only place that turns a model, a dataset and a
  * position into a file name, and a file name back into them.
  */
+import { MAX_NAME_LENGTH, NAME_PATTERN as NAME_PATTERN_SOURCE } from '../contract/names.js';
 import { AsrTrainerError } from '../errors.js';
 
-/** Model and dataset names: lowercase, no path separators, so a name can never form a path. */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]*$/;
-/** Long enough for any real name, short enough that every derived file name stays under 255 bytes. */
-export const MAX_NAME_LENGTH = 100;
+/** Model and dataset names: the contract's one rule (src/contract/names.ts). */
+export const NAME_PATTERN = new RegExp(NAME_PATTERN_SOURCE);
+export { MAX_NAME_LENGTH };
 /** Linux NAME_MAX. */
 export const MAX_FILE_NAME_BYTES = 255;
 

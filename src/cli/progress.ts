@@ -4,7 +4,7 @@
  * Written here rather than with a bar library: it is one line of text, and no extra dependency is needed.
  */
 
-import type { TrainingEvent } from '../training/events.js';
+import type { TrainingEvent } from '../contract/index.js';
 
 const BAR_WIDTH = 24;
 

@@ -3,9 +3,7 @@
  * and its validation. `expected` on a field overrides the generated "must be …" text of its error.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-
-/** Dataset and model names end up in file names (`{model}-{dataset}-epoch-N.pt`), so keep them tame. */
-export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+import { NAME_PATTERN } from '../contract/names.js';
 
 export const MODEL_PRESETS = ['xs', 's', 'm', 'l'] as const;
 export type ModelPresetName = (typeof MODEL_PRESETS)[number];

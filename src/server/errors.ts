@@ -1,16 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { isAsrTrainerError, type AsrErrorCode } from '../errors.js';
-
-/** Codes only the HTTP layer produces (no module throws them). */
-export type HttpErrorCode =
-  | 'E_UNAUTHORIZED'
-  | 'E_ROUTE_NOT_FOUND'
-  | 'E_UNSUPPORTED_MEDIA_TYPE'
-  | 'E_PAYLOAD_TOO_LARGE'
-  | 'E_BAD_REQUEST'
-  | 'E_UPGRADE_REQUIRED';
+import type { AsrErrorCode, ErrorBody, HttpErrorCode } from '../contract/index.js';
+import { isAsrTrainerError } from '../errors.js';
 
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> = {
@@ -41,18 +33,12 @@ export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> =
   E_CONFIG_INVALID: 500,
   E_IO: 500,
   E_NATIVE_LOAD: 500,
+  // A rank died, never arrived, or a collective timed out: the run failed, the request was fine.
+  E_DISTRIBUTED: 500,
   E_INTERNAL: 500,
   // The transcription process died during the request; the API is fine and the next request restarts it.
   E_TRANSCRIBER_CRASHED: 503,
 };
-
-export interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string;
-  code: string;
-  details?: Record<string, unknown>;
-}
 
 export function errorBody(
   code: AsrErrorCode | HttpErrorCode,

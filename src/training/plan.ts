@@ -5,21 +5,7 @@ import { runConfigSnapshot } from '../config/snapshot.js';
 import { AsrTrainerError } from '../errors.js';
 import { CheckpointStore, checkResumeCompatibility, type ResolvedCheckpoint } from '../checkpoints/index.js';
 import { assertDatasetPresent } from '../data/dataset.js';
-
-/** A start or resume request: the body of POST /api/train/start, and what the CLI passes. */
-export interface TrainRequest {
-  model_name: string;
-  dataset_name: string;
-  /** Total epochs, counted across resumes (default training.epochs). */
-  epochs?: number;
-  batch_size?: number;
-  /** Limit the training set to training.lightweight_samples utterances. */
-  lightweight?: boolean;
-  limit_samples?: number | null;
-  /** Default training.auto_resume; `specific_checkpoint` implies it. */
-  resume_from_checkpoint?: boolean;
-  specific_checkpoint?: string | null;
-}
+import type { TrainRequest } from '../contract/index.js';
 
 export interface PlanOptions {
   /** POST /api/train/resume: no checkpoint to resume is an error (E_NO_CHECKPOINT), not a fresh start. */

@@ -8,9 +8,11 @@ import { CheckpointStore } from '../checkpoints/index.js';
 import { inheritedLockEnv, type CheckpointLock } from '../checkpoints/lock.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { idleStatus, logEvent, type LogPayload, type StatusPayload, type TrainingEvent } from './events.js';
-import type { ChildToParent, ParentToChild } from './ipc.js';
-import { planRun, type PlanOptions, type RunPlan, type TrainRequest } from './plan.js';
+import type { LogLevel, LogPayload, RunFailure, StatusPayload, TrainingEvent, TrainRequest } from '../contract/index.js';
+import { logEvent } from './events.js';
+import type { ChildToParent, ParentToChild, ReportedEvent } from './ipc.js';
+import { planRun, type PlanOptions, type RunPlan } from './plan.js';
+import { idleStatus, plannedStatus, withProgress, withState } from './status.js';
 
 export interface SupervisorOptions {
   /** How long a stopping trainer gets to save and exit before it is killed. */
@@ -26,8 +28,9 @@ const FAILURE_LOG_LINES = 20;
 
 /**
  * Runs each training in a forked trainer process (./child.ts), so a native abort, an OOM kill or a
- * segfault ends that process and never the API. Events cross by IPC and are re-emitted as
- * `on('event', (e: TrainingEvent) => …)`; the supervisor keeps the status and the recent log lines.
+ * segfault ends that process and never the API. It plans each start itself and hands the trainer the
+ * plan. The trainer's events cross by IPC and are re-emitted as `on('event', (e: TrainingEvent) => …)`;
+ * the supervisor owns the status (./status.ts), emits every `status` event and keeps the recent log lines.
  */
 export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }> {
   private current: StatusPayload = idleStatus();
@@ -87,15 +90,8 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
       this.current = previous;
       throw err;
     }
-    this.current = {
-      ...this.current,
-      run_id: plan.run_id,
-      epoch: plan.start_epoch,
-      epochs: plan.epochs,
-      step: plan.start_step,
-      global_step: null,
-      resumed_from: plan.resumed_from,
-    };
+    // 'stopping' when a stop came while planning.
+    this.current = plannedStatus(plan, this.current.state);
     this.emitStatus();
     this.log('info', plan.resumed_from
       ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
@@ -103,8 +99,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     for (const warning of plan.warnings) this.log('warning', warning);
     if (this.stopBeforeFork) {
       this.stopBeforeFork = false;
-      this.current = { ...this.current, state: 'stopped' };
-      this.emitStatus();
+      this.setState('stopped');
       this.log('info', 'Stopped before the trainer started');
       this.releaseLock();
       return plan;
@@ -117,8 +112,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   stop(): { status: 'stopping' } {
     if (!this.isBusy()) throw new AsrTrainerError('E_NOT_RUNNING', 'No training is running; nothing to stop');
     if (this.current.state === 'stopping') return { status: 'stopping' };
-    this.current = { ...this.current, state: 'stopping' };
-    this.emitStatus();
+    this.setState('stopping');
     this.log('info', 'Stop requested: finishing the current step and saving a checkpoint');
     const child = this.child;
     if (!child) {
@@ -174,13 +168,8 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     // 'close' (not 'exit'): it waits for stdout/stderr to end, so an abort's last stderr lines are in last_logs.
     child.on('close', (code, signal) => this.onChildExit(child, code, signal));
     child.on('error', (err) => this.log('error', `Trainer process error: ${err.message}`));
-    const request: TrainRequest = {
-      ...plan.request,
-      // Pin what the plan resolved, so the trainer resumes exactly what the 202 announced.
-      resume_from_checkpoint: plan.resumed_from !== null,
-      specific_checkpoint: plan.resumed_from ?? undefined,
-    };
-    this.send({ cmd: 'start', config: this.config, request, runId: plan.run_id });
+    // The trainer opens this very plan, so it resumes exactly what the 202 announced.
+    this.send({ cmd: 'start', config: this.config, plan });
   }
 
   private send(message: ParentToChild): void {
@@ -193,10 +182,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
         this.onRunEvent(message.event);
         break;
       case 'prepared':
-        if (this.current.state === 'starting') {
-          this.current = { ...this.current, state: 'running' };
-          this.emitStatus();
-        }
+        if (this.current.state === 'starting') this.setState('running');
         break;
       case 'done':
         this.finished = { state: message.state };
@@ -207,22 +193,9 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     }
   }
 
-  private onRunEvent(event: TrainingEvent): void {
-    switch (event.type) {
-      case 'log':
-        this.remember(event.payload);
-        break;
-      case 'progress': {
-        const p = event.payload;
-        this.current = { ...this.current, epoch: p.epoch, step: p.step, global_step: p.global_step, loss: p.loss, lr: p.lr };
-        break;
-      }
-      case 'status':
-        // The trainer's own view of its status; the supervisor's state machine stays authoritative.
-        return;
-      default:
-        break;
-    }
+  private onRunEvent(event: ReportedEvent): void {
+    if (event.type === 'log') this.remember(event.payload);
+    if (event.type === 'progress') this.current = withProgress(this.current, event.payload);
     this.emit('event', event);
   }
 
@@ -233,22 +206,20 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.child = null;
     this.releaseLock();
     if (this.finished && code === 0) {
-      this.current = { ...this.current, state: this.finished.state };
+      this.current = withState(this.current, this.finished.state);
       this.log('info', this.finished.state === 'completed' ? 'Training completed' : 'Training stopped');
     } else if (this.killedForTimeout) {
-      this.current = {
-        ...this.current,
-        state: 'stopped',
-        error: this.failure('Trainer was killed after the stop timeout; resume continues from the last committed checkpoint', code, signal),
-      };
+      const why = 'Trainer was killed after the stop timeout; resume continues from the last committed checkpoint';
+      this.current = withState(this.current, 'stopped', this.failure(why, code, signal));
     } else {
       const cause = this.childError
         ? this.childError.message
         : signal
           ? `Trainer process was killed by ${signal}`
           : `Trainer process exited with code ${code}`;
+      // The one log line of a failure: the trainer reports it only as its 'error' message.
       this.log('error', `${cause}; the next start resumes from the last valid checkpoint`);
-      this.current = { ...this.current, state: 'failed', error: this.failure(cause, code, signal) };
+      this.current = withState(this.current, 'failed', this.failure(cause, code, signal));
     }
     this.emitStatus();
     const waiters = this.exitWaiters;
@@ -261,7 +232,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.lock = null;
   }
 
-  private failure(message: string, code: number | null, signal: NodeJS.Signals | null) {
+  private failure(message: string, code: number | null, signal: NodeJS.Signals | null): RunFailure {
     return {
       message,
       ...(this.childError ? { code: this.childError.code } : {}),
@@ -271,7 +242,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     };
   }
 
-  private log(level: LogPayload['level'], message: string): void {
+  private log(level: LogLevel, message: string): void {
     const event = logEvent(level, message);
     if (event.type === 'log') this.remember(event.payload);
     this.emit('event', event);
@@ -280,6 +251,11 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private remember(payload: LogPayload): void {
     this.logs.push(payload);
     if (this.logs.length > RECENT_LOG_LINES) this.logs.splice(0, this.logs.length - RECENT_LOG_LINES);
+  }
+
+  private setState(state: 'running' | 'stopping' | 'stopped'): void {
+    this.current = withState(this.current, state);
+    this.emitStatus();
   }
 
   private emitStatus(): void {

@@ -3,7 +3,7 @@
  * resume interleaved from several clients never leave two trainers alive or a state that does not settle.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { chaosSeed, seededRandom, sleep, trainerPids, waitUntil } from './helpers.js';

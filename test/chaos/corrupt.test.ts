@@ -6,7 +6,7 @@
 import { cpSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { AddonLoader, checkFolder } from './helpers.js';

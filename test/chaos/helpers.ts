@@ -18,7 +18,7 @@ export { seededRandom };
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-/** The tiny network of test/server/fixtures.ts. */
+/** The tiny network of test/helpers/workspace.ts (its 'guide' names). */
 export const TINY = { d_model: 32, num_layers: 2, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.1 };
 
 export function chaosSeed(): number {

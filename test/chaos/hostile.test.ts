@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { get, post, startServer, type TestServer } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { chaosSeed, seededRandom, sleep, snapshotTree, trainerPids, treeDiff, type TreeEntry } from './helpers.js';

@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from '../server/fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, get, post } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import {

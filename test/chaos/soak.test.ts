@@ -3,7 +3,7 @@
  * than 5 % to the end, and its open file descriptors do not grow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkspace } from '../server/fixtures.js';
+import type { TestWorkspace } from '../helpers/workspace.js';
 import { closeServedWorkspace, post, serveWorkspace, type EventStream, type TestServer } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { openFds, rssBytes } from './helpers.js';

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeWorkspace } from './fixtures.js';
+import { makeWorkspace } from '../helpers/workspace.js';
 import { BIN, runCli, runProcess, startCli } from './run-cli.js';
 
 // 40 utterances at batch size 1: enough steps per epoch for a Ctrl-C to land mid-epoch.
-const workspace = makeWorkspace({ utterances: 44, valUtterances: 4, batchSize: 2 });
+const workspace = makeWorkspace({ names: 'tiny', train: 40, val: 4, batchSize: 2 });
 afterAll(() => workspace.cleanup());
 
 interface Listed {

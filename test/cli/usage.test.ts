@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeWorkspace } from './fixtures.js';
+import { makeWorkspace } from '../helpers/workspace.js';
 import { runCli, startCli } from './run-cli.js';
 
-const workspace = makeWorkspace({ utterances: 4, valUtterances: 1 });
+const workspace = makeWorkspace({ names: 'tiny', train: 3, val: 1 });
 afterAll(() => workspace.cleanup());
 
 describe('asr-trainer usage', () => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { buildApp, type BuildAppOptions } from '../../src/server/app.js';
-import { makeWorkspace, type TestWorkspace, type WorkspaceOptions } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace, type WorkspaceOptions } from '../helpers/workspace.js';
 
 export interface TestServer {
   app: FastifyInstance;

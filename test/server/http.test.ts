@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CheckpointStore } from '../../src/checkpoints/index.js';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, get, post, startServer, type TestServer } from './client.js';
 
 const base = { model_name: 'conformer', dataset_name: 'ljspeech' };

@@ -5,7 +5,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { closeServedWorkspace, EventStream, get, post, serveWorkspace, startServer, type TestServer } from './client.js';
 
 describe('supervised trainer', () => {
@@ -80,6 +80,20 @@ describe('supervised trainer', () => {
     await events.waitForState(['completed'], from);
   });
 
+  it('plans once: the trainer opens the plan the 202 announced, so its warnings are logged once', async () => {
+    const from = events.messages.length;
+    // batch_size 4 against checkpoints trained with 2: the plan warns that the resume is not exact.
+    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 4, batch_size: 4 });
+    expect(run.status).toBe(202);
+    expect(run.body.warnings).toEqual([expect.stringContaining('batch_size 4 instead of 2')]);
+    // Stopped before a step trains: nothing new is saved, so the runs below resume what they did before.
+    expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
+    await events.waitForState(['stopped'], from);
+    const logs = events.messages.slice(from).filter((m) => m.type === 'log').map((m) => m.payload.message as string);
+    expect(logs.filter((m) => m.includes('batch_size 4 instead of 2'))).toHaveLength(1);
+    expect(events.messages.slice(from).filter((m) => m.type === 'checkpoint')).toEqual([]);
+  });
+
   it('stops a run gracefully when the server closes', async () => {
     const from = events.messages.length;
     const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 5 });
@@ -143,7 +157,10 @@ describe('a trainer that fails while preparing', () => {
       const failed = await events.waitForState(['failed'], 0);
       expect(failed.payload.error).toMatchObject({ code: 'E_DATASET_INVALID', exit_code: 1, signal: null });
       expect(failed.payload.error.message).toMatch(/skipped/);
-      expect(events.of('log').some((l) => l.level === 'error')).toBe(true);
+      // Logged once, by the supervisor; the trainer reports it only as its error message.
+      const errors = events.of('log').filter((l) => l.level === 'error');
+      expect(errors).toHaveLength(1);
+      expect(errors[0].message).toMatch(/skipped/);
       expect((await get(server.url, '/api/health')).status).toBe(200);
       events.close();
     } finally {

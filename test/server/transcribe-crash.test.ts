@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrainingRun } from '../../src/training/index.js';
 import { get, startServer, type TestServer } from './client.js';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 let workspace: TestWorkspace;
 let server: TestServer;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, trainerPids, waitUntil, type ServerProcess } from '../chaos/helpers.js';
 import { EventStream, post } from './client.js';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logEvent } from '../../src/training/events.js';
 import { WS_CLOSE_TOO_SLOW } from '../../src/server/ws-hub.js';
-import { makeWorkspace, type TestWorkspace } from './fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, startServer, type TestServer } from './client.js';
 
 describe('/ws fan-out', () => {

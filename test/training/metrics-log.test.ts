@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -44,5 +44,27 @@ describe('metrics.jsonl', () => {
       ['step', 4, 'b'],
       ['step', 5, 'b'],
     ]);
+  });
+
+  it('writes recorded lines only when flushed, in the order recorded, and reports a failed write instead of throwing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'asr-metrics-'));
+    dirs.push(root);
+    const failures: Error[] = [];
+    const log = new MetricsLog(root, 'conformer', 'ljspeech', (err) => failures.push(err));
+    log.record(step(1, 5));
+    log.record(step(2, 4));
+    expect(await readMetricsHistory(log.path)).toEqual([]);
+    const first = log.flush();
+    log.record(step(3, 3));
+    await Promise.all([first, log.flush()]);
+    expect((await readMetricsHistory(log.path)).map((r) => r.global_step)).toEqual([1, 2, 3]);
+    expect(failures).toEqual([]);
+
+    // The run folder's place taken by a file: the append fails, the flush still resolves.
+    const blocked = new MetricsLog(join(root, 'not-a-folder'), 'conformer', 'ljspeech', (err) => failures.push(err));
+    writeFileSync(join(root, 'not-a-folder'), '');
+    blocked.record(step(1, 5));
+    await blocked.flush();
+    expect(failures).toHaveLength(1);
   });
 });

@@ -11,7 +11,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/server/index.js';
-import { makeWorkspace, type Workspace } from '../cli/fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { REPO_ROOT } from '../cli/run-cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -34,7 +34,7 @@ async function launch(): Promise<Browser> {
   });
 }
 
-async function serveApp(workspace: Workspace, apiToken?: string): Promise<{ app: FastifyInstance; url: string }> {
+async function serveApp(workspace: TestWorkspace, apiToken?: string): Promise<{ app: FastifyInstance; url: string }> {
   const config = loadConfig({ path: workspace.configPath });
   const app = await buildApp(config, apiToken ? { apiToken } : {});
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -71,13 +71,13 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
   });
 
   describe('training from the page', () => {
-    let workspace: Workspace;
+    let workspace: TestWorkspace;
     let server: { app: FastifyInstance; url: string };
     let page: Page;
     const pageErrors: string[] = [];
 
     beforeAll(async () => {
-      workspace = makeWorkspace({ utterances: 44, valUtterances: 4, batchSize: 2, epochs: 200 });
+      workspace = makeWorkspace({ names: 'tiny', train: 40, val: 4, batchSize: 2, epochs: 200 });
       server = await serveApp(workspace);
       page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
       page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -160,7 +160,7 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
   });
 
   describe('with an API token', () => {
-    let workspace: Workspace;
+    let workspace: TestWorkspace;
     let server: { app: FastifyInstance; url: string };
     afterAll(async () => {
       await server?.app.close();
@@ -168,7 +168,7 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
     });
 
     it('asks for the token once on a 401, then loads everything and opens the event stream', async () => {
-      workspace = makeWorkspace({ utterances: 4, valUtterances: 1 });
+      workspace = makeWorkspace({ names: 'tiny', train: 3, val: 1 });
       server = await serveApp(workspace, 's3cret-token');
       const page = await browser.newPage();
       await page.goto(server.url);

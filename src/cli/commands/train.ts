@@ -1,7 +1,8 @@
 /** `asr-trainer train`: one TrainingRun in this process, with progress output and graceful Ctrl-C. */
 
 import { loadConfig } from '../../config/index.js';
-import { TrainingRun, type TrainRequest } from '../../training/index.js';
+import type { TrainRequest } from '../../contract/index.js';
+import { TrainingRun } from '../../training/index.js';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../exit.js';
 import { ProgressReporter } from '../progress.js';
 

@@ -5,9 +5,7 @@ import { runConfigSnapshot } from '../../config/snapshot.js';
 import { AsrTrainerError } from '../../errors.js';
 import { MetricsLog, readMetricsHistory } from '../../training/metrics-log.js';
 import type { TrainingSupervisor } from '../../training/supervisor.js';
-import { ErrorSchema } from '../schemas.js';
-
-const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+import { ErrorBodySchema, NameSchema } from '../../contract/index.js';
 
 export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -19,7 +17,7 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
           description: 'Defaults to the pair of the current or last run. Lines a resume from an older checkpoint replaced are left out.',
           tags: ['metrics'],
           querystring: Type.Object(
-            { model_name: Type.Optional(Name), dataset_name: Type.Optional(Name) },
+            { model_name: Type.Optional(NameSchema()), dataset_name: Type.Optional(NameSchema()) },
             { additionalProperties: false },
           ),
           response: {
@@ -28,8 +26,8 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
               dataset_name: Type.String(),
               records: Type.Array(Type.Record(Type.String(), Type.Unknown())),
             }),
-            400: ErrorSchema,
-            401: ErrorSchema,
+            400: ErrorBodySchema,
+            401: ErrorBodySchema,
           },
         },
       },

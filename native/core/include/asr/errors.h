@@ -15,6 +15,8 @@ inline constexpr const char* kAudioRead = "E_AUDIO_READ";
 inline constexpr const char* kCudaUnavailable = "E_CUDA_UNAVAILABLE";
 inline constexpr const char* kIo = "E_IO";
 inline constexpr const char* kCancelled = "E_CANCELLED";
+// A data-parallel run cannot go on: bad torchrun variables, a rendezvous or collective that failed or timed out.
+inline constexpr const char* kDistributed = "E_DISTRIBUTED";
 inline constexpr const char* kInternal = "E_INTERNAL";
 }  // namespace codes
 

@@ -7,15 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { TrainingRun } from '../../src/training/index.js';
-import { makeWorkspace, type Workspace } from '../cli/fixtures.js';
+import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { runCli } from '../cli/run-cli.js';
 
-let workspace: Workspace;
+let workspace: TestWorkspace;
 let config: LoadedConfig;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  workspace = makeWorkspace({ utterances: 12, valUtterances: 2, batchSize: 4 });
+  workspace = makeWorkspace({ names: 'tiny', train: 10, val: 2, batchSize: 4 });
   config = loadConfig({ path: workspace.configPath });
   app = await buildApp(config);
   await app.ready();

@@ -1,12 +1,12 @@
 /**
- * Real files for the server and training tests: a tiny LJSpeech-layout corpus of generated tones and a
- * config.yaml with a tiny Conformer (d_model 32, 2 layers), in a fresh temp folder.
+ * A real workspace in a fresh temp folder, for every test that trains or serves: a tiny LJSpeech-layout
+ * corpus of generated tones (metadata.csv, wavs/, a validation list) and a config.yaml with a tiny Conformer.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
-import { wavBytes as wav } from '../helpers/wav.js';
+import { wavBytes } from './wav.js';
 
 const WORDS = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'red', 'blue'];
 
@@ -25,12 +25,21 @@ export interface TestWorkspace {
   root: string;
   configPath: string;
   config: LoadedConfig;
+  /** The corpus: metadata.csv, val_ids.txt and wavs/TINY-0000.wav…, validation utterances last. */
+  datasetDir: string;
   checkpointsDir: string;
   runsDir: string;
   cleanup(): void;
 }
 
 export interface WorkspaceOptions {
+  /**
+   * What config.yaml calls things. `guide` (default): the dataset `ljspeech` (and `missing-set`, configured
+   * but absent) and the models `conformer` and `conformer-ref` (the same two-layer network: a reference run
+   * beside the one under test), so the API guide's requests work as written. `tiny`: one dataset and one
+   * one-layer model, both `tiny`, as the CLI and dashboard tests name them.
+   */
+  names?: 'guide' | 'tiny';
   /** Training utterances (default 16). */
   train?: number;
   /** Validation utterances (default 4). */
@@ -42,13 +51,32 @@ export interface WorkspaceOptions {
   apiToken?: string;
 }
 
-/**
- * A workspace whose dataset is called `ljspeech` (so the guide's requests work as written) and whose
- * models `conformer` and `conformer-ref` are the same tiny network (a reference run beside the one
- * under test).
- */
+const TWO_LAYERS = '{ d_model: 32, num_layers: 2, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.1 }';
+const ONE_LAYER = '{ d_model: 32, num_layers: 1, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.0 }';
+
+/** The datasets and models sections of config.yaml (dataset files under data/tiny either way). */
+function catalogue(names: 'guide' | 'tiny'): string[] {
+  if (names === 'tiny') {
+    return [
+      'datasets:',
+      '  tiny: { path: data/tiny, val_list: data/tiny/val_ids.txt }',
+      'models:',
+      `  tiny: ${ONE_LAYER}`,
+    ];
+  }
+  return [
+    'datasets:',
+    '  ljspeech: { path: data/tiny, val_list: data/tiny/val_ids.txt }',
+    '  missing-set: { path: data/not-there }',
+    'models:',
+    `  conformer: ${TWO_LAYERS}`,
+    `  conformer-ref: ${TWO_LAYERS}`,
+  ];
+}
+
 export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
-  const root = mkdtempSync(join(tmpdir(), 'asr-server-'));
+  const names = options.names ?? 'guide';
+  const root = mkdtempSync(join(tmpdir(), `asr-${names}-`));
   const datasetDir = join(root, 'data', 'tiny');
   mkdirSync(join(datasetDir, 'wavs'), { recursive: true });
   const train = options.train ?? 16;
@@ -58,13 +86,12 @@ export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
   for (let i = 0; i < train + val; i++) {
     const id = `TINY-${String(i).padStart(4, '0')}`;
     const text = `${WORDS[i % WORDS.length]} ${WORDS[(i * 5 + 3) % WORDS.length]}`;
-    writeFileSync(join(datasetDir, 'wavs', `${id}.wav`), wav(tones(text), 16000));
+    writeFileSync(join(datasetDir, 'wavs', `${id}.wav`), wavBytes(tones(text), 16000));
     lines.push(`${id}|${text}|${text}`);
     ids.push(id);
   }
   writeFileSync(join(datasetDir, 'metadata.csv'), lines.join('\n') + '\n');
   writeFileSync(join(datasetDir, 'val_ids.txt'), ids.slice(train).join('\n') + '\n');
-  const tiny = '{ d_model: 32, num_layers: 2, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.1 }';
   const configPath = join(root, 'config.yaml');
   writeFileSync(
     configPath,
@@ -74,12 +101,7 @@ export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
       '  port: 0',
       `  api_token: "${options.apiToken ?? ''}"`,
       'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
-      'datasets:',
-      '  ljspeech: { path: data/tiny, val_list: data/tiny/val_ids.txt }',
-      '  missing-set: { path: data/not-there }',
-      'models:',
-      `  conformer: ${tiny}`,
-      `  conformer-ref: ${tiny}`,
+      ...catalogue(names),
       'training:',
       '  auto_resume: true',
       `  checkpoint_retention: ${options.retention ?? 5}`,
@@ -98,6 +120,7 @@ export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
     root,
     configPath,
     config,
+    datasetDir,
     checkpointsDir: config.paths.checkpoints,
     runsDir: config.paths.runs,
     cleanup: () => rmSync(root, { recursive: true, force: true }),

@@ -10,7 +10,7 @@
  * - `links.ts`: pointing, reading and checking the `…-latest.pt` / `…-best.pt` symlinks;
  * - `retention.ts`: what a commit leaves behind, deleted in a crash-safe order;
  * - `sidecar.ts`: the sidecar format; `compat.ts`: whether a checkpoint fits the requested model;
- * - `lock.ts`: the one-writer lock; `files.ts`: crash-safe writes and null-on-missing reads.
+ * - `lock.ts`: the one-writer lock (a kernel lock; `lock-owner.ts`: its record and lease); `files.ts`: crash-safe writes and null-on-missing reads.
  *
  * Trainer, per save:
  * ```ts

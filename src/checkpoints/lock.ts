@@ -214,7 +214,9 @@ function removeIfFree(lockPath: string, owner: LockOwner): void {
 
 function isOwnRecord(text: string, owner: LockOwner): boolean {
   const seen = parseOwner(text);
-  return seen !== null && seen.pid === owner.pid && seen.hostname === owner.hostname && seen.started_at === owner.started_at;
+  return (
+    seen !== null && seen.pid === owner.pid && seen.hostname === owner.hostname && seen.started_at === owner.started_at
+  );
 }
 
 function writeRecord(fd: number, owner: LockOwner): void {
@@ -245,7 +247,12 @@ function readRecordAt(lockPath: string): LockOwner | null {
   }
 }
 
-function throwLocked(lockPath: string, options: AcquireLockOptions, owner: LockOwner | null, leaseEnd: number | null): never {
+function throwLocked(
+  lockPath: string,
+  options: AcquireLockOptions,
+  owner: LockOwner | null,
+  leaseEnd: number | null,
+): never {
   const who = describeOwner(owner);
   const remote = owner !== null && owner.hostname !== os.hostname();
   const fix = !remote

@@ -51,7 +51,11 @@ describe('two servers on one checkpoint folder', () => {
   it('simultaneous starts on both servers: exactly one 202 and one 409', async () => {
     const [a, b] = servers;
     for (const s of [a!, b!]) await post(s.url, '/api/train/stop', {});
-    await waitUntil('no trainer left', () => (trainerPids(a!.pid).length + trainerPids(b!.pid).length === 0 ? true : undefined), 60_000);
+    await waitUntil(
+      'no trainer left',
+      () => (trainerPids(a!.pid).length + trainerPids(b!.pid).length === 0 ? true : undefined),
+      60_000,
+    );
     const answers = await Promise.all([a!, b!].map((s) => post(s.url, '/api/train/start', REQUEST)));
     expect(answers.map((r) => r.status).sort()).toEqual([202, 409]);
     expect(answers.find((r) => r.status === 409)!.body.code).toBe('E_LOCKED');

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, trainerPids, waitUntil, type ServerProcess } from '../chaos/helpers.js';
-import { EventStream, post } from './client.js';
+import { EventStream, get, post } from './client.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };
@@ -51,9 +51,14 @@ describe('two servers on one checkpoint folder', () => {
   it('simultaneous starts on both servers: exactly one 202 and one 409', async () => {
     const [a, b] = servers;
     for (const s of [a!, b!]) await post(s.url, '/api/train/stop', {});
+    // Both idle again: each server has seen its trainer exit (and let go of the lock).
+    const busy = ['starting', 'running', 'stopping'];
     await waitUntil(
-      'no trainer left',
-      () => (trainerPids(a!.pid).length + trainerPids(b!.pid).length === 0 ? true : undefined),
+      'both servers idle',
+      async () => {
+        const states = await Promise.all([a!, b!].map(async (s) => (await get(s.url, '/api/train/status')).body.state));
+        return states.some((state) => busy.includes(state)) ? undefined : true;
+      },
       60_000,
     );
     const answers = await Promise.all([a!, b!].map((s) => post(s.url, '/api/train/start', REQUEST)));

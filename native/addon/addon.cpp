@@ -15,6 +15,7 @@
 #include "asr/compute_thread.h"
 #include "asr/errors.h"
 #include "binding.h"
+#include "file_lock_binding.h"
 
 namespace asr_addon {
 
@@ -603,6 +604,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       Napi::PropertyDescriptor::Value("FeatureStore", data->feature_store.Value(), napi_enumerable),
       Napi::PropertyDescriptor::Value("Trainer", data->trainer.Value(), napi_enumerable),
   });
+  RegisterFileLock(env, exports);
   return exports;
 }
 

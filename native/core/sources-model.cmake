@@ -10,4 +10,5 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/precision.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/compute_thread.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/file_lock.cpp
 )

@@ -12,7 +12,7 @@
  * - `pins.ts`: `NAME.pt.pin` markers that keep a checkpoint out of retention;
  * - `backup.ts`: copies to `paths.backup` after commits, and restoring from them on resume;
  * - `sidecar.ts`: the sidecar format; `compat.ts`: whether a checkpoint fits the requested model;
- * - `lock.ts`: the one-writer lock; `files.ts`: crash-safe writes and null-on-missing reads.
+ * - `lock.ts`: the one-writer lock (a kernel lock; `lock-owner.ts`: its record and lease); `files.ts`: crash-safe writes and null-on-missing reads.
  *
  * Trainer, per save:
  * ```ts

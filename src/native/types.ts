@@ -273,6 +273,15 @@ export interface NativeAddon {
   readAudio(path: string): Promise<AudioData>;
   readCheckpointMeta(path: string): Promise<CheckpointMeta>;
   readCheckpointModelConfig(path: string): Promise<ModelConfig>;
+  /**
+   * Opens (creating) `path` and takes its kernel lock (fcntl F_OFD_SETLK) without waiting: the descriptor
+   * holding it, or null while another open file holds it. The lock ends with unlockFile() or the process.
+   */
+  lockFile(path: string): number | null;
+  /** Keeps the lock of `path` on a descriptor inherited from the process that took it; returns `fd`. */
+  adoptFileLock(fd: number, path: string): number;
+  /** Closes a descriptor lockFile/adoptFileLock returned (unknown ones are ignored). */
+  unlockFile(fd: number): void;
   FeatureStore: FeatureStoreStatics;
   Trainer: TrainerConstructor;
 }

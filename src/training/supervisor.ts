@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import { CheckpointStore } from '../checkpoints/index.js';
+import { inheritedLockEnv, type CheckpointLock } from '../checkpoints/lock.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
 import { forkEntry } from '../fork-entry.js';
@@ -19,6 +20,8 @@ export interface SupervisorOptions {
 }
 
 const RECENT_LOG_LINES = 200;
+/** The trainer's descriptor of the folder lock: after stdin, stdout, stderr and the IPC channel. */
+const TRAINER_LOCK_FD = 4;
 const FAILURE_LOG_LINES = 20;
 
 /**
@@ -34,6 +37,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private stopTimer: NodeJS.Timeout | null = null;
   private killedForTimeout = false;
   private stopBeforeFork = false;
+  private lock: CheckpointLock | null = null;
   private finished: { state: 'completed' | 'stopped' } | null = null;
   private childError: { code: string; message: string } | null = null;
   private exitWaiters: (() => void)[] = [];
@@ -76,9 +80,9 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     let plan: RunPlan;
     try {
       plan = await planRun(this.config, request, options);
-      // Another trainer (another server on this folder) holds the pair: say so now, not after the fork.
-      const lock = await new CheckpointStore({ dir: this.config.paths.checkpoints }).acquireLock(plan.model_name, plan.dataset_name);
-      await lock.release();
+      // Held from this 202 until the trainer exits (it adopts the same lock): another server on this
+      // folder answers 409 now, instead of 202 and a trainer that fails on the lock later.
+      this.lock = await new CheckpointStore({ dir: this.config.paths.checkpoints }).acquireLock(plan.model_name, plan.dataset_name);
     } catch (err) {
       this.stopBeforeFork = false;
       this.current = previous;
@@ -95,6 +99,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
       this.stopBeforeFork = false;
       this.setState('stopped');
       this.log('info', 'Stopped before the trainer started');
+      this.releaseLock();
       return plan;
     }
     this.spawn(plan);
@@ -139,10 +144,12 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
 
   private spawn(plan: RunPlan): void {
     const { entry, execArgv } = forkEntry(import.meta.url, 'child');
+    const lockFd = this.lock!.fd;
     const child = fork(entry, [], {
       execArgv,
-      env: { ...process.env, ...this.options.env },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...this.options.env, ...inheritedLockEnv(this.lock!, TRAINER_LOCK_FD) },
+      // The trainer gets the open lock file as its descriptor 4 and adopts it (src/checkpoints/lock.ts).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', lockFd],
       serialization: 'advanced',
     });
     this.child = child;
@@ -195,6 +202,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     if (this.stopTimer) clearTimeout(this.stopTimer);
     this.stopTimer = null;
     this.child = null;
+    this.releaseLock();
     if (this.finished && code === 0) {
       this.current = withState(this.current, this.finished.state);
       this.log('info', this.finished.state === 'completed' ? 'Training completed' : 'Training stopped');
@@ -215,6 +223,11 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  private releaseLock(): void {
+    void this.lock?.release();
+    this.lock = null;
   }
 
   private failure(message: string, code: number | null, signal: NodeJS.Signals | null): RunFailure {

@@ -33,7 +33,7 @@ class ComputeThread {
       threads_.store(at::get_num_threads());
       return;
     }
-    Task task{work};
+    Task task(work);
     enqueue(&task);
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return task.finished; });
@@ -41,8 +41,7 @@ class ComputeThread {
   }
 
   void post(std::function<void()> work) {
-    auto* task = new Task{std::move(work)};
-    task->detached = true;
+    auto* task = new Task(std::move(work), /*detached=*/true);
     enqueue(task);
   }
 
@@ -51,6 +50,7 @@ class ComputeThread {
 
  private:
   struct Task {
+    explicit Task(std::function<void()> w, bool d = false) : work(std::move(w)), detached(d) {}
     std::function<void()> work;
     std::exception_ptr error;
     bool finished = false;

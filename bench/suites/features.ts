@@ -74,12 +74,12 @@ export async function featuresSuite(
   addon.setThreads(1);
   try {
     for (const c of cases) {
-      addon.fbank(c.samples, c.rate);
+      await addon.fbank(c.samples, c.rate);
       const p: number[] = [];
       const q: number[] = [];
       for (let r = 0; r < reps; r++) {
         const t = performance.now();
-        addon.fbank(c.samples, c.rate);
+        await addon.fbank(c.samples, c.rate);
         p.push(audioSeconds / ((performance.now() - t) / 1000));
         const a = await ref.call({ cmd: 'fbank', audio: c.file, rate: c.rate, reps: 1 });
         q.push(audioSeconds / (a.seconds as number[])[0]);

@@ -1,6 +1,7 @@
 #pragma once
-// Shared pieces of the binding: the per-env addon data, error conversion, JS <-> struct conversion and
-// the promise-returning async job every slow call is built on.
+// Shared pieces of the binding: the per-env addon data, error conversion (errors.cpp), argument parsing
+// (arguments.cpp), JS <-> struct conversion (conversions.cpp) and the promise-returning async job every slow
+// call is built on (async_job.cpp).
 #include <napi.h>
 
 #include <atomic>

@@ -72,10 +72,14 @@ std::vector<float> resample(const std::vector<float>& samples, double from_hz, d
   return out;
 }
 
+std::vector<float> to_model_rate(std::vector<float> samples, double sample_rate) {
+  if (sample_rate == kModelSampleRate) return samples;
+  return resample(samples, sample_rate, kModelSampleRate);
+}
+
 std::vector<float> load_audio_16k(const std::string& path) {
   Audio audio = read_audio(path);
-  if (audio.sample_rate == kModelSampleRate) return std::move(audio.samples);
-  return resample(audio.samples, audio.sample_rate, kModelSampleRate);
+  return to_model_rate(std::move(audio.samples), audio.sample_rate);
 }
 
 }  // namespace asr

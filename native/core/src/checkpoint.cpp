@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <type_traits>
 
 #include "asr/errors.h"
 
@@ -190,14 +191,13 @@ ModelConfig read_checkpoint_model_config(const std::string& path) {
   }
   const auto d = mc->toGenericDict();
   ModelConfig c;
-  c.n_mels = int_or(d, "n_mels", c.n_mels);
-  c.d_model = int_or(d, "d_model", c.d_model);
-  c.num_layers = int_or(d, "num_layers", c.num_layers);
-  c.num_heads = int_or(d, "num_heads", c.num_heads);
-  c.ffn_dim = int_or(d, "ffn_dim", c.ffn_dim);
-  c.conv_kernel = int_or(d, "conv_kernel", c.conv_kernel);
-  c.vocab_size = int_or(d, "vocab_size", c.vocab_size);
-  if (const auto* v = find(d, "dropout"); v && v->isDouble()) c.dropout = v->toDouble();
+  for_each_model_config_field(c, [&](const char* key, auto& field) {
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(field)>>) {
+      if (const auto* v = find(d, key); v && v->isDouble()) field = v->toDouble();
+    } else {
+      field = int_or(d, key, field);
+    }
+  });
   return c;
 }
 

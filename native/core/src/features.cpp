@@ -4,7 +4,9 @@
 #include <limits>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
+#include "asr/audio.h"
 #include "asr/errors.h"
 
 namespace asr {
@@ -97,6 +99,12 @@ std::string FbankOptions::cache_key() const {
     << " shift=" << frame_shift_ms << " preemph=" << preemphasis << " dither=" << dither << " nfft=" << n_fft
     << " dc=" << remove_dc_offset << " snip=" << snip_edges << " low=" << low_freq << " high=" << high_freq;
   return s.str();
+}
+
+torch::Tensor fbank_of_audio(std::vector<float> samples, double sample_rate, FbankOptions opts) {
+  std::vector<float> wave = to_model_rate(std::move(samples), sample_rate);
+  opts.sample_rate = kModelSampleRate;
+  return fbank(torch::from_blob(wave.data(), {static_cast<int64_t>(wave.size())}, torch::kFloat32), opts).contiguous();
 }
 
 int64_t fbank_frames(int64_t num_samples, const FbankOptions& opts) {

@@ -46,6 +46,17 @@ void validate_model_config(const ModelConfig& c) {
   if (!(c.dropout >= 0.0 && c.dropout < 1.0)) fail("dropout must be in [0, 1), got " + std::to_string(c.dropout));
 }
 
+int64_t parameter_count(const ModelConfig& c) {
+  const int64_t d = c.d_model, h = c.ffn_dim;
+  const int64_t layer_norm = 2 * d;
+  const int64_t subsampling = (9 * d + d) + (9 * d * d + d) + (d * subsampled_length(c.n_mels) * d + d);
+  const int64_t feed_forward = layer_norm + (d * h + h) + (h * d + d);
+  const int64_t attention = layer_norm + (3 * d * d + 3 * d) + (d * d + d);
+  const int64_t convolution = layer_norm + (2 * d * d + 2 * d) + (d * c.conv_kernel + d) + 2 * d + (d * d + d);
+  const int64_t layer = 2 * feed_forward + attention + convolution + layer_norm;
+  return subsampling + c.num_layers * layer + (d * c.vocab_size + c.vocab_size);
+}
+
 torch::Tensor subsampled_lengths(const torch::Tensor& frames) {
   // Floor division of non-negative values; lengths under 3 frames give 0 (clamped, never negative).
   return ((frames - 1).div(2, "floor") - 1).div(2, "floor").clamp_min(0);

@@ -62,6 +62,14 @@ class FeatureStore {
                                                   const std::vector<std::string>& texts,
                                                   const FbankOptions& fbank = {});
 
+  // from_audio for samples at any rate: each utterance is resampled to 16 kHz first (to_model_rate, audio.h)
+  // and its features computed at 16 kHz (fbank.sample_rate is taken as 16 kHz).
+  static std::shared_ptr<FeatureStore> from_audio_at_rates(const std::vector<std::string>& ids,
+                                                           std::vector<std::vector<float>> samples,
+                                                           const std::vector<double>& sample_rates,
+                                                           const std::vector<std::string>& texts,
+                                                           FbankOptions fbank = {});
+
   int64_t size() const { return static_cast<int64_t>(entries_.size()); }
   int64_t num_mel_bins() const { return num_mel_bins_; }
   int64_t frames(int64_t i) const { return at(i).frames; }

@@ -26,11 +26,18 @@ export type Answer = { ok: true; [key: string]: unknown } & WorkerJson;
 
 export class ReferenceWorker {
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly waiting: Array<{ resolve: (a: Answer) => void; reject: (e: Error) => void; onEvent?: (e: WorkerJson) => void }> = [];
+  private readonly waiting: Array<{
+    resolve: (a: Answer) => void;
+    reject: (e: Error) => void;
+    onEvent?: (e: WorkerJson) => void;
+  }> = [];
   private stderr = '';
 
   /** extraEnv: e.g. REFERENCE_KEEP_FREED_MEMORY, the project's allocator settings for the reference. */
-  constructor(readonly threads: number, extraEnv: Record<string, string> = {}) {
+  constructor(
+    readonly threads: number,
+    extraEnv: Record<string, string> = {},
+  ) {
     // OpenBLAS (openmp build) and LibTorch share one OpenMP pool; its size is the torch thread count.
     this.child = spawn(PYTHON, [WORKER, '--threads', String(threads)], {
       env: { ...process.env, ...extraEnv, OMP_NUM_THREADS: String(threads) },

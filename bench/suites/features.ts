@@ -58,7 +58,9 @@ export async function featuresSuite(
     total += wav.samples.length / wav.rate;
   }
   const audio22 = concat(native);
-  const audio16 = (await Promise.all(specs.slice(0, native.length).map((s) => addon.readAudio(s.wav_path)))).map((a) => a.samples);
+  const audio16 = (await Promise.all(specs.slice(0, native.length).map((s) => addon.readAudio(s.wav_path)))).map(
+    (a) => a.samples,
+  );
   const flat16 = concat(audio16);
   const file16 = join(dir, 'features-16k.f32');
   const file22 = join(dir, 'features-22k.f32');

@@ -48,9 +48,8 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t threads = IntArg(info[0], "threads");
   if (threads < 0 || threads > 1024) ThrowInvalid(env, "threads must be 0 (all cores) or a count");
-  return Guarded(env, [&] {
-    return Napi::Number::New(env, asr::set_compute_thread_threads(static_cast<int>(threads)));
-  });
+  return Guarded(env,
+                 [&] { return Napi::Number::New(env, asr::set_compute_thread_threads(static_cast<int>(threads))); });
 }
 
 Napi::Value ModelPreset(const Napi::CallbackInfo& info) {
@@ -71,9 +70,7 @@ class FbankJob : public AsyncJob {
       : AsyncJob(env, "asr.fbank"), samples_(std::move(samples)), rate_(rate), options_(std::move(options)) {}
 
  private:
-  void Run() override {
-    features_ = asr::fbank_of_audio(std::move(samples_), static_cast<double>(rate_), options_);
-  }
+  void Run() override { features_ = asr::fbank_of_audio(std::move(samples_), static_cast<double>(rate_), options_); }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
     o.Set("data", FloatsToJs(env, features_.data_ptr<float>(), static_cast<size_t>(features_.numel())));
@@ -117,7 +114,8 @@ Napi::Value ReadAudio(const Napi::CallbackInfo& info) {
 
 class CheckpointMetaJob : public AsyncJob {
  public:
-  CheckpointMetaJob(Napi::Env env, std::string path) : AsyncJob(env, "asr.readCheckpointMeta"), path_(std::move(path)) {}
+  CheckpointMetaJob(Napi::Env env, std::string path)
+      : AsyncJob(env, "asr.readCheckpointMeta"), path_(std::move(path)) {}
 
  private:
   void Run() override { meta_ = asr::read_checkpoint_meta(path_); }

@@ -27,17 +27,16 @@ void AsyncJob::EnableProgress(Napi::Function callback) {
 
 void AsyncJob::Post(Event event) {
   auto* boxed = new Event(std::move(event));
-  const napi_status status =
-      tsfn_.NonBlockingCall(boxed, [this](Napi::Env env, Napi::Function callback, Event* data) {
-        std::unique_ptr<Event> owned(data);
-        if (static_cast<napi_env>(env) == nullptr || callback_failed_.load()) return;
-        try {
-          (*owned)(env, callback);
-        } catch (const Napi::Error& e) {
-          callback_error_ = Napi::Reference<Napi::Value>::New(e.Value(), 1);
-          callback_failed_.store(true);
-        }
-      });
+  const napi_status status = tsfn_.NonBlockingCall(boxed, [this](Napi::Env env, Napi::Function callback, Event* data) {
+    std::unique_ptr<Event> owned(data);
+    if (static_cast<napi_env>(env) == nullptr || callback_failed_.load()) return;
+    try {
+      (*owned)(env, callback);
+    } catch (const Napi::Error& e) {
+      callback_error_ = Napi::Reference<Napi::Value>::New(e.Value(), 1);
+      callback_failed_.store(true);
+    }
+  });
   if (status != napi_ok) delete boxed;
 }
 

@@ -106,7 +106,7 @@ class AsyncJob : public Napi::AsyncWorker {
 
   using Event = std::function<void(Napi::Env, Napi::Function)>;
   void EnableProgress(Napi::Function callback);  // main thread, before Start()
-  void Post(Event event);                         // worker thread
+  void Post(Event event);                        // worker thread
   // The progress callback threw: the job should stop; the promise rejects with that error.
   bool CallbackFailed() const { return callback_failed_.load(); }
 

@@ -34,8 +34,8 @@ asr::TrainConfig TrainConfigFromJs(const Napi::Value& value) {
   const std::string what = "train config";
   Napi::Object o = ObjectArg(value, what);
   CheckKeys(o,
-            {"learning_rate", "warmup_steps", "beta1", "beta2", "eps", "weight_decay", "grad_clip",
-             "grad_accumulation", "seed", "threads", "device", "precision", "spec_augment"},
+            {"learning_rate", "warmup_steps", "beta1", "beta2", "eps", "weight_decay", "grad_clip", "grad_accumulation",
+             "seed", "threads", "device", "precision", "spec_augment"},
             what);
   c.learning_rate = NumberField(o, "learning_rate", c.learning_rate, what);
   c.warmup_steps = IntField(o, "warmup_steps", c.warmup_steps, what);

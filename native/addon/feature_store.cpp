@@ -27,8 +27,8 @@ class OpenJob : public AsyncJob {
         // A throwing callback stops the workers; open() writes nothing and the promise rejects with it.
         if (CallbackFailed()) throw asr::Error(asr::codes::kCancelled, "the progress callback threw");
         Post([done, total](Napi::Env env, Napi::Function callback) {
-          callback.Call({Napi::Number::New(env, static_cast<double>(done)),
-                         Napi::Number::New(env, static_cast<double>(total))});
+          callback.Call(
+              {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, static_cast<double>(total))});
         });
       };
     }

@@ -73,8 +73,8 @@ class TrainJob : public TrainerJob {
       return;
     }
     std::shared_ptr<std::atomic<bool>> flag = abort_;
-    Napi::Function listener =
-        Napi::Function::New(env, [flag](const Napi::CallbackInfo&) { flag->store(true); }, "onAbort");
+    Napi::Function listener = Napi::Function::New(
+        env, [flag](const Napi::CallbackInfo&) { flag->store(true); }, "onAbort");
     s.Get("addEventListener").As<Napi::Function>().Call(s, {Napi::String::New(env, "abort"), listener});
     signal_ = Napi::Persistent(s);
     listener_ = Napi::Persistent(listener);
@@ -219,9 +219,7 @@ Napi::Function CallbackArg(Napi::Env env, const Napi::Value& value, const char* 
 
 }  // namespace
 
-AsyncJob* NewBuildJob(Napi::Env env, TrainerWrap* owner, Napi::Object self) {
-  return new BuildJob(env, owner, self);
-}
+AsyncJob* NewBuildJob(Napi::Env env, TrainerWrap* owner, Napi::Object self) { return new BuildJob(env, owner, self); }
 
 AsyncJob* NewTrainJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
                       std::vector<std::vector<int64_t>> batches, const Napi::Value& signal,

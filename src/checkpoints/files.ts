@@ -142,7 +142,10 @@ export async function copyFileVerified(source: string, target: string, sha256: s
     }
     const copied = await sha256File(temp);
     if (copied.sha256 !== sha256) {
-      throw new AsrTrainerError('E_IO', `the copy of '${source}' in '${dir}' has sha256 ${copied.sha256}, not ${sha256}`);
+      throw new AsrTrainerError(
+        'E_IO',
+        `the copy of '${source}' in '${dir}' has sha256 ${copied.sha256}, not ${sha256}`,
+      );
     }
     await rename(temp, target);
   } catch (error) {

@@ -91,7 +91,13 @@ export async function updateLinks(
   };
 }
 
-async function pointLink(dir: string, model: string, dataset: string, role: LinkRole, target: string | null): Promise<string | null> {
+async function pointLink(
+  dir: string,
+  model: string,
+  dataset: string,
+  role: LinkRole,
+  target: string | null,
+): Promise<string | null> {
   const linkPath = path.join(dir, linkName(model, dataset, role));
   const current = await readlinkOrNull(linkPath);
   if (target === null) {

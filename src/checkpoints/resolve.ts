@@ -65,7 +65,9 @@ export async function resolveForResume(
     request.specific !== undefined && request.specific !== null
       ? await resolveSpecificOrBackup(dir, model, dataset, request.specific, restore)
       : await resolveLatest(dir, logger, model, dataset, backupDir, restore);
-  logger.info(`Resuming from checkpoint '${resolved.name}' (epoch ${resolved.sidecar.epoch}, step ${resolved.sidecar.step})`);
+  logger.info(
+    `Resuming from checkpoint '${resolved.name}' (epoch ${resolved.sidecar.epoch}, step ${resolved.sidecar.step})`,
+  );
   return resolved;
 }
 
@@ -94,8 +96,11 @@ async function resolveLatest(
   const names = new Set(here.map((s) => s.entry.name));
   // Checkpoints only the backup folder still has (the primary copy was deleted or lost) take their
   // place in the order too: the copy is checked when its turn comes.
-  const backupOnly = backupDir === null ? [] : (await scanPair(backupDir, model, dataset).catch(() => [] as Scanned[]));
-  const candidates = orderNewestFirst([...here, ...backupOnly.filter((s) => s.entry.valid && !names.has(s.entry.name))]);
+  const backupOnly = backupDir === null ? [] : await scanPair(backupDir, model, dataset).catch(() => [] as Scanned[]);
+  const candidates = orderNewestFirst([
+    ...here,
+    ...backupOnly.filter((s) => s.entry.valid && !names.has(s.entry.name)),
+  ]);
   for (const s of candidates) {
     const problem = names.has(s.entry.name) ? (s.entry.problem ?? (await hashProblem(dir, s))) : `the file is missing`;
     if (problem === null) {
@@ -110,11 +115,10 @@ async function resolveLatest(
     logger.warn(warning);
     warnings.push(warning);
   }
-  throw new AsrTrainerError(
-    'E_NO_CHECKPOINT',
-    `No checkpoint found for model '${model}' and dataset '${dataset}'`,
-    { model_name: model, dataset_name: dataset },
-  );
+  throw new AsrTrainerError('E_NO_CHECKPOINT', `No checkpoint found for model '${model}' and dataset '${dataset}'`, {
+    model_name: model,
+    dataset_name: dataset,
+  });
 }
 
 /**
@@ -131,7 +135,10 @@ async function resolveSpecificOrBackup(
   try {
     return await resolveSpecific(dir, model, dataset, specific);
   } catch (error) {
-    if (!(error instanceof AsrTrainerError) || !['E_CHECKPOINT_NOT_FOUND', 'E_CHECKPOINT_CORRUPT'].includes(error.code)) {
+    if (
+      !(error instanceof AsrTrainerError) ||
+      !['E_CHECKPOINT_NOT_FOUND', 'E_CHECKPOINT_CORRUPT'].includes(error.code)
+    ) {
       throw error;
     }
     for (const candidate of checkpointNameCandidates(validatePlainFileName(specific))) {
@@ -145,7 +152,12 @@ async function resolveSpecificOrBackup(
   }
 }
 
-async function resolveSpecific(dir: string, model: string, dataset: string, specific: string): Promise<ResolvedCheckpoint> {
+async function resolveSpecific(
+  dir: string,
+  model: string,
+  dataset: string,
+  specific: string,
+): Promise<ResolvedCheckpoint> {
   const requested = validatePlainFileName(specific);
   const notFound = (): AsrTrainerError =>
     new AsrTrainerError('E_CHECKPOINT_NOT_FOUND', `Specified checkpoint '${requested}' not found`, {
@@ -179,7 +191,9 @@ async function resolveSpecific(dir: string, model: string, dataset: string, spec
     }
     const realDir = await realpath(dir);
     if (path.dirname(real) !== realDir) {
-      throw damaged(`it is a link to '${target}', outside the checkpoint folder '${dir}'; name a checkpoint from GET /api/checkpoints`);
+      throw damaged(
+        `it is a link to '${target}', outside the checkpoint folder '${dir}'; name a checkpoint from GET /api/checkpoints`,
+      );
     }
     name = path.basename(real);
     const targetStats = await lstatOrNull(real);

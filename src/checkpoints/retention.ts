@@ -54,7 +54,11 @@ export function validateRetention(keep: unknown): number {
  * or the current checkpoint, a pinned one, a link target, anything of another model/dataset, nor
  * anything in the backup folder. `keep: 0` deletes no checkpoint (leftovers still go).
  */
-export async function retain(dir: string, logger: CheckpointLogger, request: RetainRequest): Promise<{ deleted: string[] }> {
+export async function retain(
+  dir: string,
+  logger: CheckpointLogger,
+  request: RetainRequest,
+): Promise<{ deleted: string[] }> {
   const model = validateModelName(request.model);
   const dataset = validateDatasetName(request.dataset);
   const keep = validateRetention(request.keep);
@@ -86,7 +90,9 @@ export async function retain(dir: string, logger: CheckpointLogger, request: Ret
       // Only a newer epoch end supersedes a step save: an older timeline's epoch N does not hold the
       // step save of a branch that retrained epoch N.
       const newer = valid.slice(0, Math.max(0, valid.indexOf(s)));
-      const later = (s.entry.valid ? newer : valid).find((v) => v.parsed.kind === 'epoch' && v.parsed.epoch >= s.parsed.epoch);
+      const later = (s.entry.valid ? newer : valid).find(
+        (v) => v.parsed.kind === 'epoch' && v.parsed.epoch >= s.parsed.epoch,
+      );
       if (later) {
         doomed.push({ name: s.entry.name, reason: `superseded by '${later.entry.name}'`, withSidecar: true });
       }
@@ -135,7 +141,12 @@ function bestOf(valid: Scanned[]): Scanned | null {
 }
 
 /** Temp files and orphaned sidecars of this model/dataset, modified before `threshold`. */
-async function leftovers(dir: string, model: string, dataset: string, threshold: number): Promise<{ name: string; reason: string }[]> {
+async function leftovers(
+  dir: string,
+  model: string,
+  dataset: string,
+  threshold: number,
+): Promise<{ name: string; reason: string }[]> {
   const found: { name: string; reason: string }[] = [];
   for (const name of await readNames(dir)) {
     const isTemp = isTempNameFor(name, model, dataset);

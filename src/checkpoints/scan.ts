@@ -112,7 +112,8 @@ export function orderNewestFirst(scanned: Scanned[]): Scanned[] {
     const created = Date.parse(s.entry.created_at);
     const time: [number, number] = [Number.isNaN(created) ? s.mtimeMs : created, s.mtimeMs];
     const known = lastCommit.get(runOf(s));
-    if (known === undefined || time[0] > known[0] || (time[0] === known[0] && time[1] > known[1])) lastCommit.set(runOf(s), time);
+    if (known === undefined || time[0] > known[0] || (time[0] === known[0] && time[1] > known[1]))
+      lastCommit.set(runOf(s), time);
   }
   return [...scanned].sort((a, b) => {
     const ra = runOf(a);
@@ -208,7 +209,8 @@ export async function scanOne(
         problem = `sidecar names model '${sidecar.model_name}' and dataset '${sidecar.dataset_name}', which do not match the file name`;
         sidecar = null;
       } else {
-        problem = sidecarMismatch(sidecar, { name, size: stats.size, epoch: parsed.epoch, kind: parsed.kind }) ?? undefined;
+        problem =
+          sidecarMismatch(sidecar, { name, size: stats.size, epoch: parsed.epoch, kind: parsed.kind }) ?? undefined;
       }
     } else {
       problem = check.problem;

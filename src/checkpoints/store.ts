@@ -95,7 +95,10 @@ export class CheckpointStore {
 
   constructor(options: CheckpointStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir.length === 0) {
-      throw new AsrTrainerError('E_INVALID_ARGUMENT', 'CheckpointStore needs the checkpoint folder (paths.checkpoints)');
+      throw new AsrTrainerError(
+        'E_INVALID_ARGUMENT',
+        'CheckpointStore needs the checkpoint folder (paths.checkpoints)',
+      );
     }
     this.dir = path.resolve(options.dir);
     this.logger = options.logger ?? defaultLogger;
@@ -192,7 +195,10 @@ export class CheckpointStore {
     for (const key of ['step', 'global_step'] as const) {
       const value = request[key];
       if (!Number.isSafeInteger(value) || value < 0) {
-        throw new AsrTrainerError('E_INVALID_ARGUMENT', `commit: ${key} must be a non-negative integer, got ${String(value)}`);
+        throw new AsrTrainerError(
+          'E_INVALID_ARGUMENT',
+          `commit: ${key} must be a non-negative integer, got ${String(value)}`,
+        );
       }
     }
     if (request.retain) validateRetention(request.retain.keep);
@@ -227,7 +233,8 @@ export class CheckpointStore {
     };
     // A sidecar this store could not read back would silently turn a good save into a skipped one.
     const check = parseSidecar(serializeSidecar(sidecar));
-    if (!check.ok) throw new AsrTrainerError('E_INVALID_ARGUMENT', `Cannot commit checkpoint '${name}': ${check.problem}`);
+    if (!check.ok)
+      throw new AsrTrainerError('E_INVALID_ARGUMENT', `Cannot commit checkpoint '${name}': ${check.problem}`);
     await writeFileAtomic(path.join(this.dir, sidecarName(name)), serializeSidecar(sidecar));
     this.logger.info(`Saved checkpoint '${name}' (${(size / MIB).toFixed(2)} MB)`);
 

@@ -59,7 +59,8 @@ export class ProgressReporter {
         const elapsed = (performance.now() - this.epochStartedAt) / 1000;
         const done = p.step - this.epochStartStep;
         const perStep = done > 0 ? elapsed / done : null;
-        const leftSteps = Math.max(p.steps_per_epoch - p.step, 0) + Math.max((this.epochs ?? p.epoch) - p.epoch, 0) * p.steps_per_epoch;
+        const leftSteps =
+          Math.max(p.steps_per_epoch - p.step, 0) + Math.max((this.epochs ?? p.epoch) - p.epoch, 0) * p.steps_per_epoch;
         const eta = perStep === null ? null : leftSteps * perStep;
         const figures = `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.utterances_per_s.toFixed(1)} utt/s  ETA ${formatDuration(eta)}`;
         const epochLabel = `epoch ${p.epoch}/${this.epochs ?? '?'}`;

@@ -31,7 +31,8 @@ export const PathsSchema = Type.Object(
     backup: Type.Optional(
       Type.String({
         minLength: 1,
-        description: 'second folder (another disk, a mounted volume) for copies of the best and every backup_every_epochs-th checkpoint',
+        description:
+          'second folder (another disk, a mounted volume) for copies of the best and every backup_every_epochs-th checkpoint',
       }),
     ),
   },

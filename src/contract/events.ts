@@ -5,7 +5,12 @@ import { StatusSchema } from './status.js';
  * What a training run reports. The same shapes travel from the run to the supervisor (IPC) and to the
  * WebSocket clients as `{type, payload}`. Rates (CER, WER) are fractions: 0.046 is 4.6 %.
  */
-export const LogLevelSchema = Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warning'), Type.Literal('error')]);
+export const LogLevelSchema = Type.Union([
+  Type.Literal('debug'),
+  Type.Literal('info'),
+  Type.Literal('warning'),
+  Type.Literal('error'),
+]);
 export type LogLevel = Static<typeof LogLevelSchema>;
 
 export const LogPayloadSchema = Type.Object({

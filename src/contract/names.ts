@@ -33,7 +33,12 @@ export function nameProblem(name: string): string | null {
 
 /** A model or dataset name (a key of `models` or `datasets` in config.yaml). */
 export const NameSchema = (description?: string) =>
-  Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN, ...(description ? { description } : {}) });
+  Type.String({
+    minLength: 1,
+    maxLength: MAX_NAME_LENGTH,
+    pattern: NAME_PATTERN,
+    ...(description ? { description } : {}),
+  });
 
 /** A checkpoint file name as GET /api/checkpoints lists it; the store refuses anything that is not a plain file name. */
 export const CheckpointNameSchema = (description?: string) =>

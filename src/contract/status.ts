@@ -15,9 +15,13 @@ export type TrainingState = Static<typeof TrainingStateSchema>;
 export const RunFailureSchema = Type.Object({
   message: Type.String(),
   code: Type.Optional(Type.String()),
-  signal: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'the signal that ended the trainer, e.g. SIGKILL' })),
+  signal: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], { description: 'the signal that ended the trainer, e.g. SIGKILL' }),
+  ),
   exit_code: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
-  last_logs: Type.Optional(Type.Array(Type.String(), { description: 'the last log lines before the failure, oldest first' })),
+  last_logs: Type.Optional(
+    Type.Array(Type.String(), { description: 'the last log lines before the failure, oldest first' }),
+  ),
 });
 export type RunFailure = Static<typeof RunFailureSchema>;
 

@@ -12,12 +12,20 @@ export const TrainRequestSchema = Type.Object(
     model_name: NameSchema('a key of models in config.yaml (GET /api/models)'),
     dataset_name: NameSchema('a key of datasets in config.yaml (GET /api/datasets)'),
     epochs: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: MAX_EPOCHS, description: 'TOTAL epochs, counted across resumes (default training.epochs)' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_EPOCHS,
+        description: 'TOTAL epochs, counted across resumes (default training.epochs)',
+      }),
     ),
-    batch_size: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BATCH_SIZE, description: 'default training.batch_size' })),
+    batch_size: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_BATCH_SIZE, description: 'default training.batch_size' }),
+    ),
     lightweight: Type.Optional(Type.Boolean({ description: 'limit the training set to training.lightweight_samples' })),
     limit_samples: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 1, maximum: MAX_SAMPLES }), Type.Null()], { description: 'cap on training utterances' }),
+      Type.Union([Type.Integer({ minimum: 1, maximum: MAX_SAMPLES }), Type.Null()], {
+        description: 'cap on training utterances',
+      }),
     ),
     resume_from_checkpoint: Type.Optional(Type.Boolean({ description: 'default training.auto_resume' })),
     specific_checkpoint: Type.Optional(

@@ -26,11 +26,16 @@ export interface TranscribeRouteOptions {
   defaultPair?: () => { model_name: string | null; dataset_name: string | null };
 }
 
-export function transcribeRoutes(transcriber: TranscriptionProcess, options: TranscribeRouteOptions = {}): FastifyPluginAsyncTypebox {
+export function transcribeRoutes(
+  transcriber: TranscriptionProcess,
+  options: TranscribeRouteOptions = {},
+): FastifyPluginAsyncTypebox {
   return async (app) => {
     // Buffers for the audio types, scoped to this plugin: the rest of the API stays JSON only.
-    app.addContentTypeParser([...AUDIO_TYPES, 'multipart/form-data'], { parseAs: 'buffer', bodyLimit: MAX_AUDIO_BYTES }, (_req, body, done) =>
-      done(null, body),
+    app.addContentTypeParser(
+      [...AUDIO_TYPES, 'multipart/form-data'],
+      { parseAs: 'buffer', bodyLimit: MAX_AUDIO_BYTES },
+      (_req, body, done) => done(null, body),
     );
 
     app.post(
@@ -44,7 +49,9 @@ export function transcribeRoutes(transcriber: TranscriptionProcess, options: Tra
           tags: ['transcribe'],
           querystring: Type.Object(
             {
-              checkpoint: Type.Optional(CheckpointNameSchema('a name from GET /api/checkpoints, or {model}-{dataset}-best.pt')),
+              checkpoint: Type.Optional(
+                CheckpointNameSchema('a name from GET /api/checkpoints, or {model}-{dataset}-best.pt'),
+              ),
               model_name: Type.Optional(NameSchema()),
               dataset_name: Type.Optional(NameSchema()),
             },
@@ -96,14 +103,20 @@ function audioFiles(body: unknown, contentType: string): Array<{ name: string; d
     );
   }
   if (!body || body.length === 0) {
-    throw new AsrTrainerError('E_INVALID_ARGUMENT', 'Send the WAV bytes as the body (Content-Type: audio/wav) or as a multipart file part');
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      'Send the WAV bytes as the body (Content-Type: audio/wav) or as a multipart file part',
+    );
   }
   if (!contentType.toLowerCase().startsWith('multipart/form-data')) return [{ name: 'audio.wav', data: body }];
   const boundary = boundaryOf(contentType);
   if (!boundary) throw new AsrTrainerError('E_INVALID_ARGUMENT', 'multipart/form-data body without a boundary');
   const parts = multipartFiles(body, boundary);
   if (parts.length === 0) {
-    throw new AsrTrainerError('E_INVALID_ARGUMENT', 'The multipart body has no file part: send the WAV as a file field (e.g. curl -F audio=@clip.wav)');
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      'The multipart body has no file part: send the WAV as a file field (e.g. curl -F audio=@clip.wav)',
+    );
   }
   return parts.map((p, i) => ({ name: p.filename || p.name || `part-${i}`, data: p.data }));
 }

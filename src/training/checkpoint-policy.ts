@@ -50,7 +50,8 @@ export class CheckpointPolicy {
    * or one step on while a save is still being written (the loop settles it before the next call).
    */
   chunkEnd(position: number, total: number): number {
-    const end = this.saveEvery > 0 ? Math.min(total, (Math.floor(position / this.saveEvery) + 1) * this.saveEvery) : total;
+    const end =
+      this.saveEvery > 0 ? Math.min(total, (Math.floor(position / this.saveEvery) + 1) * this.saveEvery) : total;
     return this.pendingSave !== null ? Math.min(end, position + 1) : end;
   }
 
@@ -112,7 +113,13 @@ export class CheckpointPolicy {
     if (pending) await pending;
   }
 
-  private async commit(name: string, epoch: number, step: number, globalStep: number, metrics: CheckpointMetrics | null): Promise<void> {
+  private async commit(
+    name: string,
+    epoch: number,
+    step: number,
+    globalStep: number,
+    metrics: CheckpointMetrics | null,
+  ): Promise<void> {
     const { plan, store, config, send } = this.options;
     const result = await store.commit({
       name,

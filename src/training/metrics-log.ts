@@ -59,7 +59,9 @@ export class MetricsLog {
   flush(): Promise<void> {
     if (this.pending.length > 0) {
       const records = this.pending.splice(0);
-      this.writing = this.writing.then(() => this.append(records)).catch((err: unknown) => this.onWriteError(err as Error));
+      this.writing = this.writing
+        .then(() => this.append(records))
+        .catch((err: unknown) => this.onWriteError(err as Error));
     }
     return this.writing;
   }

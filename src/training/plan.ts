@@ -3,7 +3,12 @@ import type { AsrConfig } from '../config/schema.js';
 import { resolveModelDimensions, type ModelDimensions } from '../config/models.js';
 import { runConfigSnapshot } from '../config/snapshot.js';
 import { AsrTrainerError } from '../errors.js';
-import { CheckpointStore, backupOptions, checkResumeCompatibility, type ResolvedCheckpoint } from '../checkpoints/index.js';
+import {
+  CheckpointStore,
+  backupOptions,
+  checkResumeCompatibility,
+  type ResolvedCheckpoint,
+} from '../checkpoints/index.js';
 import { assertDatasetPresent } from '../data/dataset.js';
 import type { TrainRequest } from '../contract/index.js';
 
@@ -37,15 +42,19 @@ export interface RunPlan {
 }
 
 export function newRunId(): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The limit on training utterances a request asks for (the smaller when both are given). */
 export function sampleLimit(config: AsrConfig, request: TrainRequest): number | null {
-  const limits = [request.limit_samples ?? null, request.lightweight ? config.training.lightweight_samples : null].filter(
-    (n): n is number => n !== null,
-  );
+  const limits = [
+    request.limit_samples ?? null,
+    request.lightweight ? config.training.lightweight_samples : null,
+  ].filter((n): n is number => n !== null);
   return limits.length > 0 ? Math.min(...limits) : null;
 }
 
@@ -59,7 +68,8 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
   const epochs = request.epochs ?? config.training.epochs;
   const batchSize = request.batch_size ?? config.training.batch_size;
   const specific = request.specific_checkpoint ?? null;
-  const resume = specific !== null || options.mustResume === true || (request.resume_from_checkpoint ?? config.training.auto_resume);
+  const resume =
+    specific !== null || options.mustResume === true || (request.resume_from_checkpoint ?? config.training.auto_resume);
   const plan: RunPlan = {
     run_id: options.runId ?? newRunId(),
     model_name: request.model_name,

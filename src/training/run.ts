@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { CheckpointMetrics } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
-import type { LogLevel, RunFailure, StatusPayload, TrainingEvent, TrainingState, TrainRequest } from '../contract/index.js';
+import type {
+  LogLevel,
+  RunFailure,
+  StatusPayload,
+  TrainingEvent,
+  TrainingState,
+  TrainRequest,
+} from '../contract/index.js';
 import { AsrTrainerError, isAsrTrainerError } from '../errors.js';
 import type { StepProgress } from '../native/types.js';
 import { CheckpointPolicy } from './checkpoint-policy.js';
@@ -70,7 +77,14 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     this.step = plan.start_step;
     this.globalStep = plan.start_global_step;
     const { store, trainer, dataSeed } = resources;
-    this.checkpoints = new CheckpointPolicy({ config, plan, store, trainer, dataSeed, send: (event) => this.send(event) });
+    this.checkpoints = new CheckpointPolicy({
+      config,
+      plan,
+      store,
+      trainer,
+      dataSeed,
+      send: (event) => this.send(event),
+    });
     this.metricsLog = new MetricsLog(config.paths.runs, plan.model_name, plan.dataset_name, (err) =>
       this.log('warning', `Could not append ${this.metricsLog.path}: ${err.message}`),
     );
@@ -111,7 +125,10 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   /** Trains the remaining epochs. Releases the lock when done, whatever the outcome. */
   async run(options: RunOptions = {}): Promise<RunOutcome> {
     if (this.closed || this.current.state !== 'starting') {
-      throw new AsrTrainerError('E_INVALID_ARGUMENT', 'This TrainingRun has already run or was closed; prepare a new one');
+      throw new AsrTrainerError(
+        'E_INVALID_ARGUMENT',
+        'This TrainingRun has already run or was closed; prepare a new one',
+      );
     }
     const onAbort = (): void => this.stop();
     options.signal?.addEventListener('abort', onAbort);
@@ -167,10 +184,14 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       if (this.stopRequested) break;
       const chunkStart = position;
       this.chunkAbort = new AbortController();
-      const outcome = await trainer.train(trainData, batches.slice(chunkStart, this.checkpoints.chunkEnd(position, batches.length)), {
-        signal: this.chunkAbort.signal,
-        onStep: (result) => this.onStep(epoch, chunkStart, batches.length, result),
-      });
+      const outcome = await trainer.train(
+        trainData,
+        batches.slice(chunkStart, this.checkpoints.chunkEnd(position, batches.length)),
+        {
+          signal: this.chunkAbort.signal,
+          onStep: (result) => this.onStep(epoch, chunkStart, batches.length, result),
+        },
+      );
       this.chunkAbort = null;
       position = chunkStart + outcome.steps.length;
       // A save that overlapped this chunk (one step) lands before the next one trains.
@@ -184,7 +205,11 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     if (!this.stopRequested || position >= batches.length) return false;
     // Stopped inside the epoch: save where it stands, unless nothing moved since the last save.
     if (position > savedAt) await this.checkpoints.save(epoch, position, null);
-    else this.log('info', `Nothing trained since ${this.checkpoints.lastCheckpoint ?? 'the start'}; no new checkpoint needed`);
+    else
+      this.log(
+        'info',
+        `Nothing trained since ${this.checkpoints.lastCheckpoint ?? 'the start'}; no new checkpoint needed`,
+      );
     return true;
   }
 
@@ -200,10 +225,29 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     const utterancesPerS = result.seconds > 0 ? result.utterances / result.seconds : 0;
     const { run_id } = this.plan;
     const { global_step, loss, lr } = result;
-    const progress = { run_id, epoch, step: this.step, global_step, steps_per_epoch: stepsPerEpoch, loss, lr, utterances_per_s: utterancesPerS };
+    const progress = {
+      run_id,
+      epoch,
+      step: this.step,
+      global_step,
+      steps_per_epoch: stepsPerEpoch,
+      loss,
+      lr,
+      utterances_per_s: utterancesPerS,
+    };
     this.checkpoints.report(() => this.send({ type: 'progress', payload: progress }));
     const time = new Date().toISOString();
-    this.metricsLog.record({ kind: 'step', run_id, epoch, step: this.step, global_step, loss, lr, utterances_per_s: utterancesPerS, time });
+    this.metricsLog.record({
+      kind: 'step',
+      run_id,
+      epoch,
+      step: this.step,
+      global_step,
+      loss,
+      lr,
+      utterances_per_s: utterancesPerS,
+      time,
+    });
   }
 
   /** Validation, the epoch checkpoint and its metrics line. */
@@ -213,12 +257,20 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     const validate = epoch % this.config.training.val_every_epochs === 0 || epoch === this.plan.epochs;
     if (valData && validate) {
       const valBatches = valData.planEpoch(
-        { batch_size: this.plan.batch_size, max_frames: this.config.training.max_frames, seed: dataSeed, shuffle: false },
+        {
+          batch_size: this.plan.batch_size,
+          max_frames: this.config.training.max_frames,
+          seed: dataSeed,
+          shuffle: false,
+        },
         0,
       );
       const result = await trainer.evaluate(valData, valBatches);
       metrics = { val_loss: result.loss, val_cer: result.cer, val_wer: result.wer };
-      this.send({ type: 'metrics', payload: { epoch, val_loss: result.loss, val_cer: result.cer, val_wer: result.wer } });
+      this.send({
+        type: 'metrics',
+        payload: { epoch, val_loss: result.loss, val_cer: result.cer, val_wer: result.wer },
+      });
       this.log(
         'info',
         `Epoch ${epoch}: val loss ${result.loss.toFixed(4)}, CER ${(result.cer * 100).toFixed(2)}%, WER ${(result.wer * 100).toFixed(2)}%`,

@@ -45,7 +45,10 @@ export async function setUpRun(config: AsrConfig, plan: RunPlan, log: Log): Prom
       const meta = await trainer.load(store.pathOf(plan.resumed_from));
       // The batch order continues the checkpoint's, even if the config's seed changed since.
       dataSeed = meta.data_seed;
-      log('info', `Loaded ${plan.resumed_from} (epoch ${meta.epoch}, step ${meta.step}, global step ${meta.global_step})`);
+      log(
+        'info',
+        `Loaded ${plan.resumed_from} (epoch ${meta.epoch}, step ${meta.step}, global step ${meta.global_step})`,
+      );
     }
     log(
       'info',
@@ -70,7 +73,10 @@ async function openFeatures(
     lightweight: plan.request.lightweight ?? false,
     onLog: log,
   });
-  log('info', `Dataset ${plan.dataset_name}: ${dataset.counts.train} training and ${dataset.counts.val} validation utterances`);
+  log(
+    'info',
+    `Dataset ${plan.dataset_name}: ${dataset.counts.train} training and ${dataset.counts.val} validation utterances`,
+  );
   const cacheDir = join(config.paths.cache, 'features');
   let lastReported = 0;
   const onProgress = (done: number, total: number): void => {
@@ -82,7 +88,11 @@ async function openFeatures(
   };
   // One cache file per dataset split: sharing one name made each open overwrite the other's file.
   const cacheName = (split: string): string => `${plan.dataset_name}.${split}`;
-  const trainData = await native.FeatureStore.open(dataset.train, { cache_dir: cacheDir, cache_name: cacheName('train'), threads }, onProgress);
+  const trainData = await native.FeatureStore.open(
+    dataset.train,
+    { cache_dir: cacheDir, cache_name: cacheName('train'), threads },
+    onProgress,
+  );
   const valData =
     dataset.val.length > 0
       ? await native.FeatureStore.open(dataset.val, { cache_dir: cacheDir, cache_name: cacheName('val'), threads })

@@ -6,7 +6,14 @@ import { inheritedLockEnv, type CheckpointLock } from '../checkpoints/lock.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
 import { forkEntry } from '../fork-entry.js';
-import type { LogLevel, LogPayload, RunFailure, StatusPayload, TrainingEvent, TrainRequest } from '../contract/index.js';
+import type {
+  LogLevel,
+  LogPayload,
+  RunFailure,
+  StatusPayload,
+  TrainingEvent,
+  TrainRequest,
+} from '../contract/index.js';
 import { logEvent } from './events.js';
 import type { ChildToParent, ParentToChild, ReportedEvent } from './ipc.js';
 import { planRun, type PlanOptions, type RunPlan } from './plan.js';
@@ -76,13 +83,21 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   async start(request: TrainRequest, options: Omit<PlanOptions, 'runId'> = {}): Promise<RunPlan> {
     if (this.isBusy()) throw new AsrTrainerError('E_TRAINING_IN_PROGRESS', 'Training is already in progress');
     const previous = this.current;
-    this.current = { ...idleStatus(), state: 'starting', model_name: request.model_name, dataset_name: request.dataset_name };
+    this.current = {
+      ...idleStatus(),
+      state: 'starting',
+      model_name: request.model_name,
+      dataset_name: request.dataset_name,
+    };
     let plan: RunPlan;
     try {
       plan = await planRun(this.config, request, options);
       // Held from this 202 until the trainer exits (it adopts the same lock): another server on this
       // folder answers 409 now, instead of 202 and a trainer that fails on the lock later.
-      this.lock = await new CheckpointStore({ dir: this.config.paths.checkpoints }).acquireLock(plan.model_name, plan.dataset_name);
+      this.lock = await new CheckpointStore({ dir: this.config.paths.checkpoints }).acquireLock(
+        plan.model_name,
+        plan.dataset_name,
+      );
     } catch (err) {
       this.stopBeforeFork = false;
       this.current = previous;
@@ -91,9 +106,12 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     // 'stopping' when a stop came while planning.
     this.current = plannedStatus(plan, this.current.state);
     this.emitStatus();
-    this.log('info', plan.resumed_from
-      ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
-      : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`);
+    this.log(
+      'info',
+      plan.resumed_from
+        ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
+        : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`,
+    );
     for (const warning of plan.warnings) this.log('warning', warning);
     if (this.stopBeforeFork) {
       this.stopBeforeFork = false;
@@ -121,7 +139,10 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.send({ cmd: 'stop' });
     this.stopTimer = setTimeout(() => {
       this.killedForTimeout = true;
-      this.log('warning', `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`);
+      this.log(
+        'warning',
+        `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`,
+      );
       child.kill('SIGKILL');
     }, this.stopTimeoutMs);
     this.stopTimer.unref();
@@ -156,7 +177,10 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.finished = null;
     this.childError = null;
     this.killedForTimeout = false;
-    for (const [stream, level] of [[child.stdout, 'debug'], [child.stderr, 'warning']] as const) {
+    for (const [stream, level] of [
+      [child.stdout, 'debug'],
+      [child.stderr, 'warning'],
+    ] as const) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
         if (line.trim()) this.log(level, `[trainer] ${line}`);

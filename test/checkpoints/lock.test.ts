@@ -13,7 +13,8 @@ const LOCK = 'conformer-mini-ljspeech.lock';
 const children: ChildProcess[] = [];
 
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 function start(args: string[]): ChildProcess {
@@ -121,7 +122,9 @@ describe('checkpoint folder lock', () => {
     await writeFile(path.join(dir, LOCK), lockText(pid));
     const lock = await store.acquireLock('conformer', 'mini-ljspeech');
     expect(JSON.parse(await readFile(path.join(dir, LOCK), 'utf8')).pid).toBe(process.pid);
-    expect(log.warnings).toEqual([expect.stringContaining(`from process ${pid} (process ${pid} is no longer running)`)]);
+    expect(log.warnings).toEqual([
+      expect.stringContaining(`from process ${pid} (process ${pid} is no longer running)`),
+    ]);
     await lock.release();
   });
 
@@ -140,7 +143,9 @@ describe('checkpoint folder lock', () => {
     await saysLocked(holder);
     await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({
       code: 'E_LOCKED',
-      message: expect.stringMatching(new RegExp(`process ${holder.pid} on ${os.hostname()} .*; stop that trainer first`)),
+      message: expect.stringMatching(
+        new RegExp(`process ${holder.pid} on ${os.hostname()} .*; stop that trainer first`),
+      ),
     });
   });
 
@@ -149,16 +154,25 @@ describe('checkpoint folder lock', () => {
     const sleeper = start(['-e', 'setInterval(() => {}, 1000)']);
     await writeFile(path.join(dir, LOCK), lockText(sleeper.pid!));
     const lock = await store.acquireLock('conformer', 'mini-ljspeech');
-    expect(log.warnings).toEqual([expect.stringContaining(`from process ${sleeper.pid} (it no longer held the kernel lock)`)]);
+    expect(log.warnings).toEqual([
+      expect.stringContaining(`from process ${sleeper.pid} (it no longer held the kernel lock)`),
+    ]);
     await lock.release();
   });
 
   it('a killed holder left a zombie by a parent that never reaps it does not block the next start', async () => {
     const { dir, store, log } = await newStore();
     // sh starts the holder in the background and becomes `sleep`, which never waits for children.
-    const parent = spawn('sh', ['-c', `"${process.execPath}" --import tsx "${HOLD_LOCK}" "${dir}" conformer mini-ljspeech hold & echo "pid $!"; exec sleep 300`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const parent = spawn(
+      'sh',
+      [
+        '-c',
+        `"${process.execPath}" --import tsx "${HOLD_LOCK}" "${dir}" conformer mini-ljspeech hold & echo "pid $!"; exec sleep 300`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(parent);
     const holder = holderPid(parent);
     await saysLocked(parent);
@@ -169,7 +183,9 @@ describe('checkpoint folder lock', () => {
     await until(() => procState(pid) === 'Z');
     process.kill(pid, 0); // a zombie still answers signal 0: the check the old lock relied on
     const lock = await store.acquireLock('conformer', 'mini-ljspeech');
-    expect(log.warnings).toEqual([expect.stringContaining(`from process ${pid} (process ${pid} was killed and is a zombie)`)]);
+    expect(log.warnings).toEqual([
+      expect.stringContaining(`from process ${pid} (process ${pid} was killed and is a zombie)`),
+    ]);
     expect(isProcessRunning(pid)).toBe(false);
     await lock.release();
   });
@@ -177,9 +193,13 @@ describe('checkpoint folder lock', () => {
   it('a trainer child that adopts the inherited descriptor keeps the lock after its parent lets go', async () => {
     const { dir, store } = await newStore();
     const lock = await store.acquireLock('conformer', 'mini-ljspeech');
-    const child = spawn(process.execPath, ['--import', 'tsx', HOLD_LOCK, dir, 'conformer', 'mini-ljspeech', 'adopt', '3'], {
-      stdio: ['ignore', 'pipe', 'pipe', lock.fd],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', HOLD_LOCK, dir, 'conformer', 'mini-ljspeech', 'adopt', '3'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe', lock.fd],
+      },
+    );
     children.push(child);
     await saysLocked(child);
     await lock.release();
@@ -202,13 +222,19 @@ describe('checkpoint folder lock', () => {
   it("honours another machine's record until its lease expires, then takes it over", async () => {
     const { dir, store, log } = await newStore();
     const remote = { hostname: 'elsewhere.example', lease_ms: 30_000 };
-    await writeFile(path.join(dir, LOCK), lockText(process.pid, { ...remote, renewed_at: new Date(Date.now() - 5_000).toISOString() }));
+    await writeFile(
+      path.join(dir, LOCK),
+      lockText(process.pid, { ...remote, renewed_at: new Date(Date.now() - 5_000).toISOString() }),
+    );
     await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({
       code: 'E_LOCKED',
       message: expect.stringMatching(/on elsewhere\.example .*wait until its lease expires at /),
     });
 
-    await writeFile(path.join(dir, LOCK), lockText(process.pid, { ...remote, renewed_at: new Date(Date.now() - 31_000).toISOString() }));
+    await writeFile(
+      path.join(dir, LOCK),
+      lockText(process.pid, { ...remote, renewed_at: new Date(Date.now() - 31_000).toISOString() }),
+    );
     const lock = await store.acquireLock('conformer', 'mini-ljspeech');
     expect(log.warnings).toEqual([expect.stringMatching(/its lease from elsewhere\.example expired at /)]);
     await lock.release();

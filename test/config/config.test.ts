@@ -179,7 +179,9 @@ describe('config validation errors name the key path and the file', () => {
   it('refuses a model named with capitals, which no checkpoint file could be saved under, naming the fix', () => {
     const error = loadError('models:\n  Conformer: { preset: xs }\n');
     expect(error.code).toBe('E_CONFIG_INVALID');
-    expect(error.message).toContain("models.Conformer: name must be lowercase (it becomes part of checkpoint file names): use 'conformer'");
+    expect(error.message).toContain(
+      "models.Conformer: name must be lowercase (it becomes part of checkpoint file names): use 'conformer'",
+    );
   });
 
   it('refuses a name longer than the 100 characters a checkpoint file name leaves room for', () => {
@@ -187,7 +189,9 @@ describe('config validation errors name the key path and the file', () => {
     expect(loadError(`datasets:\n  ${long}: { path: x }\n`).message).toContain(
       `datasets.${long}: name is 101 characters long; it becomes part of checkpoint file names, so at most 100`,
     );
-    expect(loadConfig({ path: writeConfig(`datasets:\n  ${'d'.repeat(100)}: { path: x }\n`), env: {} }).datasets).toHaveProperty('d'.repeat(100));
+    expect(
+      loadConfig({ path: writeConfig(`datasets:\n  ${'d'.repeat(100)}: { path: x }\n`), env: {} }).datasets,
+    ).toHaveProperty('d'.repeat(100));
   });
 
   it('model dimensions that do not fit together', () => {

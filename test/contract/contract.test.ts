@@ -45,7 +45,8 @@ describe('error codes', () => {
 
 describe('names', () => {
   it('one rule: lowercase, a letter or digit first, at most 100 characters', () => {
-    for (const good of ['conformer', 'mini-ljspeech', 'a', '0.x_y-z', 'd'.repeat(100)]) expect(nameProblem(good)).toBeNull();
+    for (const good of ['conformer', 'mini-ljspeech', 'a', '0.x_y-z', 'd'.repeat(100)])
+      expect(nameProblem(good)).toBeNull();
     expect(nameProblem('Conformer')).toMatch(/lowercase.*use 'conformer'/);
     expect(nameProblem('d'.repeat(101))).toMatch(/at most 100/);
     for (const bad of ['', '-x', '.x', 'a b', 'a/b', '..']) expect(nameProblem(bad)).toMatch(/letter or digit/);
@@ -61,7 +62,13 @@ describe('names', () => {
 
 describe('status and events', () => {
   it('the status helpers build what the status schema (and its event) accept', () => {
-    const failed = withState(idleStatus(), 'failed', { message: 'boom', code: 'E_INTERNAL', signal: null, exit_code: 1, last_logs: [] });
+    const failed = withState(idleStatus(), 'failed', {
+      message: 'boom',
+      code: 'E_INTERNAL',
+      signal: null,
+      exit_code: 1,
+      last_logs: [],
+    });
     for (const status of [idleStatus(), failed, withState(failed, 'starting')]) {
       expect(Value.Errors(StatusSchema, status).First()).toBeUndefined();
       expect(Value.Check(TrainingEventSchema, { type: 'status', payload: status })).toBe(true);

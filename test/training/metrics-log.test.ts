@@ -28,7 +28,17 @@ describe('metrics.jsonl', () => {
     expect(await readMetricsHistory(log.path)).toEqual([]);
     await log.append([step(1, 5), step(2, 4), step(3, 3)]);
     await log.append([
-      { kind: 'epoch', run_id: 'a', epoch: 1, global_step: 3, train_loss: 3, val_loss: 3.5, val_cer: 0.9, val_wer: 1, time: '' },
+      {
+        kind: 'epoch',
+        run_id: 'a',
+        epoch: 1,
+        global_step: 3,
+        train_loss: 3,
+        val_loss: 3.5,
+        val_cer: 0.9,
+        val_wer: 1,
+        time: '',
+      },
       step(4, 2.5),
       step(5, 2.4),
     ]);

@@ -65,8 +65,8 @@ std::vector<float> resample(const std::vector<float>& samples, double from_hz, d
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   // The rate conversion itself is single-threaded per call; parallelism comes from the feature workers.
   const soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
-  soxr_error_t err = soxr_oneshot(from_hz, to_hz, 1, samples.data(), samples.size(), nullptr, out.data(),
-                                  out.size(), &done, &io, &quality, &runtime);
+  soxr_error_t err = soxr_oneshot(from_hz, to_hz, 1, samples.data(), samples.size(), nullptr, out.data(), out.size(),
+                                  &done, &io, &quality, &runtime);
   if (err) throw Error(codes::kInternal, std::string("libsoxr failed to resample: ") + err);
   out.resize(done);
   return out;

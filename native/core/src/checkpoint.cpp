@@ -84,8 +84,10 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
       while (left > 0 && write_errno == 0) {
         const ssize_t n = ::write(fd, p, left);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) write_errno = n < 0 ? errno : EIO;
-        else p += n, left -= static_cast<size_t>(n);
+        if (n <= 0)
+          write_errno = n < 0 ? errno : EIO;
+        else
+          p += n, left -= static_cast<size_t>(n);
       }
       return size;
     };
@@ -146,14 +148,14 @@ CheckpointSnapshot read_checkpoint(const std::string& path) {
                                                reason.substr(0, reason.find('\n')) + ")");
   }
   if (!value.isGenericDict()) {
-    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' holds a " + value.tagKind() +
-                                               ", not an asr-trainer checkpoint dict");
+    throw Error(codes::kCheckpointCorrupt,
+                "checkpoint '" + path + "' holds a " + value.tagKind() + ", not an asr-trainer checkpoint dict");
   }
   const auto dict = value.toGenericDict();
   for (const char* key : {"model", "optimizer", "global_step", "format_version"}) {
     if (!find(dict, key)) {
-      throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' has no '" + key +
-                                                 "' entry; not an asr-trainer checkpoint");
+      throw Error(codes::kCheckpointCorrupt,
+                  "checkpoint '" + path + "' has no '" + key + "' entry; not an asr-trainer checkpoint");
     }
   }
   const auto version = int_or(dict, "format_version", -1);

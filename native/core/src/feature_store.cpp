@@ -36,8 +36,8 @@ int64_t mtime_ns(const struct stat& st) {
 
 ComputedEntry features_of(const std::vector<float>& samples, const FbankOptions& fbank_opts) {
   ComputedEntry c;
-  auto wave = torch::from_blob(const_cast<float*>(samples.data()), {static_cast<int64_t>(samples.size())},
-                               torch::kFloat32);
+  auto wave =
+      torch::from_blob(const_cast<float*>(samples.data()), {static_cast<int64_t>(samples.size())}, torch::kFloat32);
   c.features = normalize_features(fbank(wave, fbank_opts)).contiguous();
   return c;
 }
@@ -71,8 +71,8 @@ struct FeatureStoreBuilder {
       const int64_t out_frames = r.frames > 0 ? subsampled_length(r.frames) : 0;
       if (out_frames < static_cast<int64_t>(e.tokens.size())) {
         store->skipped_.emplace_back(r.id, "too short: " + std::to_string(std::max<int64_t>(out_frames, 0)) +
-                                               " frames after subsampling for " +
-                                               std::to_string(e.tokens.size()) + " tokens");
+                                               " frames after subsampling for " + std::to_string(e.tokens.size()) +
+                                               " tokens");
         continue;
       }
       store->entries_.push_back(std::move(e));
@@ -217,9 +217,8 @@ std::shared_ptr<FeatureStore> FeatureStore::from_audio(const std::vector<std::st
                                                        const FbankOptions& fbank_opts) {
   if (ids.size() != samples16k.size() || ids.size() != texts.size()) {
     throw Error(codes::kInvalidArgument, "from_audio needs as many sample arrays and texts as ids, got " +
-                                             std::to_string(ids.size()) + " ids, " +
-                                             std::to_string(samples16k.size()) + " sample arrays, " +
-                                             std::to_string(texts.size()) + " texts");
+                                             std::to_string(ids.size()) + " ids, " + std::to_string(samples16k.size()) +
+                                             " sample arrays, " + std::to_string(texts.size()) + " texts");
   }
   FeatureStoreBuilder::check_ids(ids);
   const int64_t bins = fbank_opts.num_mel_bins;

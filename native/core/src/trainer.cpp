@@ -73,8 +73,8 @@ void check_targets(const Batch& batch) {
   const auto b = batch.features.size(0);
   if (!batch.targets.defined() || batch.targets.dim() != 2 || batch.targets.size(0) != b ||
       !batch.target_lengths.defined() || batch.target_lengths.numel() != b) {
-    throw Error(codes::kInvalidArgument, "batch targets must be (B, L) with B = " + std::to_string(b) +
-                                             " and target_lengths (B)");
+    throw Error(codes::kInvalidArgument,
+                "batch targets must be (B, L) with B = " + std::to_string(b) + " and target_lengths (B)");
   }
 }
 

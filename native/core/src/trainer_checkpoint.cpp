@@ -240,7 +240,10 @@ CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
                                              "' but the model's is '" + mine + "'");
     }
   }
-  struct Moment { int64_t step; torch::Tensor exp_avg, exp_avg_sq; };
+  struct Moment {
+    int64_t step;
+    torch::Tensor exp_avg, exp_avg_sq;
+  };
   std::vector<std::optional<Moment>> moments(s.params.size());
   for (const auto& item : opt_state) {
     if (!item.key().isInt() || !item.value().isGenericDict()) {
@@ -256,8 +259,8 @@ CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
     Moment m{require_int(entry, "step", at), require_tensor(entry, "exp_avg", at),
              require_tensor(entry, "exp_avg_sq", at)};
     if (m.exp_avg.sizes() != s.params[i].sizes() || m.exp_avg_sq.sizes() != s.params[i].sizes()) {
-      throw Error(codes::kShapeMismatch, at + " has shape " + shape_string(m.exp_avg) + ", the parameter " +
-                                             shape_string(s.params[i]));
+      throw Error(codes::kShapeMismatch,
+                  at + " has shape " + shape_string(m.exp_avg) + ", the parameter " + shape_string(s.params[i]));
     }
     moments[i] = m;
   }

@@ -33,7 +33,10 @@ export function trainRequestFrom(options: TrainOptions): TrainRequest {
 
 export async function trainCommand(options: TrainOptions): Promise<number> {
   const config = loadConfig({ path: options.config });
-  const reporter = new ProgressReporter(process.stdout, { tty: process.stdout.isTTY === true, verbose: options.verbose });
+  const reporter = new ProgressReporter(process.stdout, {
+    tty: process.stdout.isTTY === true,
+    verbose: options.verbose,
+  });
 
   let run: TrainingRun | null = null;
   let interrupted = false;

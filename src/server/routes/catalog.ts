@@ -70,7 +70,11 @@ export function catalogRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
           },
         },
       },
-      async () => ({ status: 'ok' as const, uptime_s: (Date.now() - startedAt) / 1000, training_state: supervisor.status().state }),
+      async () => ({
+        status: 'ok' as const,
+        uptime_s: (Date.now() - startedAt) / 1000,
+        training_state: supervisor.status().state,
+      }),
     );
   };
 }

@@ -14,7 +14,8 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
       {
         schema: {
           summary: "A model/dataset pair's metrics.jsonl: step lines (loss, lr) and epoch lines (val loss, CER, WER)",
-          description: 'Defaults to the pair of the current or last run. Lines a resume from an older checkpoint replaced are left out.',
+          description:
+            'Defaults to the pair of the current or last run. Lines a resume from an older checkpoint replaced are left out.',
           tags: ['metrics'],
           querystring: Type.Object(
             { model_name: Type.Optional(NameSchema()), dataset_name: Type.Optional(NameSchema()) },
@@ -36,7 +37,10 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
         const model = request.query.model_name ?? status.model_name;
         const dataset = request.query.dataset_name ?? status.dataset_name;
         if (!model || !dataset) {
-          throw new AsrTrainerError('E_INVALID_ARGUMENT', 'Give model_name and dataset_name (no run yet to default to)');
+          throw new AsrTrainerError(
+            'E_INVALID_ARGUMENT',
+            'Give model_name and dataset_name (no run yet to default to)',
+          );
         }
         // Only configured pairs: an unknown name is a 400 that lists the known ones, not an empty history.
         runConfigSnapshot(config, model, dataset);

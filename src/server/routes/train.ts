@@ -10,7 +10,14 @@ import {
 import type { RunPlan } from '../../training/plan.js';
 import type { TrainingSupervisor } from '../../training/supervisor.js';
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 415: ErrorBodySchema, 422: ErrorBodySchema };
+const errors = {
+  400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  404: ErrorBodySchema,
+  409: ErrorBodySchema,
+  415: ErrorBodySchema,
+  422: ErrorBodySchema,
+};
 
 export function trainRoutes(supervisor: TrainingSupervisor): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -60,7 +67,13 @@ export function trainRoutes(supervisor: TrainingSupervisor): FastifyPluginAsyncT
 
     app.get(
       '/api/train/status',
-      { schema: { summary: 'The current or last run', tags: ['training'], response: { 200: StatusSchema, 401: ErrorBodySchema } } },
+      {
+        schema: {
+          summary: 'The current or last run',
+          tags: ['training'],
+          response: { 200: StatusSchema, 401: ErrorBodySchema },
+        },
+      },
       async () => supervisor.status(),
     );
   };

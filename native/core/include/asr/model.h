@@ -15,13 +15,13 @@ namespace asr {
 // The ModelConfig fields as (type, name, default): this one list declares the struct and is the field list
 // of every conversion (the addon's JS objects, the checkpoint's model_config entry and its reader), so a
 // field added here reaches all of them.
-#define ASR_MODEL_CONFIG_FIELDS(X) \
-  X(int64_t, n_mels, 80)           \
-  X(int64_t, d_model, 144)         \
-  X(int64_t, num_layers, 4)        \
-  X(int64_t, num_heads, 4)         \
-  X(int64_t, ffn_dim, 576)         \
-  X(int64_t, conv_kernel, 31)      \
+#define ASR_MODEL_CONFIG_FIELDS(X)   \
+  X(int64_t, n_mels, 80)             \
+  X(int64_t, d_model, 144)           \
+  X(int64_t, num_layers, 4)          \
+  X(int64_t, num_heads, 4)           \
+  X(int64_t, ffn_dim, 576)           \
+  X(int64_t, conv_kernel, 31)        \
   X(int64_t, vocab_size, kVocabSize) \
   X(double, dropout, 0.1)
 

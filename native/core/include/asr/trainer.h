@@ -34,9 +34,9 @@ struct TrainConfig {
 };
 
 struct StepResult {
-  double loss = 0;       // CTC loss of this batch (mean over utterances of loss / target length)
-  double lr = 0;         // learning rate used by this step's update (or the next one, mid-accumulation)
-  double grad_norm = 0;  // global L2 norm before clipping; 0 mid-accumulation
+  double loss = 0;          // CTC loss of this batch (mean over utterances of loss / target length)
+  double lr = 0;            // learning rate used by this step's update (or the next one, mid-accumulation)
+  double grad_norm = 0;     // global L2 norm before clipping; 0 mid-accumulation
   int64_t global_step = 0;  // batches trained so far, this one included
   int64_t utterances = 0, frames = 0;
   double seconds = 0;
@@ -45,7 +45,7 @@ struct StepResult {
 };
 
 struct EvalResult {
-  double loss = 0;  // mean over utterances (as the training loss)
+  double loss = 0;          // mean over utterances (as the training loss)
   double cer = 0, wer = 0;  // fractions
   int64_t utterances = 0;
   std::vector<std::string> hypotheses, references, ids;

@@ -34,17 +34,35 @@ const program = new Command()
   .name('bench')
   .option('--quality', 'time to quality only (minutes)')
   .option('--only <suites>', `comma-separated subset of ${STANDARD.join(',')},quality`)
-  .option('--threads <n>', 'intra-op threads for both sides (default: each side its fastest of 1 and all cores)', (v) => Number(v), 0)
+  .option(
+    '--threads <n>',
+    'intra-op threads for both sides (default: each side its fastest of 1 and all cores)',
+    (v) => Number(v),
+    0,
+  )
   .option('--rounds <n>', 'alternating rounds per train-step case', (v) => Number(v), 3)
   .option('--steps <n>', 'steps per side per round', (v) => Number(v), 3)
   .option('--presets <list>', 'train-step presets', 'xs,s')
   .option('--budget <s>', 'quality: wall budget per side in seconds', (v) => Number(v), 900)
   .option('--precisions <list>', 'project precisions to run (default: fp32 and, when the addon has it, bf16)')
-  .option('--reference-malloc <mode>', "default: the reference as a user runs it; keep: with the glibc allocator settings the project's trainer applies to itself", 'default')
+  .option(
+    '--reference-malloc <mode>',
+    "default: the reference as a user runs it; keep: with the glibc allocator settings the project's trainer applies to itself",
+    'default',
+  )
   .option('--out <dir>', 'results folder', join(REPO, 'bench', 'results'))
   .parse();
 const opts = program.opts<{
-  quality?: boolean; only?: string; precisions?: string; referenceMalloc: string; threads: number; rounds: number; steps: number; presets: string; budget: number; out: string;
+  quality?: boolean;
+  only?: string;
+  precisions?: string;
+  referenceMalloc: string;
+  threads: number;
+  rounds: number;
+  steps: number;
+  presets: string;
+  budget: number;
+  out: string;
 }>();
 
 function log(line: string): void {
@@ -83,7 +101,9 @@ async function main(): Promise<void> {
   const refEnv = opts.referenceMalloc === 'keep' ? REFERENCE_KEEP_FREED_MEMORY : {};
   const ref = new ReferenceWorker(opts.threads > 0 ? opts.threads : cores, refEnv);
   const hello = await ref.call({ cmd: 'hello' });
-  log(`project: LibTorch ${addon.versions.libtorch}; reference: ${PYTHON} torch ${String(hello.torch)}, torchaudio ${String(hello.torchaudio)}`);
+  log(
+    `project: LibTorch ${addon.versions.libtorch}; reference: ${PYTHON} torch ${String(hello.torch)}, torchaudio ${String(hello.torchaudio)}`,
+  );
   const rows: Row[] = [];
   const notes: string[] = [];
   notes.push(
@@ -97,20 +117,41 @@ async function main(): Promise<void> {
     commit: gitCommit(),
     machine: machine(),
     load_average_at_start: loadavg().map((l) => Math.round(l * 100) / 100),
-    project: { libtorch: addon.versions.libtorch, addon: process.env.ASR_TRAINER_ADDON ?? 'build/Release/asr_trainer.node' },
+    project: {
+      libtorch: addon.versions.libtorch,
+      addon: process.env.ASR_TRAINER_ADDON ?? 'build/Release/asr_trainer.node',
+    },
     reference: { python: PYTHON, torch: hello.torch, torchaudio: hello.torchaudio, malloc_env: refEnv },
   };
   try {
     const corpus = miniCorpus();
     const first = corpus.train.slice(0, 64);
     const audio = await readAll(addon, first);
-    const fixed = fixedLength(audio, first.map((s) => s.text), 8, 4);
+    const fixed = fixedLength(
+      audio,
+      first.map((s) => s.text),
+      8,
+      4,
+    );
     const batches = [
       await makeBatch(addon, work, 'fixed4s', '8 × 4 s', fixed.samples, fixed.texts),
-      await makeBatch(addon, work, 'mini16', '16 mini utts', audio.slice(0, 16), first.slice(0, 16).map((s) => s.text)),
+      await makeBatch(
+        addon,
+        work,
+        'mini16',
+        '16 mini utts',
+        audio.slice(0, 16),
+        first.slice(0, 16).map((s) => s.text),
+      ),
     ];
     for (const b of batches) {
-      await ref.call({ cmd: 'batch', name: b.name, audio: b.audioFile, lengths: b.samples.map((s) => s.length), texts: b.texts });
+      await ref.call({
+        cmd: 'batch',
+        name: b.name,
+        audio: b.audioFile,
+        lengths: b.samples.map((s) => s.length),
+        texts: b.texts,
+      });
     }
     let threads = { project: opts.threads, reference: opts.threads };
     if (opts.threads > 0) {
@@ -123,7 +164,11 @@ async function main(): Promise<void> {
       meta.thread_calibration = choice.measured;
       notes.push(
         `Threads: each side at its fastest measured intra-op thread count (xs, 8 × 4 s, median of 3 steps: ` +
-          choice.measured.map((m) => `${m.threads} → project ${m.project_ms.toFixed(0)} ms, reference ${m.reference_ms.toFixed(0)} ms`).join('; ') +
+          choice.measured
+            .map(
+              (m) => `${m.threads} → project ${m.project_ms.toFixed(0)} ms, reference ${m.reference_ms.toFixed(0)} ms`,
+            )
+            .join('; ') +
           `): project ${choice.project}, reference ${choice.reference}. OpenBLAS (OpenMP build) shares LibTorch's pool on both sides.`,
       );
     }
@@ -134,7 +179,11 @@ async function main(): Promise<void> {
       log('quality: training to val CER ≤ 10%');
       rows.push(
         ...(await qualitySuite(addon, ref, {
-          precisions: precisions(addon), targetCer: 0.1, budgetS: opts.budget, threads: threads.project, log,
+          precisions: precisions(addon),
+          targetCer: 0.1,
+          budgetS: opts.budget,
+          threads: threads.project,
+          log,
         })),
       );
     }
@@ -149,10 +198,21 @@ async function main(): Promise<void> {
       const precs = precisions(addon);
       log(`train step (project precisions: ${precs.join(', ')})`);
       rows.push(
-        ...(await stepSuite(addon, ref, {
-          presets: opts.presets.split(','), batches, rounds: opts.rounds, stepsPerRound: opts.steps, warmup: 2,
-          threads: threads.project, precisions: precs, log,
-        }, peak)),
+        ...(await stepSuite(
+          addon,
+          ref,
+          {
+            presets: opts.presets.split(','),
+            batches,
+            rounds: opts.rounds,
+            stepsPerRound: opts.steps,
+            warmup: 2,
+            threads: threads.project,
+            precisions: precs,
+            log,
+          },
+          peak,
+        )),
       );
     }
     if (suites.includes('checkpoint')) {

@@ -73,7 +73,10 @@ function writeDemoConfig(): string {
     training: { ...(raw.training ?? {}), ...DEMO_TRAINING, epochs: epochsArgument() ?? DEMO_TRAINING.epochs },
   };
   const file = join(demoDir, 'config.yaml');
-  writeFileSync(file, `# Written by scripts/demo.ts from config.yaml: the demo's own folders and settings.\n${stringify(overlay)}`);
+  writeFileSync(
+    file,
+    `# Written by scripts/demo.ts from config.yaml: the demo's own folders and settings.\n${stringify(overlay)}`,
+  );
   return file;
 }
 
@@ -99,7 +102,9 @@ async function train(
     if (interruptAt && event.type === 'progress') {
       const p = event.payload;
       if (p.epoch === interruptAt.epoch && p.step >= Math.floor(p.steps_per_epoch * interruptAt.fraction)) {
-        reporter.line(`demo: interrupting at epoch ${p.epoch}, step ${p.step}/${p.steps_per_epoch} (as Ctrl-C or POST /api/train/stop would)`);
+        reporter.line(
+          `demo: interrupting at epoch ${p.epoch}, step ${p.step}/${p.steps_per_epoch} (as Ctrl-C or POST /api/train/stop would)`,
+        );
         run?.stop();
       }
     }
@@ -122,7 +127,9 @@ async function main(): Promise<number> {
   rmSync(config.paths.checkpoints, { recursive: true, force: true });
   rmSync(join(config.paths.runs, `${MODEL}-${DATASET}`), { recursive: true, force: true });
   const epochs = config.training.epochs;
-  say(`asr-trainer demo: Conformer xs on ${DATASET}, ${epochs} epochs, checkpoint each epoch (config ${relative(ROOT, configPath)})`);
+  say(
+    `asr-trainer demo: Conformer xs on ${DATASET}, ${epochs} epochs, checkpoint each epoch (config ${relative(ROOT, configPath)})`,
+  );
   say();
 
   const progress: Progress = { lastCer: null, lastEpoch: 0 };
@@ -137,14 +144,25 @@ async function main(): Promise<number> {
   say('demo: resuming from the latest checkpoint (what POST /api/train/start does by default)');
   say();
 
-  const second = await train(config, { model_name: MODEL, dataset_name: DATASET, resume_from_checkpoint: true }, progress);
+  const second = await train(
+    config,
+    { model_name: MODEL, dataset_name: DATASET, resume_from_checkpoint: true },
+    progress,
+  );
   say();
-  say(`demo: part 2 resumed from ${second.resumed_from} and ${second.state} at epoch ${second.epoch} (global step ${second.global_step})`);
+  say(
+    `demo: part 2 resumed from ${second.resumed_from} and ${second.state} at epoch ${second.epoch} (global step ${second.global_step})`,
+  );
 
   const transcriber = await Transcriber.open(config, { model_name: MODEL, dataset_name: DATASET });
   const dataset = config.datasets[DATASET];
-  const valIds = readFileSync(dataset.val_list ?? join(dataset.path, 'val_ids.txt'), 'utf8').split('\n').filter(Boolean).slice(0, 3);
-  const references = new Map(readMetadata(join(dataset.path, 'metadata.csv')).map((m) => [m.id, normalizeTranscript(m.transcript)]));
+  const valIds = readFileSync(dataset.val_list ?? join(dataset.path, 'val_ids.txt'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, 3);
+  const references = new Map(
+    readMetadata(join(dataset.path, 'metadata.csv')).map((m) => [m.id, normalizeTranscript(m.transcript)]),
+  );
   const results = await transcriber.transcribeFiles(valIds.map((id) => join(dataset.path, 'wavs', `${id}.wav`)));
   say();
   say(`Held-out clips, transcribed with ${transcriber.checkpoint}:`);
@@ -167,7 +185,9 @@ async function main(): Promise<number> {
   say();
   say('Open the dashboard on these checkpoints and curves:');
   // Not `npx asr-trainer` inside the repository: npx would install the package into itself first.
-  say(`  npm start -- --config ${relative(ROOT, configPath)}   then browse http://${config.server.host}:${config.server.port}/`);
+  say(
+    `  npm start -- --config ${relative(ROOT, configPath)}   then browse http://${config.server.host}:${config.server.port}/`,
+  );
   say(`Transcribe your own clip:  ./bin/asr-trainer.js transcribe --config ${relative(ROOT, configPath)} my.wav`);
   return cer !== null && cer <= TARGET_CER ? 0 : 1;
 }

@@ -59,7 +59,7 @@ if [[ ! -f $addon ]] || [[ -n $(find native cmake CMakeLists.txt -newer "$addon"
 fi
 
 # --- dashboard client ------------------------------------------------------------------------------
-if [[ ! -f dist/web/app.js ]] || [[ -n $(find src/web/client src/web/tsconfig.json -newer dist/web/app.js -type f 2>/dev/null | head -1) ]]; then
+if [[ ! -f dist/web/app.js ]] || [[ -n $(find src/web/client src/web/tsconfig.json src/contract -newer dist/web/app.js -type f 2>/dev/null | head -1) ]]; then
   say "building the dashboard client (dist/web)"
   npm run --silent build:web >>"$log" 2>&1 || fail "dashboard build failed"
 fi

@@ -33,11 +33,13 @@ const dataset = args.dataset!;
 const timeoutMs = Number(args.timeout) * 1000;
 const authHeaders: Record<string, string> = args.token ? { authorization: `Bearer ${args.token}` } : {};
 
+/** A parsed JSON body or event payload; the script checks the fields it reads. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 interface Message {
   type: string;
-  payload: Record<string, any>;
+  payload: Json;
 }
-type Json = Record<string, any>;
 
 let failures = 0;
 function report(ok: boolean, step: string, detail: string): void {
@@ -100,7 +102,8 @@ class Events {
   next(match: (m: Message) => boolean, from: number, what: string): Promise<Message> {
     const failed = (m: Message) => m.type === 'status' && m.payload.state === 'failed' && !match(m);
     const settle = (m: Message): Message => {
-      if (failed(m)) throw new Error(`the run failed while waiting for ${what}: ${m.payload.error?.message ?? 'no cause given'}`);
+      if (failed(m))
+        throw new Error(`the run failed while waiting for ${what}: ${m.payload.error?.message ?? 'no cause given'}`);
       return m;
     };
     const seen = this.messages.slice(from).find((m) => match(m) || failed(m));
@@ -137,7 +140,10 @@ async function listPair(): Promise<Json[]> {
 async function stopRun(events: Events): Promise<string | null> {
   const from = events.mark();
   const stop = await call('POST', '/api/train/stop');
-  check(stop.status === 202 && stop.body.status === 'stopping', `stop answered ${stop.status} ${JSON.stringify(stop.body)}`);
+  check(
+    stop.status === 202 && stop.body.status === 'stopping',
+    `stop answered ${stop.status} ${JSON.stringify(stop.body)}`,
+  );
   const end = await events.next(isState(['stopped', 'completed', 'failed']), from, 'the run to end');
   check(end.payload.state !== 'failed', `run failed: ${end.payload.error?.message}`);
   const saved = events.messages.slice(from).filter((m) => m.type === 'checkpoint');
@@ -179,18 +185,24 @@ async function main(): Promise<void> {
     const all = await call('GET', '/api/checkpoints');
     check(all.status === 200 && Array.isArray(all.body.checkpoints), `GET /api/checkpoints answered ${all.status}`);
     before = await listPair();
-    check(before.every((c) => c.model_name === model && c.dataset_name === dataset), 'the filter let other pairs through');
+    check(
+      before.every((c) => c.model_name === model && c.dataset_name === dataset),
+      'the filter let other pairs through',
+    );
     return `${all.body.checkpoints.length} in all, ${before.length} of ${model}/${dataset}`;
   });
 
-  await step("error: unknown checkpoint → 404 \"Specified checkpoint 'invalid-checkpoint' not found\"", async () => {
+  await step('error: unknown checkpoint → 404 "Specified checkpoint \'invalid-checkpoint\' not found"', async () => {
     const r = await call('POST', '/api/train/start', {
       model_name: model,
       dataset_name: dataset,
       resume_from_checkpoint: true,
       specific_checkpoint: 'invalid-checkpoint',
     });
-    check(r.status === 404 && r.body.message === "Specified checkpoint 'invalid-checkpoint' not found", `${r.status} ${r.body.message}`);
+    check(
+      r.status === 404 && r.body.message === "Specified checkpoint 'invalid-checkpoint' not found",
+      `${r.status} ${r.body.message}`,
+    );
     return '404';
   });
 
@@ -210,12 +222,19 @@ async function main(): Promise<void> {
   let firstStop: string | null = null;
   await step('start (auto-resume) and a second start → 409 "Training is already in progress"', async () => {
     const from = ws.mark();
-    const [a, b] = await Promise.all([call('POST', '/api/train/start', request), call('POST', '/api/train/start', request)]);
+    const [a, b] = await Promise.all([
+      call('POST', '/api/train/start', request),
+      call('POST', '/api/train/start', request),
+    ]);
     const started = [a, b].filter((r) => r.status === 202);
     const refused = [a, b].filter((r) => r.status === 409);
     check(started.length === 1 && refused.length === 1, `answers ${a.status} and ${b.status}`);
     check(refused[0].body.message === 'Training is already in progress', `409 said "${refused[0].body.message}"`);
-    const progress = await ws.next((m) => m.type === 'progress' && m.payload.run_id === started[0].body.run_id, from, 'progress');
+    const progress = await ws.next(
+      (m) => m.type === 'progress' && m.payload.run_id === started[0].body.run_id,
+      from,
+      'progress',
+    );
     return `run ${started[0].body.run_id} from ${started[0].body.resumed_from ?? 'scratch'}, epoch ${progress.payload.epoch} step ${progress.payload.step}`;
   });
 
@@ -226,7 +245,10 @@ async function main(): Promise<void> {
     firstStop = await stopRun(ws);
     check(firstStop !== null, 'no checkpoint event after stop');
     const listed = await listPair();
-    check(listed.some((c) => c.name === firstStop && c.valid), `${firstStop} is not listed as valid`);
+    check(
+      listed.some((c) => c.name === firstStop && c.valid),
+      `${firstStop} is not listed as valid`,
+    );
     return `saved ${firstStop}`;
   });
 
@@ -238,10 +260,21 @@ async function main(): Promise<void> {
     const r = await call('POST', '/api/train/resume', request);
     check(r.status === 202 && r.body.status === 'started', `${r.status} ${JSON.stringify(r.body)}`);
     check(r.body.resumed_from === latest.name, `resumed_from ${r.body.resumed_from}, latest is ${latest.name}`);
-    const progress = await ws.next((m) => m.type === 'progress' && m.payload.run_id === r.body.run_id, from, 'progress');
-    check(progress.payload.global_step === latest.global_step + 1, `first global step ${progress.payload.global_step} after ${latest.global_step}`);
+    const progress = await ws.next(
+      (m) => m.type === 'progress' && m.payload.run_id === r.body.run_id,
+      from,
+      'progress',
+    );
+    check(
+      progress.payload.global_step === latest.global_step + 1,
+      `first global step ${progress.payload.global_step} after ${latest.global_step}`,
+    );
     // Let it reach an epoch end, so there is an epoch checkpoint to resume by name.
-    const saved = await ws.next((m) => m.type === 'checkpoint' && !String(m.payload.name).includes('-step-'), from, 'an epoch checkpoint');
+    const saved = await ws.next(
+      (m) => m.type === 'checkpoint' && !String(m.payload.name).includes('-step-'),
+      from,
+      'an epoch checkpoint',
+    );
     namedEpoch = (await listPair()).find((c) => c.name === saved.payload.name) ?? null;
     await stopRun(ws);
     return `resumed ${latest.name} at global step ${progress.payload.global_step}`;
@@ -252,8 +285,15 @@ async function main(): Promise<void> {
     const from = ws.mark();
     const r = await call('POST', '/api/train/resume', { ...request, specific_checkpoint: namedEpoch.name });
     check(r.status === 202 && r.body.resumed_from === namedEpoch.name, `${r.status} ${JSON.stringify(r.body)}`);
-    check(r.body.start_epoch === namedEpoch.epoch + 1, `start_epoch ${r.body.start_epoch} after epoch ${namedEpoch.epoch}`);
-    const progress = await ws.next((m) => m.type === 'progress' && m.payload.run_id === r.body.run_id, from, 'progress');
+    check(
+      r.body.start_epoch === namedEpoch.epoch + 1,
+      `start_epoch ${r.body.start_epoch} after epoch ${namedEpoch.epoch}`,
+    );
+    const progress = await ws.next(
+      (m) => m.type === 'progress' && m.payload.run_id === r.body.run_id,
+      from,
+      'progress',
+    );
     check(progress.payload.epoch === namedEpoch.epoch + 1, `progress in epoch ${progress.payload.epoch}`);
     await stopRun(ws);
     return `resumed ${namedEpoch.name} at epoch ${r.body.start_epoch}`;
@@ -277,7 +317,8 @@ async function emptyPair(): Promise<{ model_name: string; dataset_name: string }
   const all = (await call('GET', '/api/checkpoints')).body.checkpoints as Json[];
   for (const d of datasets) {
     for (const m of models) {
-      if (!all.some((c) => c.model_name === m.name && c.dataset_name === d.name)) return { model_name: m.name, dataset_name: d.name };
+      if (!all.some((c) => c.model_name === m.name && c.dataset_name === d.name))
+        return { model_name: m.name, dataset_name: d.name };
     }
   }
   throw new Error('every configured model/dataset pair has checkpoints; run against a fresh checkpoint folder');

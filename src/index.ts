@@ -35,19 +35,6 @@ export { TrainingRun, planRun, type PrepareOptions, type RunOptions, type RunOut
 export { CheckpointStore, type CheckpointStoreOptions } from './checkpoints/index.js';
 export { buildApp, serve, type BuildAppOptions, type RunningServer, type ServeOptions } from './server/index.js';
 
-// The contract: what crosses the API, the WebSocket and the trainer process.
-// At merge: these lines give way to `export * from './contract/index.js';` (src/contract, issue 12 §1).
-export type {
-  CheckpointPayload,
-  LogLevel,
-  LogPayload,
-  MetricsPayload,
-  ProgressPayload,
-  RunFailure,
-  StatusPayload,
-  TrainingEvent,
-  TrainingState,
-} from './training/events.js';
-export type { RunPlan, TrainRequest } from './training/plan.js';
-export type { CheckpointEntry } from './checkpoints/index.js';
-export type { ErrorBody } from './server/index.js';
+// The contract: what crosses the API, the WebSocket and the trainer process (src/contract).
+export * from './contract/index.js';
+export type { RunPlan } from './training/plan.js';

@@ -85,7 +85,11 @@ export function likelyFix(message: string): string {
   if (/cannot open shared object file/.test(message)) {
     return 'a shared library the addon needs is missing (named above); run bash scripts/setup.sh.';
   }
-  if (/undefined symbol|NODE_MODULE_VERSION|did not self-register|invalid ELF header|file too short|wrong ELF class/.test(message)) {
+  if (
+    /undefined symbol|NODE_MODULE_VERSION|did not self-register|invalid ELF header|file too short|wrong ELF class/.test(
+      message,
+    )
+  ) {
     return 'the binary is damaged or was built for another LibTorch, Node or machine; rebuild it: npm run build:native.';
   }
   return 'the addon is not built: run npm run build:native (or bash scripts/setup.sh for the full set-up).';

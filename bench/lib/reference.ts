@@ -19,15 +19,25 @@ export const REFERENCE_KEEP_FREED_MEMORY: Record<string, string> = {
   MALLOC_TRIM_THRESHOLD_: String(1 << 30),
 };
 
-export type Answer = { ok: true; [key: string]: unknown } & Record<string, any>;
+/** The worker's JSON answer and events; each suite reads the fields its command returns. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type WorkerJson = Record<string, any>;
+export type Answer = { ok: true; [key: string]: unknown } & WorkerJson;
 
 export class ReferenceWorker {
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly waiting: Array<{ resolve: (a: Answer) => void; reject: (e: Error) => void; onEvent?: (e: any) => void }> = [];
+  private readonly waiting: Array<{
+    resolve: (a: Answer) => void;
+    reject: (e: Error) => void;
+    onEvent?: (e: WorkerJson) => void;
+  }> = [];
   private stderr = '';
 
   /** extraEnv: e.g. REFERENCE_KEEP_FREED_MEMORY, the project's allocator settings for the reference. */
-  constructor(readonly threads: number, extraEnv: Record<string, string> = {}) {
+  constructor(
+    readonly threads: number,
+    extraEnv: Record<string, string> = {},
+  ) {
     // OpenBLAS (openmp build) and LibTorch share one OpenMP pool; its size is the torch thread count.
     this.child = spawn(PYTHON, [WORKER, '--threads', String(threads)], {
       env: { ...process.env, ...extraEnv, OMP_NUM_THREADS: String(threads) },
@@ -53,9 +63,10 @@ export class ReferenceWorker {
   }
 
   /** Sends one command; resolves with its answer (events before it go to onEvent). */
-  call(cmd: Record<string, unknown>, onEvent?: (e: any) => void): Promise<Answer> {
+  call<Event extends object = WorkerJson>(cmd: Record<string, unknown>, onEvent?: (e: Event) => void): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject, onEvent });
+      // The worker's events carry what the command's caller declared; JSON is checked by its reader.
+      this.waiting.push({ resolve, reject, onEvent: onEvent as ((e: WorkerJson) => void) | undefined });
       this.child.stdin.write(JSON.stringify(cmd) + '\n');
     });
   }

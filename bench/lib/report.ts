@@ -56,10 +56,19 @@ export function renderTable(rows: Row[]): string {
       r.met === undefined || r.met === null ? '' : r.met ? 'yes' : 'NO',
     ];
   });
-  return [head, ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n').replace(/\n/, `\n|${head.map(() => '---').join('|')}|\n`);
+  return [head, ...body]
+    .map((cells) => `| ${cells.join(' | ')} |`)
+    .join('\n')
+    .replace(/\n/, `\n|${head.map(() => '---').join('|')}|\n`);
 }
 
-export function writeResults(dir: string, base: string, meta: Record<string, unknown>, rows: Row[], notes: string[]): void {
+export function writeResults(
+  dir: string,
+  base: string,
+  meta: Record<string, unknown>,
+  rows: Row[],
+  notes: string[],
+): void {
   const json = { ...meta, rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), notes };
   writeFileSync(join(dir, `${base}.json`), JSON.stringify(json, null, 2) + '\n');
   const md = [

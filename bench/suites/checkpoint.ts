@@ -21,7 +21,8 @@ export function diskWriteSpeed(dir: string, bytes: number, reps = 3): number[] {
     const path = join(dir, `disk-probe-${r}.bin`);
     const started = performance.now();
     const fd = openSync(path, 'w');
-    for (let done = 0; done < bytes; done += block.length) writeSync(fd, block, 0, Math.min(block.length, bytes - done));
+    for (let done = 0; done < bytes; done += block.length)
+      writeSync(fd, block, 0, Math.min(block.length, bytes - done));
     fsyncSync(fd);
     closeSync(fd);
     speeds.push(bytes / 1e6 / ((performance.now() - started) / 1000));
@@ -85,7 +86,9 @@ export async function checkpointSuite(
     const disk = summarize(diskWriteSpeed(dir, Math.max(bytes, 8 << 20)));
     const diskMs = (bytes / 1e6 / disk.median) * 1000;
     const save = summarize(p.save);
-    log(`  ${preset}: ${(bytes / 1e6).toFixed(1)} MB, save ${save.median.toFixed(0)} ms, disk floor ${diskMs.toFixed(0)} ms`);
+    log(
+      `  ${preset}: ${(bytes / 1e6).toFixed(1)} MB, save ${save.median.toFixed(0)} ms, disk floor ${diskMs.toFixed(0)} ms`,
+    );
     rows.push({
       suite: 'checkpoint',
       case: `${preset} (${(bytes / 1e6).toFixed(1)} MB; ref ${(refBytes / 1e6).toFixed(1)} MB)`,

@@ -58,7 +58,9 @@ export async function featuresSuite(
     total += wav.samples.length / wav.rate;
   }
   const audio22 = concat(native);
-  const audio16 = (await Promise.all(specs.slice(0, native.length).map((s) => addon.readAudio(s.wav_path)))).map((a) => a.samples);
+  const audio16 = (await Promise.all(specs.slice(0, native.length).map((s) => addon.readAudio(s.wav_path)))).map(
+    (a) => a.samples,
+  );
   const flat16 = concat(audio16);
   const file16 = join(dir, 'features-16k.f32');
   const file22 = join(dir, 'features-22k.f32');
@@ -74,12 +76,12 @@ export async function featuresSuite(
   addon.setThreads(1);
   try {
     for (const c of cases) {
-      addon.fbank(c.samples, c.rate);
+      await addon.fbank(c.samples, c.rate);
       const p: number[] = [];
       const q: number[] = [];
       for (let r = 0; r < reps; r++) {
         const t = performance.now();
-        addon.fbank(c.samples, c.rate);
+        await addon.fbank(c.samples, c.rate);
         p.push(audioSeconds / ((performance.now() - t) / 1000));
         const a = await ref.call({ cmd: 'fbank', audio: c.file, rate: c.rate, reps: 1 });
         q.push(audioSeconds / (a.seconds as number[])[0]);

@@ -45,7 +45,9 @@ async function projectRun(dir: string, precision: string, o: QualityOptions): Pr
         const wallS = (performance.now() - started) / 1000;
         const cer = e.payload.val_cer ?? 1;
         result = { reached: cer <= o.targetCer, wallS, cer, epochs: e.payload.epoch };
-        o.log(`  project ${precision} epoch ${e.payload.epoch}: val CER ${(cer * 100).toFixed(1)}% at ${wallS.toFixed(0)} s`);
+        o.log(
+          `  project ${precision} epoch ${e.payload.epoch}: val CER ${(cer * 100).toFixed(1)}% at ${wallS.toFixed(0)} s`,
+        );
         if (result.reached || wallS >= o.budgetS) run.stop();
       },
     },
@@ -60,10 +62,30 @@ export async function qualitySuite(addon: NativeAddon, ref: ReferenceWorker, o: 
   const dir = mkdtempSync(join(REPO, 'bench', '.work', 'quality-'));
   try {
     const corpus = miniCorpus();
-    const train = await makeBatch(addon, dir, 'q-train', 'train', await readAll(addon, corpus.train), corpus.train.map((s) => s.text));
-    const val = await makeBatch(addon, dir, 'q-val', 'val', await readAll(addon, corpus.val), corpus.val.map((s) => s.text));
+    const train = await makeBatch(
+      addon,
+      dir,
+      'q-train',
+      'train',
+      await readAll(addon, corpus.train),
+      corpus.train.map((s) => s.text),
+    );
+    const val = await makeBatch(
+      addon,
+      dir,
+      'q-val',
+      'val',
+      await readAll(addon, corpus.val),
+      corpus.val.map((s) => s.text),
+    );
     for (const b of [train, val]) {
-      await ref.call({ cmd: 'batch', name: b.name, audio: b.audioFile, lengths: b.samples.map((s) => s.length), texts: b.texts });
+      await ref.call({
+        cmd: 'batch',
+        name: b.name,
+        audio: b.audioFile,
+        lengths: b.samples.map((s) => s.length),
+        texts: b.texts,
+      });
     }
     const projects: Array<{ precision: string; outcome: Outcome }> = [];
     for (const precision of o.precisions) {
@@ -73,13 +95,26 @@ export async function qualitySuite(addon: NativeAddon, ref: ReferenceWorker, o: 
     }
     const reference = await ref.call(
       {
-        cmd: 'train', preset: 'xs', train: train.name, val: val.name, batch_size: 16, lr: 2e-3, warmup: 200,
-        eval_every: Math.floor(corpus.train.length / 16), target_cer: o.targetCer, budget_s: o.budgetS,
+        cmd: 'train',
+        preset: 'xs',
+        train: train.name,
+        val: val.name,
+        batch_size: 16,
+        lr: 2e-3,
+        warmup: 200,
+        eval_every: Math.floor(corpus.train.length / 16),
+        target_cer: o.targetCer,
+        budget_s: o.budgetS,
       },
       (e: { step: number; cer: number; wall_s: number }) =>
         o.log(`  reference step ${e.step}: val CER ${(e.cer * 100).toFixed(1)}% at ${e.wall_s.toFixed(0)} s`),
     );
-    const ref_: Outcome = { reached: reference.reached as boolean, wallS: reference.wall_s as number, cer: reference.cer as number, epochs: 0 };
+    const ref_: Outcome = {
+      reached: reference.reached as boolean,
+      wallS: reference.wall_s as number,
+      cer: reference.cer as number,
+      epochs: 0,
+    };
     return projects.map(({ precision, outcome: project }) => ({
       suite: 'quality',
       case: `xs, mini corpus, ${precision} vs ref fp32, to val CER ≤ ${(o.targetCer * 100).toFixed(0)}% (budget ${o.budgetS} s)`,

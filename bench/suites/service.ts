@@ -17,7 +17,11 @@ import { percentile, summarize } from '../lib/stats.js';
 const BODY = { model_name: 'conformer', dataset_name: 'mini-ljspeech' };
 
 async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as Record<string, unknown>;
   if (res.status >= 300) throw new Error(`${url}: ${res.status} ${JSON.stringify(json)}`);
   return json;
@@ -36,11 +40,19 @@ async function waitDone(base: string, timeoutMs: number): Promise<string> {
   }
 }
 
-export async function serviceSuite(opts: { reps: number; samples: number; clients: number; threads: number; log: (l: string) => void }): Promise<Row[]> {
+export async function serviceSuite(opts: {
+  reps: number;
+  samples: number;
+  clients: number;
+  threads: number;
+  log: (l: string) => void;
+}): Promise<Row[]> {
   const root = mkdtempSync(join(REPO, 'bench', '.work', 'service-'));
-  const config = miniCorpusConfig(root, ['epochs: 1', 'batch_size: 16', `threads: ${opts.threads}`, 'seed: 0'], [
-    'server: { host: 127.0.0.1, port: 0, api_token: "" }',
-  ]);
+  const config = miniCorpusConfig(
+    root,
+    ['epochs: 1', 'batch_size: 16', `threads: ${opts.threads}`, 'seed: 0'],
+    ['server: { host: 127.0.0.1, port: 0, api_token: "" }'],
+  );
   const server = await serve(config, { port: 0, handleSignals: false, logger: false });
   const base = server.url;
   const sockets: WebSocket[] = [];
@@ -83,7 +95,9 @@ export async function serviceSuite(opts: { reps: number; samples: number; client
       resume.push(firstProgress - started);
       opts.log(`  resume ${r + 1}: first progress after ${(firstProgress - started).toFixed(0)} ms`);
     }
-    const spreads = [...arrivals.values()].filter((l) => l.length === opts.clients).map((l) => Math.max(...l) - Math.min(...l));
+    const spreads = [...arrivals.values()]
+      .filter((l) => l.length === opts.clients)
+      .map((l) => Math.max(...l) - Math.min(...l));
     const resumeS = summarize(resume);
     const p99 = percentile(status, 0.99);
     return [

@@ -44,7 +44,12 @@ export async function matmulPeak(ref: ReferenceWorker, cores: number, restoreThr
   return peak;
 }
 
-export async function stepSuite(addon: NativeAddon, ref: ReferenceWorker, o: StepOptions, peak: MatmulPeak): Promise<Row[]> {
+export async function stepSuite(
+  addon: NativeAddon,
+  ref: ReferenceWorker,
+  o: StepOptions,
+  peak: MatmulPeak,
+): Promise<Row[]> {
   const rows: Row[] = [];
   for (const preset of o.presets) {
     const model = addon.modelPreset(preset);
@@ -63,7 +68,10 @@ export async function stepSuite(addon: NativeAddon, ref: ReferenceWorker, o: Ste
       });
       const runProject = async (t: (typeof trainers)[number], n: number, keep: boolean): Promise<void> => {
         const started = performance.now();
-        const out = await t.trainer.train(batch.store, Array.from({ length: n }, () => batch.indices));
+        const out = await t.trainer.train(
+          batch.store,
+          Array.from({ length: n }, () => batch.indices),
+        );
         const wall = (performance.now() - started) / 1000;
         const inside = out.steps.reduce((s, r) => s + r.seconds, 0);
         if (keep) {
@@ -87,7 +95,9 @@ export async function stepSuite(addon: NativeAddon, ref: ReferenceWorker, o: Ste
         const ms = summarize(project[t.precision].step.map((s) => s * 1000));
         const isFp32 = t.precision === 'fp32';
         const speedup = refMs.median / ms.median;
-        o.log(`  ${caseName} ${t.precision}: project ${ms.median.toFixed(0)} ms, reference fp32 ${refMs.median.toFixed(0)} ms`);
+        o.log(
+          `  ${caseName} ${t.precision}: project ${ms.median.toFixed(0)} ms, reference fp32 ${refMs.median.toFixed(0)} ms`,
+        );
         rows.push({
           suite: 'train step',
           case: `${caseName}, ${t.precision} vs ref fp32`,

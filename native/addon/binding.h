@@ -1,6 +1,7 @@
 #pragma once
-// Shared pieces of the binding: the per-env addon data, error conversion, JS <-> struct conversion and
-// the promise-returning async job every slow call is built on.
+// Shared pieces of the binding: the per-env addon data, error conversion (errors.cpp), argument parsing
+// (arguments.cpp), JS <-> struct conversion (conversions.cpp) and the promise-returning async job every slow
+// call is built on (async_job.cpp).
 #include <napi.h>
 
 #include <atomic>
@@ -105,7 +106,7 @@ class AsyncJob : public Napi::AsyncWorker {
 
   using Event = std::function<void(Napi::Env, Napi::Function)>;
   void EnableProgress(Napi::Function callback);  // main thread, before Start()
-  void Post(Event event);                         // worker thread
+  void Post(Event event);                        // worker thread
   // The progress callback threw: the job should stop; the promise rejects with that error.
   bool CallbackFailed() const { return callback_failed_.load(); }
 

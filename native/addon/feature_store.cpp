@@ -27,8 +27,8 @@ class OpenJob : public AsyncJob {
         // A throwing callback stops the workers; open() writes nothing and the promise rejects with it.
         if (CallbackFailed()) throw asr::Error(asr::codes::kCancelled, "the progress callback threw");
         Post([done, total](Napi::Env env, Napi::Function callback) {
-          callback.Call({Napi::Number::New(env, static_cast<double>(done)),
-                         Napi::Number::New(env, static_cast<double>(total))});
+          callback.Call(
+              {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, static_cast<double>(total))});
         });
       };
     }
@@ -45,7 +45,7 @@ class OpenJob : public AsyncJob {
 class FromAudioJob : public AsyncJob {
  public:
   FromAudioJob(Napi::Env env, std::vector<std::string> ids, std::vector<std::vector<float>> samples,
-               std::vector<int64_t> rates, std::vector<std::string> texts, asr::FbankOptions fbank)
+               std::vector<double> rates, std::vector<std::string> texts, asr::FbankOptions fbank)
       : AsyncJob(env, "asr.FeatureStore.fromAudio"),
         ids_(std::move(ids)),
         samples_(std::move(samples)),
@@ -55,18 +55,13 @@ class FromAudioJob : public AsyncJob {
 
  private:
   void Run() override {
-    for (size_t i = 0; i < samples_.size(); ++i) {
-      if (rates_[i] != asr::kModelSampleRate) {
-        samples_[i] = asr::resample(samples_[i], static_cast<double>(rates_[i]), asr::kModelSampleRate);
-      }
-    }
-    store_ = asr::FeatureStore::from_audio(ids_, samples_, texts_, fbank_);
+    store_ = asr::FeatureStore::from_audio_at_rates(ids_, std::move(samples_), rates_, texts_, fbank_);
   }
   Napi::Value Result(Napi::Env env) override { return FeatureStoreWrap::Wrap(env, store_); }
 
   std::vector<std::string> ids_;
   std::vector<std::vector<float>> samples_;
-  std::vector<int64_t> rates_;
+  std::vector<double> rates_;
   std::vector<std::string> texts_;
   asr::FbankOptions fbank_;
   std::shared_ptr<const asr::FeatureStore> store_;
@@ -149,7 +144,7 @@ Napi::Value FeatureStoreWrap::FromAudio(const Napi::CallbackInfo& info) {
   Napi::Array array = info[0].As<Napi::Array>();
   std::vector<std::string> ids, texts;
   std::vector<std::vector<float>> samples;
-  std::vector<int64_t> rates;
+  std::vector<double> rates;
   for (uint32_t i = 0; i < array.Length(); ++i) {
     const std::string what = "utterances[" + std::to_string(i) + "]";
     Napi::Object o = ObjectArg(array.Get(i), what);
@@ -158,11 +153,10 @@ Napi::Value FeatureStoreWrap::FromAudio(const Napi::CallbackInfo& info) {
     samples.push_back(FloatArrayArg(o.Get("samples"), what + ".samples"));
     const int64_t rate = IntArg(o.Get("sample_rate"), what + ".sample_rate");
     if (rate <= 0) ThrowInvalid(env, what + ".sample_rate must be positive");
-    rates.push_back(rate);
+    rates.push_back(static_cast<double>(rate));
     texts.push_back(StringArg(o.Get("text"), what + ".text"));
   }
   asr::FbankOptions fbank = FbankOptionsFromJs(info[1]);
-  fbank.sample_rate = asr::kModelSampleRate;
   return (new FromAudioJob(env, std::move(ids), std::move(samples), std::move(rates), std::move(texts),
                            std::move(fbank)))
       ->Start();

@@ -1,7 +1,11 @@
-# Owned by the data side: audio reading, resampling, features, feature cache, batching.
+# Owned by the data side: audio reading, resampling, features, feature cache, batching, and the step loop
+# over a feature store (it needs both sides).
 set(ASR_DATA_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/audio.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/features.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/feature_cache.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/feature_workers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/feature_store.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/batching.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/train_loop.cpp
 )

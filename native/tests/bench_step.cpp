@@ -43,21 +43,34 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--preset") preset = value();
-    else if (arg == "--batch") batch_size = std::stoll(value());
-    else if (arg == "--frames") frames = std::stoll(value());
-    else if (arg == "--chars") chars = std::stoll(value());
-    else if (arg == "--threads") threads = std::stoi(value());
-    else if (arg == "--steps") steps = std::stoll(value());
-    else if (arg == "--warmup") warmup = std::stoll(value());
-    else if (arg == "--device") device = value();
-    else if (arg == "--precision") precision = value();
-    else if (arg == "--no-specaugment") spec_augment = false;
-    else if (arg == "--profile") profile = value();
+    if (arg == "--preset")
+      preset = value();
+    else if (arg == "--batch")
+      batch_size = std::stoll(value());
+    else if (arg == "--frames")
+      frames = std::stoll(value());
+    else if (arg == "--chars")
+      chars = std::stoll(value());
+    else if (arg == "--threads")
+      threads = std::stoi(value());
+    else if (arg == "--steps")
+      steps = std::stoll(value());
+    else if (arg == "--warmup")
+      warmup = std::stoll(value());
+    else if (arg == "--device")
+      device = value();
+    else if (arg == "--precision")
+      precision = value();
+    else if (arg == "--no-specaugment")
+      spec_augment = false;
+    else if (arg == "--profile")
+      profile = value();
     else {
-      std::fprintf(stderr, "usage: %s [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2] "
-                           "[--steps 10] [--warmup 3] [--device cpu] [--precision fp32|bf16] [--no-specaugment] "
-                           "[--profile trace.json]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--preset xs] [--batch 8] [--frames 400] [--chars 50] [--threads 2] "
+                   "[--steps 10] [--warmup 3] [--device cpu] [--precision fp32|bf16] [--no-specaugment] "
+                   "[--profile trace.json]\n",
+                   argv[0]);
       return arg == "--help" ? 0 : 2;
     }
   }
@@ -114,11 +127,12 @@ int main(int argc, char** argv) {
       std::sort(v.begin(), v.end());
       return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
     };
-    std::printf("cpp preset=%s batch=%lld frames=%lld threads=%d device=%s params=%lld median_ms=%.1f min_ms=%.1f "
-                "median_cpu_ms=%.1f\n",
-                preset.c_str(), static_cast<long long>(batch_size), static_cast<long long>(frames), threads,
-                trainer.device_name().c_str(), static_cast<long long>(trainer.parameter_count()), median(ms),
-                ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()), median(cpu_ms));
+    std::printf(
+        "cpp preset=%s batch=%lld frames=%lld threads=%d device=%s params=%lld median_ms=%.1f min_ms=%.1f "
+        "median_cpu_ms=%.1f\n",
+        preset.c_str(), static_cast<long long>(batch_size), static_cast<long long>(frames), threads,
+        trainer.device_name().c_str(), static_cast<long long>(trainer.parameter_count()), median(ms),
+        ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()), median(cpu_ms));
   } catch (const asr::Error& e) {
     std::fprintf(stderr, "%s: %s\n", e.code().c_str(), e.what());
     return 1;

@@ -1,7 +1,7 @@
 #pragma once
 // Helpers for the data-side tests: temporary folders and audio files written with libsndfile.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sndfile.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -26,7 +26,8 @@ inline asr::ConformerCTC equivalence_model() {
 inline asr::Batch equivalence_batch() { return asr::test::random_batch(11, {40, 33, 27, 36}, 5); }
 
 // Per-utterance CTC / target length, summed over `rows` of the batch, over the global batch's count.
-inline torch::Tensor contract_loss(asr::ConformerCTC& model, const asr::Batch& batch, const std::vector<int64_t>& rows) {
+inline torch::Tensor contract_loss(asr::ConformerCTC& model, const asr::Batch& batch,
+                                   const std::vector<int64_t>& rows) {
   const auto index = torch::tensor(rows, torch::kLong);
   auto [log_probs, out_lengths] =
       model->forward(batch.features.index_select(0, index), batch.feature_lengths.index_select(0, index));

@@ -64,8 +64,8 @@ inline LaunchResult launch_ranks(const std::string& scenario, int world_size, co
                                  const std::string& dir, double deadline_s) {
   const int port = free_tcp_port();
   std::vector<std::string> base;
-  static const char* const kReplaced[] = {"RANK=",        "LOCAL_RANK=",       "WORLD_SIZE=",   "LOCAL_WORLD_SIZE=",
-                                          "MASTER_ADDR=", "MASTER_PORT=",      "OMP_NUM_THREADS=", "ASR_DIST_"};
+  static const char* const kReplaced[] = {"RANK=",        "LOCAL_RANK=",  "WORLD_SIZE=",      "LOCAL_WORLD_SIZE=",
+                                          "MASTER_ADDR=", "MASTER_PORT=", "OMP_NUM_THREADS=", "ASR_DIST_"};
   for (char** e = environ; *e; ++e) {
     bool replaced = false;
     for (const char* prefix : kReplaced) replaced = replaced || std::strncmp(*e, prefix, std::strlen(prefix)) == 0;
@@ -138,7 +138,7 @@ inline LaunchResult launch_ranks(const std::string& scenario, int world_size, co
 }
 
 inline std::string describe(const RankOutcome& o) {
-  std::string what = o.hung ? "hung (killed at the deadline)"
+  std::string what = o.hung     ? "hung (killed at the deadline)"
                      : o.exited ? "exit " + std::to_string(o.exit_code)
                                 : "signal " + std::to_string(o.signal);
   return "rank " + std::to_string(o.rank) + ": " + what + "\n--- log ---\n" + o.log;

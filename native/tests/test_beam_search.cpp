@@ -75,9 +75,8 @@ TEST(BeamSearch, WidthOneStillSumsPathsSoItCanDifferFromGreedy) {
   // P("a") = 0.52 (0.275 ending in blank); at frame 3 staying "a" (0.52·0.35 + 0.25·0.4 = 0.28) beats
   // "aa" (0.275·0.4 = 0.11), so the header does not promise greedy's answer for width 1.
   const int64_t a = encode_text("a").front(), c = encode_text("c").front(), b = encode_text("b").front();
-  const auto lp = frames_of({{{a, 0.55}, {kBlank, 0.45}},
-                             {{kBlank, 0.5}, {a, 0.45}, {c, 0.05}},
-                             {{a, 0.4}, {kBlank, 0.35}, {b, 0.25}}});
+  const auto lp = frames_of(
+      {{{a, 0.55}, {kBlank, 0.45}}, {{kBlank, 0.5}, {a, 0.45}, {c, 0.05}}, {{a, 0.4}, {kBlank, 0.35}, {b, 0.25}}});
   EXPECT_EQ(decode_tokens(ctc_greedy_decode(lp.unsqueeze(0), torch::tensor({3}, torch::kLong))[0]), "aa");
   EXPECT_EQ(decode_tokens(ctc_prefix_beam_search(lp, 1)), "a");
 }

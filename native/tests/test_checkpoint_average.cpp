@@ -81,7 +81,8 @@ TEST(CheckpointAverage, EachTensorIsTheFloat64MeanAndCountersComeFromTheLast) {
     const auto a = models[0].at(key).toTensor(), b = models[1].at(key).toTensor(), c = models[2].at(key).toTensor();
     ASSERT_EQ(got.scalar_type(), a.scalar_type()) << key;
     if (a.is_floating_point()) {
-      const auto reference = ((a.to(torch::kDouble) + b.to(torch::kDouble) + c.to(torch::kDouble)) / 3.0).to(a.scalar_type());
+      const auto reference =
+          ((a.to(torch::kDouble) + b.to(torch::kDouble) + c.to(torch::kDouble)) / 3.0).to(a.scalar_type());
       EXPECT_TRUE(torch::equal(got, reference)) << key;
       ++floating;
     } else {
@@ -124,10 +125,12 @@ TEST(CheckpointAverage, PythonTorchLoadsTheAverage) {
   TempDir dir;
   const auto out = dir.file("average.pt");
   average_checkpoints(three_checkpoints(dir), out);
-  const std::string cmd = "/usr/bin/python3 -c \"import sys, torch; d = torch.load(sys.argv[1], map_location='cpu'); "
-                          "assert d['optimizer']['state'] == {}, 'moments kept'; "
-                          "assert len(d['averaged_from']) == 3; "
-                          "assert all(t.dtype in (torch.float32, torch.int64) for t in d['model'].values())\" " + out;
+  const std::string cmd =
+      "/usr/bin/python3 -c \"import sys, torch; d = torch.load(sys.argv[1], map_location='cpu'); "
+      "assert d['optimizer']['state'] == {}, 'moments kept'; "
+      "assert len(d['averaged_from']) == 3; "
+      "assert all(t.dtype in (torch.float32, torch.int64) for t in d['model'].values())\" " +
+      out;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 

@@ -1,7 +1,6 @@
 // Audio reading (formats, rates, channels), resampling and the errors of bad files.
 #include <torch/torch.h>
 
-
 #include "asr/audio.h"
 #include "asr/errors.h"
 #include "data_test_util.h"

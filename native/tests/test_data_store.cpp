@@ -248,9 +248,9 @@ TEST(FeatureStore, RejectsDuplicateIds) {
 }
 
 TEST(FeatureStore, FromAudioBuildsAnInMemoryStore) {
-  const auto store = asr::FeatureStore::from_audio({"a", "b", "c"},
-                                                   {asr_test::babble(1.0, 16000, 1), {}, asr_test::babble(0.5, 16000, 2)},
-                                                   {"go left", "go left", "go"});
+  const auto store = asr::FeatureStore::from_audio(
+      {"a", "b", "c"}, {asr_test::babble(1.0, 16000, 1), {}, asr_test::babble(0.5, 16000, 2)},
+      {"go left", "go left", "go"});
   EXPECT_EQ(store->size(), 2);
   EXPECT_EQ(store->id(1), "c");
   EXPECT_EQ(store->frames(0), 98);
@@ -325,8 +325,7 @@ TEST(BatchPlan, WithoutShuffleKeepsStoreOrderWhenNotBucketed) {
   opts.batch_size = 4;
   opts.shuffle = false;
   opts.bucket = false;
-  EXPECT_EQ(asr::plan_epoch(*store, opts, 0),
-            (std::vector<std::vector<int64_t>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}}));
+  EXPECT_EQ(asr::plan_epoch(*store, opts, 0), (std::vector<std::vector<int64_t>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9}}));
   opts.batch_size = 0;
   EXPECT_THROW(asr::plan_epoch(*store, opts, 0), asr::Error);
 }

@@ -44,8 +44,12 @@ EnvironmentLookup lookup_from(std::map<std::string, std::string> values) {
 }
 
 std::map<std::string, std::string> torchrun_env() {
-  return {{"RANK", "3"},        {"LOCAL_RANK", "1"},          {"WORLD_SIZE", "4"},
-          {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "10.0.0.5"}, {"MASTER_PORT", "29511"}};
+  return {{"RANK", "3"},
+          {"LOCAL_RANK", "1"},
+          {"WORLD_SIZE", "4"},
+          {"LOCAL_WORLD_SIZE", "2"},
+          {"MASTER_ADDR", "10.0.0.5"},
+          {"MASTER_PORT", "29511"}};
 }
 
 std::string error_of(const std::function<void()>& f, const std::string& code = asr::codes::kDistributed) {
@@ -89,7 +93,7 @@ TEST(World, NamesEveryMissingVariable) {
 
 TEST(World, RejectsNumbersThatAreNotWholeOrOutOfRange) {
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"RANK", "1x"}, {"RANK", "4"}, {"WORLD_SIZE", "0"}, {"LOCAL_RANK", "2"}, {"LOCAL_WORLD_SIZE", "5"},
+      {"RANK", "1x"},           {"RANK", "4"},      {"WORLD_SIZE", "0"}, {"LOCAL_RANK", "2"}, {"LOCAL_WORLD_SIZE", "5"},
       {"MASTER_PORT", "70000"}, {"MASTER_ADDR", ""}};
   for (const auto& [name, value] : bad) {
     auto env = torchrun_env();

@@ -3,9 +3,9 @@
 // it, against the step's compute alone. Rank 0 prints the table.
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <memory>
 #include <sstream>
-#include <iostream>
 
 #include "asr/distributed/gradient_sync.h"
 #include "asr/distributed/module_broadcast.h"
@@ -24,8 +24,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 torch::Tensor step_loss(asr::ConformerCTC& model, const asr::Batch& batch) {
   auto [log_probs, out_lengths] = model->forward(batch.features, batch.feature_lengths);
-  return torch::ctc_loss(log_probs.transpose(0, 1), batch.targets, out_lengths.cpu(), batch.target_lengths,
-                         asr::kBlank, at::Reduction::Sum, true) / 8.0;
+  return torch::ctc_loss(log_probs.transpose(0, 1), batch.targets, out_lengths.cpu(), batch.target_lengths, asr::kBlank,
+                         at::Reduction::Sum, true) /
+         8.0;
 }
 
 double median(std::vector<double> values) {

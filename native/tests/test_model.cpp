@@ -95,6 +95,19 @@ TEST(Model, PresetsAndUnknownPresetError) {
   EXPECT_THROW(validate_model_config(bad), Error);
 }
 
+TEST(Model, ParameterCountFromTheConfigEqualsTheBuiltModels) {
+  auto odd = test::tiny_model();
+  odd.n_mels = 40;
+  odd.conv_kernel = 7;
+  odd.vocab_size = 11;
+  for (const auto& config : {test::tiny_model(), odd, model_preset("xs"), model_preset("s")}) {
+    ConformerCTC model(config);
+    int64_t built = 0;
+    for (const auto& p : model->parameters()) built += p.numel();
+    EXPECT_EQ(parameter_count(config), built) << "d_model " << config.d_model << ", layers " << config.num_layers;
+  }
+}
+
 TEST(Decode, GreedyCollapsesRepeatsDropsBlanksAndStopsAtLength) {
   // Frames' best ids: a a blank a b b blank | c (beyond the length of row 0)
   const std::vector<int64_t> best = {3, 3, 0, 3, 4, 4, 0, 5};

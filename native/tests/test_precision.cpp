@@ -22,9 +22,7 @@ TrainConfig with(const std::string& precision, const std::string& device = "cpu"
   return t;
 }
 
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "asr_precision_" + name + ".pt";
-}
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "asr_precision_" + name + ".pt"; }
 
 TEST(Precision, UnknownPrecisionIsRejectedByName) {
   try {

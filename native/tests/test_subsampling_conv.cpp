@@ -69,8 +69,12 @@ TEST(SubsamplingConv, Fp32MatchesPlainConvolutionsAndTheirGradients) {
     int64_t frames, mels, channels;
   };
   const std::vector<Shape> shapes = {
-      {{7}, 7, 7, 4},           {{8, 8}, 8, 9, 8},          {{10, 9, 7}, 10, 11, 5},
-      {{57, 40}, 57, 80, 16},   {{101, 101}, 101, 13, 32},  {{400, 399, 250, 120}, 400, 80, 24},
+      {{7}, 7, 7, 4},
+      {{8, 8}, 8, 9, 8},
+      {{10, 9, 7}, 10, 11, 5},
+      {{57, 40}, 57, 80, 16},
+      {{101, 101}, 101, 13, 32},
+      {{400, 399, 250, 120}, 400, 80, 24},
       {{120, 83, 64}, 120, 80, 144},
   };
   torch::manual_seed(3);
@@ -87,8 +91,7 @@ TEST(SubsamplingConv, Fp32MatchesPlainConvolutionsAndTheirGradients) {
       const std::string where = shape + (all_gemms ? ", all GEMMs" : "");
       ASSERT_EQ(output.sizes(), plain.sizes()) << where;
       const auto actual = output_and_gradients(convs, output, upstream);
-      const char* names[] = {"output", "conv1 weight grad", "conv1 bias grad", "conv2 weight grad",
-                             "conv2 bias grad"};
+      const char* names[] = {"output", "conv1 weight grad", "conv1 bias grad", "conv2 weight grad", "conv2 bias grad"};
       for (size_t i = 0; i < expected.size(); ++i) {
         EXPECT_LT(relative_max_error(actual[i], expected[i]), 1e-4) << names[i] << ", " << where;
       }

@@ -1,8 +1,9 @@
-# Owned by the data side: audio, fbank (against torchaudio), feature store and cache, batching.
+# Owned by the data side: audio, fbank (against torchaudio), feature store and cache, batching, the step loop.
 add_executable(asr_data_tests
   ${CMAKE_CURRENT_LIST_DIR}/test_data_audio.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_data_fbank.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_data_store.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_train_loop.cpp
 )
 target_link_libraries(asr_data_tests PRIVATE asr_data GTest::gtest_main)
 target_precompile_headers(asr_data_tests REUSE_FROM asr_model)

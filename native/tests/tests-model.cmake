@@ -17,3 +17,8 @@ gtest_discover_tests(asr_model_tests TEST_PREFIX "model." DISCOVERY_TIMEOUT 120 
 add_executable(asr_bench_step EXCLUDE_FROM_ALL ${CMAKE_CURRENT_LIST_DIR}/bench_step.cpp)
 target_link_libraries(asr_bench_step PRIVATE asr_model)
 target_precompile_headers(asr_bench_step REUSE_FROM asr_model)
+
+# The checkpoint folder's kernel lock across real (forked) processes; no LibTorch in the test itself.
+add_executable(asr_file_lock_tests ${CMAKE_CURRENT_LIST_DIR}/test_file_lock.cpp)
+target_link_libraries(asr_file_lock_tests PRIVATE asr_model GTest::gtest_main)
+gtest_discover_tests(asr_file_lock_tests TEST_PREFIX "file_lock." DISCOVERY_TIMEOUT 60)

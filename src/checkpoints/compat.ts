@@ -16,7 +16,8 @@ export interface ResumeCompatibility {
 }
 
 function same(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number') return a === b || Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a));
+  if (typeof a === 'number' && typeof b === 'number')
+    return a === b || Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a));
   return a === b;
 }
 
@@ -37,7 +38,10 @@ export function checkResumeCompatibility(
   const differing = keys.filter((key) => !same(saved.model_config[key], requested.model_config[key]));
   if (differing.length > 0) {
     const list = differing
-      .map((key) => `${key} (checkpoint ${shown(saved.model_config[key])}, requested ${shown(requested.model_config[key])})`)
+      .map(
+        (key) =>
+          `${key} (checkpoint ${shown(saved.model_config[key])}, requested ${shown(requested.model_config[key])})`,
+      )
       .join(', ');
     throw new AsrTrainerError(
       'E_CHECKPOINT_INCOMPATIBLE',

@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { constants, copyFile, lstat, open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { AsrTrainerError } from '../errors.js';
 import { tempNameFor } from './names.js';
 
 export function errno(error: unknown): string | undefined {
@@ -121,4 +122,35 @@ export async function sha256File(filePath: string): Promise<{ sha256: string; si
     await handle.close();
   }
   return { sha256: hash.digest('hex'), size };
+}
+
+/**
+ * Copies `source` to `target` (another folder, another disk) so that `target` is either absent or a
+ * complete copy whose sha256 is `sha256`: copied under a temp name, fsynced, hashed again from the
+ * copy, then renamed into place. A copy that does not match is removed and reported as E_IO.
+ */
+export async function copyFileVerified(source: string, target: string, sha256: string): Promise<void> {
+  const dir = path.dirname(target);
+  const temp = path.join(dir, tempNameFor(path.basename(target)));
+  try {
+    await copyFile(source, temp, constants.COPYFILE_EXCL);
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const copied = await sha256File(temp);
+    if (copied.sha256 !== sha256) {
+      throw new AsrTrainerError(
+        'E_IO',
+        `the copy of '${source}' in '${dir}' has sha256 ${copied.sha256}, not ${sha256}`,
+      );
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(dir);
 }

@@ -9,19 +9,21 @@
  * - `resolve.ts`: resume resolution (a named checkpoint or the newest valid one) with the guide's texts;
  * - `links.ts`: pointing, reading and checking the `…-latest.pt` / `…-best.pt` symlinks;
  * - `retention.ts`: what a commit leaves behind, deleted in a crash-safe order;
+ * - `pins.ts`: `NAME.pt.pin` markers that keep a checkpoint out of retention;
+ * - `backup.ts`: copies to `paths.backup` after commits, and restoring from them on resume;
  * - `sidecar.ts`: the sidecar format; `compat.ts`: whether a checkpoint fits the requested model;
- * - `lock.ts`: the one-writer lock; `files.ts`: crash-safe writes and null-on-missing reads.
+ * - `lock.ts`: the one-writer lock (a kernel lock; `lock-owner.ts`: its record and lease); `files.ts`: crash-safe writes and null-on-missing reads.
  *
  * Trainer, per save:
  * ```ts
- * const store = new CheckpointStore({ dir: config.paths.checkpoints, logger });
+ * const store = new CheckpointStore({ dir: config.paths.checkpoints, logger, backup: backupOptions(config) });
  * const lock = await store.acquireLock(model, dataset);          // E_LOCKED while another trainer writes
  * const from = await store.resolveForResume({ model, dataset, specific });
  * // then checkResumeCompatibility(from.name, <from.sidecar's model_config, batch_size>, { model_config, batch_size })
- * const name = store.checkpointName(model, dataset, epoch, midEpoch ? step : null);
+ * const name = await store.nameForSave(model, dataset, epoch, midEpoch ? step : null); // never a committed name
  * await trainer.save(store.pathOf(name), meta);                  // the addon: atomic .pt
  * await store.commit({ name, model, dataset, step, global_step, metrics, config_hash, run_id,
- *                      model_config, batch_size, retain: { keep: checkpoint_retention, resumedFrom: from.name } });
+ *                      resumed_from: from.name, model_config, batch_size, retain: { keep: checkpoint_retention, resumedFrom: from.name } });
  * await lock.release();
  * ```
  * Server: `list({ model?, dataset? })` for GET /api/checkpoints, `resolveForResume()` to answer a start.
@@ -30,9 +32,15 @@
  * steps of epoch N (N not finished), ordered by S and before `…-epoch-{N}.pt`. `…-latest.pt` and `…-best.pt` are
  * relative symlinks to the newest valid checkpoint and to the lowest `metrics.val_cer`.
  *
+ * Timelines: a committed checkpoint is never overwritten. A run resumed from an older checkpoint that
+ * reaches a position already saved writes `…-epoch-{N}-v2.pt` (`-v3`, …; `…-epoch-N-step-S-v2.pt`)
+ * beside it, and every sidecar records its `run_id` and the checkpoint the run `resumed_from`. "Newest"
+ * (the `latest` link, auto-resume, retention's count) is then the most recently committed checkpoint of
+ * the most recent run, not the furthest-trained one: see orderNewestFirst() in scan.ts.
+ *
  * Retention (`checkpoint_retention`, after each commit): the newest N epoch checkpoints stay, and
- * always the best, the newest, the one the run resumed from and the one just committed; step
- * checkpoints go once an epoch checkpoint of the same or a later epoch is committed. `0` keeps every
+ * always the best, the newest, the one the run resumed from, the one just committed and pinned ones;
+ * step checkpoints go once a newer epoch checkpoint of the same or a later epoch is committed. `0` keeps every
  * checkpoint. Leftovers of interrupted saves (temp files, a `.pt` without sidecar, a sidecar without
  * `.pt`) older than the save being committed are removed. Only this model/dataset's files are touched.
  */
@@ -47,6 +55,7 @@ export { type CheckpointEntry, type ListFilter } from './scan.js';
 export { type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 export { type RetainRequest } from './retention.js';
 export { type BrokenLink } from './links.js';
+export { backupOptions, type BackupOptions } from './backup.js';
 export {
   MAX_NAME_LENGTH,
   NAME_PATTERN,
@@ -55,10 +64,12 @@ export {
   linkName,
   lockFileName,
   parseCheckpointName,
+  pinName,
   sidecarName,
   validateDatasetName,
   validateModelName,
   validatePlainFileName,
+  versionedCheckpointName,
   type CheckpointKind,
   type LinkRole,
   type ParsedCheckpointName,

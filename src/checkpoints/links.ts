@@ -7,7 +7,7 @@ import { realpath, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir, readNames, readlinkOrNull, replaceSymlink } from './files.js';
 import { LINK_ROLES, linkName, parseLinkName, type LinkRole } from './names.js';
-import { compareNewestFirst, scanPair, validateFilter, type ListFilter, type Scanned } from './scan.js';
+import { scanPair, validateFilter, type ListFilter, type Scanned } from './scan.js';
 import { valCer } from './sidecar.js';
 import type { CheckpointLogger } from './store.js';
 import { hashProblem } from './verify.js';
@@ -80,9 +80,10 @@ export async function updateLinks(
     return null;
   };
   const latest = await pick(valid);
+  // Equal CERs: the newer wins (`valid` is newest first and the sort is stable).
   const ranked = valid
     .filter((s) => valCer(s.entry.metrics) !== null)
-    .sort((a, b) => valCer(a.entry.metrics)! - valCer(b.entry.metrics)! || compareNewestFirst(a, b));
+    .sort((a, b) => valCer(a.entry.metrics)! - valCer(b.entry.metrics)!);
   const best = await pick(ranked);
   return {
     latest: await pointLink(dir, model, dataset, 'latest', latest?.entry.name ?? null),
@@ -90,7 +91,13 @@ export async function updateLinks(
   };
 }
 
-async function pointLink(dir: string, model: string, dataset: string, role: LinkRole, target: string | null): Promise<string | null> {
+async function pointLink(
+  dir: string,
+  model: string,
+  dataset: string,
+  role: LinkRole,
+  target: string | null,
+): Promise<string | null> {
   const linkPath = path.join(dir, linkName(model, dataset, role));
   const current = await readlinkOrNull(linkPath);
   if (target === null) {

@@ -2,12 +2,12 @@
  * Checkpoint file names (ARCHITECTURE.md §5): the only place that turns a model, a dataset and a
  * position into a file name, and a file name back into them.
  */
+import { MAX_NAME_LENGTH, NAME_PATTERN as NAME_PATTERN_SOURCE } from '../contract/names.js';
 import { AsrTrainerError } from '../errors.js';
 
-/** Model and dataset names: lowercase, no path separators, so a name can never form a path. */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]*$/;
-/** Long enough for any real name, short enough that every derived file name stays under 255 bytes. */
-export const MAX_NAME_LENGTH = 100;
+/** Model and dataset names: the contract's one rule (src/contract/names.ts). */
+export const NAME_PATTERN = new RegExp(NAME_PATTERN_SOURCE);
+export { MAX_NAME_LENGTH };
 /** Linux NAME_MAX. */
 export const MAX_FILE_NAME_BYTES = 255;
 
@@ -20,9 +20,14 @@ export interface ParsedCheckpointName {
   /** The `-step-{S}` part of a mid-epoch checkpoint; null for an epoch checkpoint. */
   nameStep: number | null;
   kind: CheckpointKind;
+  /**
+   * 1 for the first checkpoint of a position; N for `…-vN.pt`, the N-th one saved at that position
+   * after a resume from an older checkpoint retrained it (a committed checkpoint is never overwritten).
+   */
+  version: number;
 }
 
-const CHECKPOINT_NAME = /^(.+)-epoch-(0|[1-9][0-9]*)(?:-step-(0|[1-9][0-9]*))?\.pt$/;
+const CHECKPOINT_NAME = /^(.+)-epoch-(0|[1-9][0-9]*)(?:-step-(0|[1-9][0-9]*))?(?:-v([2-9]|[1-9][0-9]+))?\.pt$/;
 
 export function validateModelName(model: unknown): string {
   return validateName(model, 'model');
@@ -67,7 +72,9 @@ export function prefixOf(model: string, dataset: string): string {
 /**
  * `{model}-{dataset}-epoch-{N}.pt` for the checkpoint at the end of epoch N, or
  * `{model}-{dataset}-epoch-{N}-step-{S}.pt` for a save inside epoch N (stop, `save_every_steps`),
- * which orders after every step save of epoch N with a smaller S and before `…-epoch-{N}.pt`.
+ * which orders after every step save of epoch N with a smaller S and before `…-epoch-{N}.pt`. When
+ * that name is already committed (a resume from an older checkpoint), the store saves under
+ * versionedCheckpointName() instead.
  */
 export function checkpointName(model: string, dataset: string, epoch: number, step?: number | null): string {
   const prefix = pairPrefix(model, dataset);
@@ -82,8 +89,24 @@ export function parseCheckpointName(name: string): ParsedCheckpointName | null {
   if (!match) return null;
   const epoch = Number(match[2]);
   const nameStep = match[3] === undefined ? null : Number(match[3]);
-  if (!Number.isSafeInteger(epoch) || (nameStep !== null && !Number.isSafeInteger(nameStep))) return null;
-  return { prefix: match[1]!, epoch, nameStep, kind: nameStep === null ? 'epoch' : 'step' };
+  const version = match[4] === undefined ? 1 : Number(match[4]);
+  if (![epoch, nameStep ?? 0, version].every(Number.isSafeInteger)) return null;
+  return { prefix: match[1]!, epoch, nameStep, kind: nameStep === null ? 'epoch' : 'step', version };
+}
+
+/**
+ * The name of the `version`-th checkpoint at a position: checkpointName()'s for version 1,
+ * `…-epoch-N-vV.pt` / `…-epoch-N-step-S-vV.pt` after (Lightning's ModelCheckpoint convention).
+ */
+export function versionedCheckpointName(name: string, version: number): string {
+  validateCount(version, 'version');
+  if (version <= 1) return name;
+  return `${name.slice(0, -'.pt'.length)}-v${version}.pt`;
+}
+
+/** A checkpoint's pin marker `NAME.pt.pin` (see pins.ts). */
+export function pinName(checkpoint: string): string {
+  return `${checkpoint}.pin`;
 }
 
 /**

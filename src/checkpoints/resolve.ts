@@ -18,7 +18,8 @@ import {
   validateModelName,
   validatePlainFileName,
 } from './names.js';
-import { scanOne, scanPair } from './scan.js';
+import { restoreFromBackup, validBackup } from './backup.js';
+import { orderNewestFirst, scanOne, scanPair, type Scanned } from './scan.js';
 import type { CheckpointSidecar } from './sidecar.js';
 import type { CheckpointLogger } from './store.js';
 import { hashProblem } from './verify.js';
@@ -40,29 +41,46 @@ export interface ResolvedCheckpoint {
 
 /**
  * The checkpoint a run resumes from. A named one must be a valid checkpoint of this model and
- * dataset; otherwise the newest valid one, skipping (with a warning) any without a valid sidecar or
- * whose sha256 differs.
+ * dataset; otherwise the newest valid one (orderNewestFirst()), skipping (with a warning) any without
+ * a valid sidecar or whose sha256 differs. With a backup folder, a checkpoint whose copy here is
+ * missing or damaged is first restored from its verified backup copy (with a warning).
  */
 export async function resolveForResume(
   dir: string,
   logger: CheckpointLogger,
   request: ResolveRequest,
+  backupDir: string | null = null,
 ): Promise<ResolvedCheckpoint> {
   const model = validateModelName(request.model);
   const dataset = validateDatasetName(request.dataset);
+  const restore: Restore = async (name, problem) => {
+    const copy = backupDir === null ? null : await validBackup(backupDir, name, model, dataset);
+    if (copy === null) return null;
+    await restoreFromBackup(dir, backupDir!, copy);
+    const warning = `Checkpoint '${name}' in '${dir}': ${problem}; restored it from the backup folder '${backupDir}' (sha256 verified)`;
+    logger.warn(warning);
+    return { warning, sidecar: copy.sidecar! };
+  };
   const resolved =
     request.specific !== undefined && request.specific !== null
-      ? await resolveSpecific(dir, model, dataset, request.specific)
-      : await resolveLatest(dir, logger, model, dataset);
-  logger.info(`Resuming from checkpoint '${resolved.name}' (epoch ${resolved.sidecar.epoch}, step ${resolved.sidecar.step})`);
+      ? await resolveSpecificOrBackup(dir, model, dataset, request.specific, restore)
+      : await resolveLatest(dir, logger, model, dataset, backupDir, restore);
+  logger.info(
+    `Resuming from checkpoint '${resolved.name}' (epoch ${resolved.sidecar.epoch}, step ${resolved.sidecar.step})`,
+  );
   return resolved;
 }
+
+/** Puts a checkpoint's backup copy in place: the warning to show and its sidecar, or null without a good copy. */
+type Restore = (name: string, problem: string) => Promise<{ warning: string; sidecar: CheckpointSidecar } | null>;
 
 async function resolveLatest(
   dir: string,
   logger: CheckpointLogger,
   model: string,
   dataset: string,
+  backupDir: string | null,
+  restore: Restore,
 ): Promise<ResolvedCheckpoint> {
   const warnings: string[] = [];
   // The newest checkpoint is found by scanning, never through the latest link; a broken link is
@@ -74,23 +92,72 @@ async function resolveLatest(
     logger.warn(warning);
     warnings.push(warning);
   }
-  for (const s of await scanPair(dir, model, dataset)) {
-    const problem = s.entry.problem ?? (await hashProblem(dir, s));
+  const here = await scanPair(dir, model, dataset);
+  const names = new Set(here.map((s) => s.entry.name));
+  // Checkpoints only the backup folder still has (the primary copy was deleted or lost) take their
+  // place in the order too: the copy is checked when its turn comes.
+  const backupOnly = backupDir === null ? [] : await scanPair(backupDir, model, dataset).catch(() => [] as Scanned[]);
+  const candidates = orderNewestFirst([
+    ...here,
+    ...backupOnly.filter((s) => s.entry.valid && !names.has(s.entry.name)),
+  ]);
+  for (const s of candidates) {
+    const problem = names.has(s.entry.name) ? (s.entry.problem ?? (await hashProblem(dir, s))) : `the file is missing`;
     if (problem === null) {
       return { name: s.entry.name, path: path.join(dir, s.entry.name), sidecar: s.sidecar!, warnings };
+    }
+    const restored = await restore(s.entry.name, problem);
+    if (restored !== null) {
+      warnings.push(restored.warning);
+      return { name: s.entry.name, path: path.join(dir, s.entry.name), sidecar: restored.sidecar, warnings };
     }
     const warning = `Skipping checkpoint '${s.entry.name}': ${problem}; falling back to an older checkpoint`;
     logger.warn(warning);
     warnings.push(warning);
   }
-  throw new AsrTrainerError(
-    'E_NO_CHECKPOINT',
-    `No checkpoint found for model '${model}' and dataset '${dataset}'`,
-    { model_name: model, dataset_name: dataset },
-  );
+  throw new AsrTrainerError('E_NO_CHECKPOINT', `No checkpoint found for model '${model}' and dataset '${dataset}'`, {
+    model_name: model,
+    dataset_name: dataset,
+  });
 }
 
-async function resolveSpecific(dir: string, model: string, dataset: string, specific: string): Promise<ResolvedCheckpoint> {
+/**
+ * resolveSpecific(), and when the named checkpoint is missing or damaged here but has a good backup
+ * copy, the same after restoring it. Links have no backup copy: a broken link stays an error.
+ */
+async function resolveSpecificOrBackup(
+  dir: string,
+  model: string,
+  dataset: string,
+  specific: string,
+  restore: Restore,
+): Promise<ResolvedCheckpoint> {
+  try {
+    return await resolveSpecific(dir, model, dataset, specific);
+  } catch (error) {
+    if (
+      !(error instanceof AsrTrainerError) ||
+      !['E_CHECKPOINT_NOT_FOUND', 'E_CHECKPOINT_CORRUPT'].includes(error.code)
+    ) {
+      throw error;
+    }
+    for (const candidate of checkpointNameCandidates(validatePlainFileName(specific))) {
+      if (parseCheckpointName(candidate) === null) continue;
+      const restored = await restore(candidate, error.message);
+      if (restored === null) continue;
+      const resolved = await resolveSpecific(dir, model, dataset, candidate);
+      return { ...resolved, warnings: [restored.warning] };
+    }
+    throw error;
+  }
+}
+
+async function resolveSpecific(
+  dir: string,
+  model: string,
+  dataset: string,
+  specific: string,
+): Promise<ResolvedCheckpoint> {
   const requested = validatePlainFileName(specific);
   const notFound = (): AsrTrainerError =>
     new AsrTrainerError('E_CHECKPOINT_NOT_FOUND', `Specified checkpoint '${requested}' not found`, {
@@ -124,7 +191,9 @@ async function resolveSpecific(dir: string, model: string, dataset: string, spec
     }
     const realDir = await realpath(dir);
     if (path.dirname(real) !== realDir) {
-      throw damaged(`it is a link to '${target}', outside the checkpoint folder '${dir}'; name a checkpoint from GET /api/checkpoints`);
+      throw damaged(
+        `it is a link to '${target}', outside the checkpoint folder '${dir}'; name a checkpoint from GET /api/checkpoints`,
+      );
     }
     name = path.basename(real);
     const targetStats = await lstatOrNull(real);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { AsrTrainerError } from '../errors.js';
 import { errno, fsyncDir, lstatOrNull, readNames } from './files.js';
 import { linkTargets } from './links.js';
+import { isPinned } from './pins.js';
 import {
   checkpointOfSidecarName,
   isTempNameFor,
@@ -30,6 +31,8 @@ export interface RetainRequest {
   resumedFrom?: string | null;
   /** The checkpoint just committed: never deleted; its mtime dates "older than the running save". */
   current?: string | null;
+  /** Also never deleted this time: checkpoints whose backup copy is still being made. */
+  inFlight?: Iterable<string>;
   /** Leftovers (temp files, `.pt` without sidecar) modified before this are removed; default: `current`'s mtime. */
   olderThan?: Date;
 }
@@ -45,12 +48,17 @@ export function validateRetention(keep: unknown): number {
 }
 
 /**
- * Deletes what retention no longer needs: epoch checkpoints beyond the newest `keep`, step
- * checkpoints a later epoch checkpoint supersedes, and leftovers older than the running save. Never
- * the best, the newest, the resumed-from or the current checkpoint, nor a link target, nor anything
- * of another model/dataset. `keep: 0` deletes no checkpoint (leftovers still go).
+ * Deletes what retention no longer needs: epoch checkpoints beyond the newest `keep` (newest in
+ * orderNewestFirst()'s sense: the most recent run's first), step checkpoints a newer epoch checkpoint
+ * supersedes, and leftovers older than the running save. Never the best, the newest, the resumed-from
+ * or the current checkpoint, a pinned one, a link target, anything of another model/dataset, nor
+ * anything in the backup folder. `keep: 0` deletes no checkpoint (leftovers still go).
  */
-export async function retain(dir: string, logger: CheckpointLogger, request: RetainRequest): Promise<{ deleted: string[] }> {
+export async function retain(
+  dir: string,
+  logger: CheckpointLogger,
+  request: RetainRequest,
+): Promise<{ deleted: string[] }> {
   const model = validateModelName(request.model);
   const dataset = validateDatasetName(request.dataset);
   const keep = validateRetention(request.keep);
@@ -64,6 +72,7 @@ export async function retain(dir: string, logger: CheckpointLogger, request: Ret
     if (name) protectedNames.add(name);
   }
   for (const target of await linkTargets(dir, model, dataset)) protectedNames.add(target);
+  for (const name of request.inFlight ?? []) protectedNames.add(name);
 
   let threshold = request.olderThan?.getTime();
   if (threshold === undefined) {
@@ -78,7 +87,12 @@ export async function retain(dir: string, logger: CheckpointLogger, request: Ret
       doomed.push({ name: s.entry.name, reason: `beyond checkpoint_retention ${keep}`, withSidecar: true });
     }
     for (const s of scanned.filter((x) => x.parsed.kind === 'step' && x.hasSidecarFile)) {
-      const later = valid.find((v) => v.parsed.kind === 'epoch' && v.parsed.epoch >= s.parsed.epoch);
+      // Only a newer epoch end supersedes a step save: an older timeline's epoch N does not hold the
+      // step save of a branch that retrained epoch N.
+      const newer = valid.slice(0, Math.max(0, valid.indexOf(s)));
+      const later = (s.entry.valid ? newer : valid).find(
+        (v) => v.parsed.kind === 'epoch' && v.parsed.epoch >= s.parsed.epoch,
+      );
       if (later) {
         doomed.push({ name: s.entry.name, reason: `superseded by '${later.entry.name}'`, withSidecar: true });
       }
@@ -102,7 +116,8 @@ export async function retain(dir: string, logger: CheckpointLogger, request: Ret
     logger.info(`Deleted '${name}' from '${dir}': ${reason}`);
   };
   for (const item of doomed) {
-    if (protectedNames.has(item.name)) continue;
+    // The pin marker is looked at again right before the delete: a pin set while retention ran counts.
+    if (protectedNames.has(item.name) || (await isPinned(dir, item.name))) continue;
     // The sidecar (the done marker) goes first: a crash in between leaves an incomplete .pt, never a
     // sidecar vouching for a missing file.
     if (item.withSidecar) await deleteFile(sidecarName(item.name), item.reason);
@@ -126,7 +141,12 @@ function bestOf(valid: Scanned[]): Scanned | null {
 }
 
 /** Temp files and orphaned sidecars of this model/dataset, modified before `threshold`. */
-async function leftovers(dir: string, model: string, dataset: string, threshold: number): Promise<{ name: string; reason: string }[]> {
+async function leftovers(
+  dir: string,
+  model: string,
+  dataset: string,
+  threshold: number,
+): Promise<{ name: string; reason: string }[]> {
   const found: { name: string; reason: string }[] = [];
   for (const name of await readNames(dir)) {
     const isTemp = isTempNameFor(name, model, dataset);

@@ -11,6 +11,7 @@ import {
   NAME_PATTERN,
   linkNameOfPrefix,
   parseCheckpointName,
+  pinName,
   prefixOf,
   sidecarName,
   validateDatasetName,
@@ -36,6 +37,11 @@ export interface CheckpointEntry {
   metrics: CheckpointMetrics;
   is_latest: boolean;
   is_best: boolean;
+  /** The run that saved it and the checkpoint that run resumed from (null: a fresh start, or not recorded). */
+  run_id: string | null;
+  resumed_from: string | null;
+  /** A `NAME.pt.pin` marker keeps it out of retention (pins.ts). */
+  pinned: boolean;
   /**
    * Sidecar present and matching name, size and sha256. The hash is computed once per file version
    * (inode, size, mtime, ctime) and cached by the store, so a listing re-reads only changed files.
@@ -67,21 +73,57 @@ export function validateFilter(filter: ListFilter): void {
   if (filter.dataset !== undefined) validateDatasetName(filter.dataset);
 }
 
-/** Newest first: by epoch, an epoch's end after its step saves, step, then global step, then mtime. */
-export function compareNewestFirst(a: Scanned, b: Scanned): number {
+/**
+ * Position inside one run: epoch, an epoch's end after its step saves, step, global step, version,
+ * mtime; the larger is the later save.
+ */
+function comparePosition(a: Scanned, b: Scanned): number {
   const key = (s: Scanned): number[] => [
     s.parsed.epoch,
     s.parsed.kind === 'epoch' ? 1 : 0,
     s.parsed.nameStep ?? 0,
     s.sidecar?.global_step ?? -1,
+    s.parsed.version,
     s.mtimeMs,
   ];
   const ka = key(a);
   const kb = key(b);
   for (let i = 0; i < ka.length; i += 1) {
-    if (ka[i] !== kb[i]) return kb[i]! - ka[i]!;
+    if (ka[i] !== kb[i]) return ka[i]! - kb[i]!;
   }
-  return a.entry.name < b.entry.name ? -1 : a.entry.name > b.entry.name ? 1 : 0;
+  return 0;
+}
+
+/**
+ * Newest first, the meaning of `latest` once timelines branch (a resume from an older checkpoint
+ * starts a second timeline beside the first): the runs ordered by their most recent commit, the most
+ * recent run first, and inside a run the furthest-trained save first. So the first valid entry is the
+ * most recently committed checkpoint of the most recent run: what auto-resume continues from, what
+ * the `latest` link names and what retention counts from. Inside one run this is the old order (by
+ * position), since a run only moves forward. A `.pt` without a sidecar belongs to no run and is placed
+ * by its file time.
+ */
+export function orderNewestFirst(scanned: Scanned[]): Scanned[] {
+  const runOf = (s: Scanned): string => s.entry.run_id ?? `\u0000${s.entry.name}`;
+  // A run's last commit: the sidecar's created_at (survives copies of the folder), then the file time
+  // for two commits within one millisecond.
+  const lastCommit = new Map<string, [number, number]>();
+  for (const s of scanned) {
+    const created = Date.parse(s.entry.created_at);
+    const time: [number, number] = [Number.isNaN(created) ? s.mtimeMs : created, s.mtimeMs];
+    const known = lastCommit.get(runOf(s));
+    if (known === undefined || time[0] > known[0] || (time[0] === known[0] && time[1] > known[1]))
+      lastCommit.set(runOf(s), time);
+  }
+  return [...scanned].sort((a, b) => {
+    const ra = runOf(a);
+    const rb = runOf(b);
+    if (ra !== rb) {
+      const [ta, tb] = [lastCommit.get(ra)!, lastCommit.get(rb)!];
+      return tb[0] - ta[0] || tb[1] - ta[1] || (ra < rb ? -1 : 1);
+    }
+    return comparePosition(b, a) || (a.entry.name < b.entry.name ? -1 : a.entry.name > b.entry.name ? 1 : 0);
+  });
 }
 
 /**
@@ -96,15 +138,15 @@ export function orderForListing(scanned: Scanned[]): Scanned[] {
     group.push(s);
     groups.set(key, group);
   }
-  const ordered = [...groups.values()].map((group) => group.sort(compareNewestFirst));
+  const ordered = [...groups.values()].map(orderNewestFirst);
   const newestTime = (group: Scanned[]): number => Math.max(...group.map((s) => Date.parse(s.entry.created_at)));
   ordered.sort((a, b) => newestTime(b) - newestTime(a));
   return ordered.flat();
 }
 
-/** One model/dataset's checkpoints, newest first. */
+/** One model/dataset's checkpoints, newest first (orderNewestFirst()). */
 export async function scanPair(dir: string, model: string, dataset: string): Promise<Scanned[]> {
-  return (await scanFolder(dir, { model, dataset })).sort(compareNewestFirst);
+  return orderNewestFirst(await scanFolder(dir, { model, dataset }));
 }
 
 /** Reads every regular `*.pt` of the filter and its sidecar; links and other files are passed over. */
@@ -167,7 +209,8 @@ export async function scanOne(
         problem = `sidecar names model '${sidecar.model_name}' and dataset '${sidecar.dataset_name}', which do not match the file name`;
         sidecar = null;
       } else {
-        problem = sidecarMismatch(sidecar, { name, size: stats.size, epoch: parsed.epoch, kind: parsed.kind }) ?? undefined;
+        problem =
+          sidecarMismatch(sidecar, { name, size: stats.size, epoch: parsed.epoch, kind: parsed.kind }) ?? undefined;
       }
     } else {
       problem = check.problem;
@@ -191,6 +234,9 @@ export async function scanOne(
     metrics: sidecar?.metrics ?? {},
     is_latest: false,
     is_best: false,
+    run_id: sidecar?.run_id ?? null,
+    resumed_from: sidecar?.resumed_from ?? null,
+    pinned: (await lstatOrNull(path.join(dir, pinName(name)))) !== null,
     valid: problem === undefined,
     ...(problem !== undefined ? { problem } : {}),
   };

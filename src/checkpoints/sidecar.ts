@@ -28,6 +28,11 @@ export interface CheckpointSidecar {
   config_hash: string;
   created_at: string;
   run_id: string;
+  /**
+   * The checkpoint the saving run resumed from (null: a fresh start); absent in sidecars written before
+   * it was recorded, which list with an unknown lineage.
+   */
+  resumed_from?: string | null;
   /** The model config the checkpoint was trained with, so resume compatibility needs no .pt read. */
   model_config?: ModelConfigRecord;
   batch_size?: number;
@@ -40,8 +45,7 @@ export function serializeSidecar(sidecar: CheckpointSidecar): string {
 }
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parses and checks a sidecar's text; `problem` says what is wrong in words a log line can carry. */
 export function parseSidecar(text: string): SidecarCheck {
@@ -67,14 +71,19 @@ export function parseSidecar(text: string): SidecarCheck {
   for (const key of ['epoch', 'step', 'global_step', 'size'] as const) {
     if (!isCount(v[key])) return { ok: false, problem: `sidecar field '${key}' is not a non-negative integer` };
   }
-  if (v.kind !== 'epoch' && v.kind !== 'step') return { ok: false, problem: `sidecar field 'kind' is not 'epoch' or 'step'` };
+  if (v.kind !== 'epoch' && v.kind !== 'step')
+    return { ok: false, problem: `sidecar field 'kind' is not 'epoch' or 'step'` };
   if (!/^[0-9a-f]{64}$/.test(v.sha256 as string)) return { ok: false, problem: 'sidecar sha256 is not 64 hex digits' };
-  if (Number.isNaN(Date.parse(v.created_at as string))) return { ok: false, problem: 'sidecar created_at is not a date' };
+  if (Number.isNaN(Date.parse(v.created_at as string)))
+    return { ok: false, problem: 'sidecar created_at is not a date' };
   if (!isRecord(v.metrics) || !Object.values(v.metrics).every((m) => m === null || typeof m === 'number')) {
     return { ok: false, problem: `sidecar field 'metrics' is not an object of numbers` };
   }
   if (v.model_config !== undefined && !isRecord(v.model_config)) {
     return { ok: false, problem: `sidecar field 'model_config' is not an object` };
+  }
+  if (v.resumed_from !== undefined && v.resumed_from !== null && typeof v.resumed_from !== 'string') {
+    return { ok: false, problem: `sidecar field 'resumed_from' is not a string or null` };
   }
   if (v.batch_size !== undefined && !isCount(v.batch_size)) {
     return { ok: false, problem: `sidecar field 'batch_size' is not a non-negative integer` };
@@ -91,7 +100,8 @@ export function sidecarMismatch(
   expected: { name: string; size: number; epoch: number; kind: CheckpointKind },
 ): string | null {
   if (sidecar.name !== expected.name) return `sidecar names '${sidecar.name}', not this file`;
-  if (sidecar.kind !== expected.kind) return `sidecar says a ${sidecar.kind} checkpoint, the name a ${expected.kind} one`;
+  if (sidecar.kind !== expected.kind)
+    return `sidecar says a ${sidecar.kind} checkpoint, the name a ${expected.kind} one`;
   if (sidecar.epoch !== expected.epoch) return `sidecar says epoch ${sidecar.epoch}, the name epoch ${expected.epoch}`;
   if (sidecar.size !== expected.size) {
     return `file is ${expected.size} bytes but its sidecar recorded ${sidecar.size} (truncated or replaced)`;

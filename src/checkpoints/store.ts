@@ -1,6 +1,6 @@
 /**
  * The CheckpointStore class, the one object the trainer and the server hold, and the commit that turns
- * a `.pt` the addon has written into a checkpoint (sidecar, links, retention). The other jobs live in
+ * a `.pt` the addon has written into a checkpoint (sidecar, links, retention, backup). The other jobs live in
  * their own files (see index.ts); this class binds them to one folder and one logger.
  */
 import { mkdir, readFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import { AsrTrainerError } from '../errors.js';
 import { lstatOrNull, readNames, sha256File, writeFileAtomic } from './files.js';
 import { brokenLinks, updateLinks, type BrokenLink } from './links.js';
+import { BackupCopier, type BackupOptions } from './backup.js';
 import { acquireLock, type CheckpointLock } from './lock.js';
 import {
   checkpointName,
@@ -15,12 +16,15 @@ import {
   lockFileName,
   pairPrefix,
   parseCheckpointName,
+  pinName,
   prefixOf,
   sidecarName,
   validateDatasetName,
   validateModelName,
   validatePlainFileName,
+  versionedCheckpointName,
 } from './names.js';
+import { setPinned } from './pins.js';
 import { resolveForResume, type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 import { retain, validateRetention, type RetainRequest } from './retention.js';
 import { MIB, orderForListing, scanFolder, validateFilter, type CheckpointEntry, type ListFilter } from './scan.js';
@@ -43,6 +47,8 @@ export interface CheckpointStoreOptions {
   /** The checkpoint folder (`paths.checkpoints`); created on the first write. */
   dir: string;
   logger?: CheckpointLogger;
+  /** `paths.backup` and `training.backup_every_epochs` (backupOptions()); null or absent: no backups. */
+  backup?: BackupOptions | null;
 }
 
 export interface CommitRequest {
@@ -56,6 +62,8 @@ export interface CommitRequest {
   metrics?: CheckpointMetrics;
   config_hash: string;
   run_id: string;
+  /** The checkpoint this run resumed from (null: a fresh start); recorded in the sidecar as the lineage. */
+  resumed_from?: string | null;
   model_config?: ModelConfigRecord;
   batch_size?: number;
   /** Apply retention right after the commit (what the trainer does after each save). */
@@ -83,17 +91,49 @@ export class CheckpointStore {
   readonly dir: string;
   private readonly logger: CheckpointLogger;
   private readonly verdicts = new HashVerdicts();
+  private readonly backups: BackupCopier | null;
 
   constructor(options: CheckpointStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir.length === 0) {
-      throw new AsrTrainerError('E_INVALID_ARGUMENT', 'CheckpointStore needs the checkpoint folder (paths.checkpoints)');
+      throw new AsrTrainerError(
+        'E_INVALID_ARGUMENT',
+        'CheckpointStore needs the checkpoint folder (paths.checkpoints)',
+      );
     }
     this.dir = path.resolve(options.dir);
     this.logger = options.logger ?? defaultLogger;
+    this.backups = options.backup ? new BackupCopier(this.dir, options.backup, this.logger) : null;
   }
 
   checkpointName(model: string, dataset: string, epoch: number, step?: number | null): string {
     return checkpointName(model, dataset, epoch, step);
+  }
+
+  /**
+   * The name a new save at this position is written under: checkpointName(), or, when a checkpoint of
+   * that name is already committed (a resume from an older checkpoint retrains its epochs), the first
+   * free `…-vN.pt` (N ≥ 2), with a log line. A committed checkpoint is never overwritten. Taken means
+   * a sidecar or a pin marker here or in the backup folder; a `.pt` without either is an unfinished
+   * save, which the addon's atomic write may replace.
+   */
+  async nameForSave(model: string, dataset: string, epoch: number, step?: number | null): Promise<string> {
+    const base = checkpointName(model, dataset, epoch, step);
+    const folders = [this.dir, ...(this.backups ? [this.backups.options.dir] : [])];
+    const taken = async (name: string): Promise<boolean> => {
+      for (const folder of folders) {
+        for (const file of [sidecarName(name), pinName(name)]) {
+          if ((await lstatOrNull(path.join(folder, file)).catch(() => null)) !== null) return true;
+        }
+      }
+      return false;
+    };
+    let version = 1;
+    while (await taken(versionedCheckpointName(base, version))) version += 1;
+    const name = versionedCheckpointName(base, version);
+    if (version > 1) {
+      this.logger.info(`Checkpoint '${base}' already exists (an earlier timeline); this run saves '${name}' beside it`);
+    }
+    return name;
   }
 
   /** Absolute path of a plain file name in the folder; anything else is E_INVALID_ARGUMENT. */
@@ -113,9 +153,19 @@ export class CheckpointStore {
     return orderForListing(scanned).map((s) => s.entry);
   }
 
-  /** See resolve.ts: a named checkpoint, or the newest valid one. */
+  /** See resolve.ts: a named checkpoint, or the newest valid one; restored from the backup folder when damaged here. */
   resolveForResume(request: ResolveRequest): Promise<ResolvedCheckpoint> {
-    return resolveForResume(this.dir, this.logger, request);
+    return resolveForResume(this.dir, this.logger, request, this.backups?.options.dir ?? null);
+  }
+
+  /** Pins or unpins a checkpoint (pins.ts); E_CHECKPOINT_NOT_FOUND for a name that is not a checkpoint here. */
+  setPinned(name: string, pinned: boolean): Promise<{ name: string; pinned: boolean }> {
+    return setPinned(this.dir, name, pinned);
+  }
+
+  /** Settles once every backup copy queued so far is done (copies never fail a commit). */
+  backupsIdle(): Promise<void> {
+    return this.backups?.idle() ?? Promise.resolve();
   }
 
   /**
@@ -129,7 +179,7 @@ export class CheckpointStore {
 
   /**
    * Marks a `.pt` the addon has written as done: writes its sidecar atomically, moves the latest and
-   * best links, and applies retention when asked.
+   * best links, applies retention when asked, and queues its backup copy when it is one to back up.
    */
   async commit(request: CommitRequest): Promise<CommitResult> {
     const model = validateModelName(request.model);
@@ -145,7 +195,10 @@ export class CheckpointStore {
     for (const key of ['step', 'global_step'] as const) {
       const value = request[key];
       if (!Number.isSafeInteger(value) || value < 0) {
-        throw new AsrTrainerError('E_INVALID_ARGUMENT', `commit: ${key} must be a non-negative integer, got ${String(value)}`);
+        throw new AsrTrainerError(
+          'E_INVALID_ARGUMENT',
+          `commit: ${key} must be a non-negative integer, got ${String(value)}`,
+        );
       }
     }
     if (request.retain) validateRetention(request.retain.keep);
@@ -174,16 +227,20 @@ export class CheckpointStore {
       config_hash: request.config_hash,
       created_at: new Date().toISOString(),
       run_id: request.run_id,
+      resumed_from: request.resumed_from ?? null,
       ...(request.model_config !== undefined ? { model_config: request.model_config } : {}),
       ...(request.batch_size !== undefined ? { batch_size: request.batch_size } : {}),
     };
     // A sidecar this store could not read back would silently turn a good save into a skipped one.
     const check = parseSidecar(serializeSidecar(sidecar));
-    if (!check.ok) throw new AsrTrainerError('E_INVALID_ARGUMENT', `Cannot commit checkpoint '${name}': ${check.problem}`);
+    if (!check.ok)
+      throw new AsrTrainerError('E_INVALID_ARGUMENT', `Cannot commit checkpoint '${name}': ${check.problem}`);
     await writeFileAtomic(path.join(this.dir, sidecarName(name)), serializeSidecar(sidecar));
     this.logger.info(`Saved checkpoint '${name}' (${(size / MIB).toFixed(2)} MB)`);
 
     const links = await updateLinks(this.dir, this.logger, model, dataset, { name, sha256 });
+    // Queued, not awaited: the copy runs while the trainer goes on; retention leaves it alone meanwhile.
+    if (this.backups?.wants(sidecar, links.best === name)) void this.backups.enqueue(name);
     const deleted = request.retain
       ? (
           await this.retain({
@@ -192,6 +249,7 @@ export class CheckpointStore {
             keep: request.retain.keep,
             resumedFrom: request.retain.resumedFrom ?? null,
             current: name,
+            inFlight: this.backups?.pending,
           })
         ).deleted
       : [];

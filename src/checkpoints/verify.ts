@@ -19,7 +19,8 @@ export async function hashProblem(dir: string, s: Scanned): Promise<string | nul
     return `cannot be read (${(error as Error).message})`;
   }
   if (actual.size !== s.sidecar.size) return `file is ${actual.size} bytes but its sidecar recorded ${s.sidecar.size}`;
-  if (actual.sha256 !== s.sidecar.sha256) return 'sha256 differs from its sidecar (the file changed or was damaged after saving)';
+  if (actual.sha256 !== s.sidecar.sha256)
+    return 'sha256 differs from its sidecar (the file changed or was damaged after saving)';
   return null;
 }
 
@@ -51,7 +52,9 @@ export class HashVerdicts {
   private async problemOf(dir: string, s: Scanned): Promise<string | null> {
     const stats = await lstatOrNull(path.join(dir, s.entry.name));
     if (stats === null) return 'the file disappeared while listing';
-    const key = [s.entry.name, stats.ino, stats.size, stats.mtimeMs, stats.ctimeMs, s.sidecar?.sha256 ?? ''].join('\u0000');
+    const key = [s.entry.name, stats.ino, stats.size, stats.mtimeMs, stats.ctimeMs, s.sidecar?.sha256 ?? ''].join(
+      '\u0000',
+    );
     const known = this.verdicts.get(key);
     if (known !== undefined) return known;
     const problem = await hashProblem(dir, s);

@@ -8,7 +8,10 @@ import { EXIT_OK, reportError } from './exit.js';
 import { positiveInteger } from './options.js';
 
 function configOption(): Option {
-  return new Option('-c, --config <path>', 'config file (default: $ASR_CONFIG, ./config.yaml, the package config.yaml)');
+  return new Option(
+    '-c, --config <path>',
+    'config file (default: $ASR_CONFIG, ./config.yaml, the package config.yaml)',
+  );
 }
 
 export function buildProgram(): Command {
@@ -24,7 +27,9 @@ export function buildProgram(): Command {
     .description('run the HTTP + WebSocket API and the dashboard')
     .addOption(configOption())
     .option('--host <host>', 'bind address (default: server.host)')
-    .option('--port <port>', 'port, 0 for a free one (default: server.port)', (v) => (v === '0' ? 0 : positiveInteger(v)))
+    .option('--port <port>', 'port, 0 for a free one (default: server.port)', (v) =>
+      v === '0' ? 0 : positiveInteger(v),
+    )
     .action(async (options) => (await import('./commands/serve.js')).serveCommand(options));
 
   program
@@ -53,6 +58,8 @@ export function buildProgram(): Command {
     .option('-m, --model <name>', 'only this model')
     .option('-d, --dataset <name>', 'only this dataset')
     .option('--json', 'print the GET /api/checkpoints JSON')
+    .option('--pin <name>', 'pin a checkpoint: retention never deletes it')
+    .option('--unpin <name>', 'unpin a checkpoint')
     .action(async (options) => (await import('./commands/checkpoints.js')).checkpointsCommand(options));
 
   program
@@ -71,7 +78,10 @@ export function buildProgram(): Command {
   program
     .command('make-mini-corpus')
     .description('generate the bundled mini corpus with espeak-ng (LJSpeech layout); options go to the generator')
-    .argument('[generator-options...]', 'passed to scripts/make-mini-corpus.ts (see `asr-trainer make-mini-corpus -- --help`)')
+    .argument(
+      '[generator-options...]',
+      'passed to scripts/make-mini-corpus.ts (see `asr-trainer make-mini-corpus -- --help`)',
+    )
     .allowUnknownOption()
     .action(async (args: string[]) => {
       process.exitCode = await (await import('./commands/make-mini-corpus.js')).makeMiniCorpusCommand(args);

@@ -4,7 +4,7 @@
  * Written here rather than with a bar library: it is one line of text, and no extra dependency is needed.
  */
 
-import type { TrainingEvent } from '../training/events.js';
+import type { TrainingEvent } from '../contract/index.js';
 
 const BAR_WIDTH = 24;
 
@@ -59,7 +59,8 @@ export class ProgressReporter {
         const elapsed = (performance.now() - this.epochStartedAt) / 1000;
         const done = p.step - this.epochStartStep;
         const perStep = done > 0 ? elapsed / done : null;
-        const leftSteps = Math.max(p.steps_per_epoch - p.step, 0) + Math.max((this.epochs ?? p.epoch) - p.epoch, 0) * p.steps_per_epoch;
+        const leftSteps =
+          Math.max(p.steps_per_epoch - p.step, 0) + Math.max((this.epochs ?? p.epoch) - p.epoch, 0) * p.steps_per_epoch;
         const eta = perStep === null ? null : leftSteps * perStep;
         const figures = `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.utterances_per_s.toFixed(1)} utt/s  ETA ${formatDuration(eta)}`;
         const epochLabel = `epoch ${p.epoch}/${this.epochs ?? '?'}`;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { parseDocument } from 'yaml';
+import { nameProblem } from '../contract/names.js';
 import { AsrTrainerError } from '../errors.js';
 import { modelDimensionProblems, modelDimensionsOf } from './models.js';
 import {
@@ -16,7 +17,6 @@ import {
   DEFAULT_DATASETS,
   DEFAULT_MODELS,
   ModelSchema,
-  NAME_PATTERN,
   PathsSchema,
   ServerSchema,
   TrainingSchema,
@@ -130,7 +130,12 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): AsrConfi
   const resolve = (p: string) => path.resolve(options.baseDir, p);
   const config: AsrConfig = {
     server: { ...server, api_token: env.ASR_API_TOKEN || server.api_token },
-    paths: { checkpoints: resolve(paths.checkpoints), runs: resolve(paths.runs), cache: resolve(paths.cache) },
+    paths: {
+      checkpoints: resolve(paths.checkpoints),
+      runs: resolve(paths.runs),
+      cache: resolve(paths.cache),
+      ...(paths.backup !== undefined ? { backup: resolve(paths.backup) } : {}),
+    },
     datasets: Object.fromEntries(
       Object.entries(datasets).map(([name, d]) => [
         name,
@@ -204,13 +209,10 @@ function checkMap<S extends AnySchema>(
     return {};
   }
   const result: Record<string, import('@sinclair/typebox').Static<S>> = {};
-  const namePattern = new RegExp(NAME_PATTERN);
   for (const [name, entry] of Object.entries(map)) {
-    if (!namePattern.test(name)) {
-      problems.push({
-        path: `${prefix}.${name}`,
-        message: 'name must start with a letter or digit and hold only letters, digits, ".", "_" and "-"',
-      });
+    const problem = nameProblem(name);
+    if (problem) {
+      problems.push({ path: `${prefix}.${name}`, message: problem });
       continue;
     }
     result[name] = checkValue(schema, entry ?? {}, `${prefix}.${name}`, problems);

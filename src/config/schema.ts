@@ -3,9 +3,7 @@
  * and its validation. `expected` on a field overrides the generated "must be …" text of its error.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-
-/** Dataset and model names end up in file names (`{model}-{dataset}-epoch-N.pt`), so keep them tame. */
-export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+import { NAME_PATTERN } from '../contract/names.js';
 
 export const MODEL_PRESETS = ['xs', 's', 'm', 'l'] as const;
 export type ModelPresetName = (typeof MODEL_PRESETS)[number];
@@ -30,6 +28,13 @@ export const PathsSchema = Type.Object(
     checkpoints: Type.String({ minLength: 1, default: 'checkpoints' }),
     runs: Type.String({ minLength: 1, default: 'runs' }),
     cache: Type.String({ minLength: 1, default: '.cache' }),
+    backup: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'second folder (another disk, a mounted volume) for copies of the best and every backup_every_epochs-th checkpoint',
+      }),
+    ),
   },
   { ...closed, default: {} },
 );
@@ -95,6 +100,11 @@ export const TrainingSchema = Type.Object(
     grad_clip: Type.Number({ minimum: 0, default: 5, description: 'max gradient norm; 0 disables clipping' }),
     grad_accumulation: Type.Integer({ minimum: 1, default: 1 }),
     spec_augment: Type.Boolean({ default: true }),
+    backup_every_epochs: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'with paths.backup: also back up every N-th epoch checkpoint; 0 backs up the best only',
+    }),
     save_every_steps: Type.Integer({ minimum: 0, default: 0, description: '>0: also mid-epoch checkpoints' }),
     val_every_epochs: Type.Integer({ minimum: 1, default: 1 }),
     lightweight_samples: Type.Integer({

@@ -13,7 +13,7 @@
 
 import type { AsrTrainerError } from '../errors.js';
 
-/** asr::ModelConfig (model.h). */
+/** asr::ModelConfig (model.h: ASR_MODEL_CONFIG_FIELDS; test/native/model-config-fields.test.ts keeps them equal). */
 export interface ModelConfig {
   n_mels: number;
   d_model: number;
@@ -210,8 +210,14 @@ export interface TrainOutcome {
 /**
  * One training run's state (model, optimizer, schedule, generators). Calls are serialised: a second
  * async call while one is in flight rejects with E_INVALID_ARGUMENT.
+ *
+ * `new Trainer()` returns at once: it checks the configs and the device (and throws for them), and queues
+ * building the model on the addon's compute thread, which may be busy with another trainer's train().
+ * Every call waits for the build; a build that fails rejects the first call (and `ready`) with its error.
  */
 export interface Trainer {
+  /** Resolves once the model is built; rejects with the build's error. */
+  readonly ready: Promise<void>;
   /** Trains on the given batches (indices into `store`) in order, one step each. */
   train(store: FeatureStore, batches: number[][], options?: TrainOptions): Promise<TrainOutcome>;
   evaluate(store: FeatureStore, batches: number[][]): Promise<EvalResult>;
@@ -243,7 +249,7 @@ export interface NativeVersions {
   cuda: boolean;
   cudaDevices: number;
   openmp: boolean;
-  /** LibTorch's current intra-op thread count. */
+  /** The compute thread's intra-op thread count, as last set (answered without waiting for that thread). */
   threads: number;
   napi: number;
 }
@@ -272,13 +278,20 @@ export interface AverageSummary {
 
 /** The loaded addon, as src/native.ts hands it out. */
 export interface NativeAddon {
+  /** Answered from known values: never waits for the compute thread. */
   readonly versions: NativeVersions;
-  /** Sets LibTorch's intra-op threads (0: all cores); returns the count set. */
+  /**
+   * Sets LibTorch's intra-op threads (0: all cores) on the compute thread, before any trainer work queued
+   * after this call, without waiting for the work in flight; returns the count set.
+   */
   setThreads(threads: number): number;
   /** xs | s | m | l; anything else throws E_INVALID_ARGUMENT. */
   modelPreset(name: string): ModelConfig;
-  /** Kaldi-compatible log-mel filterbank (not normalised); other rates are resampled to 16 kHz first. */
-  fbank(samples: Float32Array, sampleRate: number, options?: Partial<FbankOptions>): FbankResult;
+  /**
+   * Kaldi-compatible log-mel filterbank (not normalised), computed off the main thread; other rates are
+   * resampled to 16 kHz first.
+   */
+  fbank(samples: Float32Array, sampleRate: number, options?: Partial<FbankOptions>): Promise<FbankResult>;
   /** Any format libsndfile reads, mixed to mono and resampled to 16 kHz. */
   readAudio(path: string): Promise<AudioData>;
   readCheckpointMeta(path: string): Promise<CheckpointMeta>;
@@ -290,6 +303,15 @@ export interface NativeAddon {
    * sidecar. E_SHAPE_MISMATCH names the first key that differs between inputs.
    */
   averageCheckpoints(inputs: string[], output: string): Promise<AverageSummary>;
+  /**
+   * Opens (creating) `path` and takes its kernel lock (fcntl F_OFD_SETLK) without waiting: the descriptor
+   * holding it, or null while another open file holds it. The lock ends with unlockFile() or the process.
+   */
+  lockFile(path: string): number | null;
+  /** Keeps the lock of `path` on a descriptor inherited from the process that took it; returns `fd`. */
+  adoptFileLock(fd: number, path: string): number;
+  /** Closes a descriptor lockFile/adoptFileLock returned (unknown ones are ignored). */
+  unlockFile(fd: number): void;
   FeatureStore: FeatureStoreStatics;
   Trainer: TrainerConstructor;
 }

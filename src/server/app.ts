@@ -79,7 +79,8 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
     hub.closeAll();
   });
   const transcriber = new TranscriptionProcess(config, {
-    onLog: (level, message) => (level === 'info' ? app.log.info(message) : level === 'warning' ? app.log.warn(message) : app.log.error(message)),
+    onLog: (level, message) =>
+      level === 'info' ? app.log.info(message) : level === 'warning' ? app.log.warn(message) : app.log.error(message),
   });
   app.decorate('transcriber', transcriber);
   app.addHook('onClose', () => transcriber.close());
@@ -92,7 +93,8 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
     openapi: {
       info: {
         title: 'asr-trainer',
-        description: 'Conformer-CTC training that never loses progress: start, stop, resume, checkpoints. Events on /ws.',
+        description:
+          'Conformer-CTC training that never loses progress: start, stop, resume, checkpoints. Events on /ws.',
         version: '0.1.0',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
@@ -121,7 +123,10 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
     schema: { hide: true },
     // A plain GET (no Upgrade header) gets the error shape instead of an empty 404.
     handler: async (_request, reply) =>
-      reply.code(426).header('upgrade', 'websocket').send(errorBody('E_UPGRADE_REQUIRED', 'GET /ws is a WebSocket endpoint: connect with a WebSocket client')),
+      reply
+        .code(426)
+        .header('upgrade', 'websocket')
+        .send(errorBody('E_UPGRADE_REQUIRED', 'GET /ws is a WebSocket endpoint: connect with a WebSocket client')),
     wsHandler: (socket) => hub.add(socket, supervisor.status(), supervisor.recentLogs()),
   });
   if (options.dashboard ?? true) await app.register(dashboardPlugin);

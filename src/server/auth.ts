@@ -38,9 +38,10 @@ export function installAuth(app: FastifyInstance, token: string): void {
     if (!isProtected(path)) return;
     const presented = presentedToken(request, path);
     if (presented !== null && timingSafeEqual(digest(presented), expected)) return;
-    const message = presented === null
-      ? 'Authentication required: send "Authorization: Bearer <token>" (server.api_token / ASR_API_TOKEN)'
-      : 'Invalid API token';
+    const message =
+      presented === null
+        ? 'Authentication required: send "Authorization: Bearer <token>" (server.api_token / ASR_API_TOKEN)'
+        : 'Invalid API token';
     // A refused WebSocket upgrade must not leave its socket open (it would hold server.close()).
     if (path === '/ws') {
       void reply.header('connection', 'close');

@@ -1,16 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { isAsrTrainerError, type AsrErrorCode } from '../errors.js';
-
-/** Codes only the HTTP layer produces (no module throws them). */
-export type HttpErrorCode =
-  | 'E_UNAUTHORIZED'
-  | 'E_ROUTE_NOT_FOUND'
-  | 'E_UNSUPPORTED_MEDIA_TYPE'
-  | 'E_PAYLOAD_TOO_LARGE'
-  | 'E_BAD_REQUEST'
-  | 'E_UPGRADE_REQUIRED';
+import type { AsrErrorCode, ErrorBody, HttpErrorCode } from '../contract/index.js';
+import { isAsrTrainerError } from '../errors.js';
 
 /** The one place an error code becomes an HTTP status. */
 export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> = {
@@ -48,14 +40,6 @@ export const HTTP_STATUS_BY_CODE: Record<AsrErrorCode | HttpErrorCode, number> =
   E_TRANSCRIBER_CRASHED: 503,
 };
 
-export interface ErrorBody {
-  statusCode: number;
-  error: string;
-  message: string;
-  code: string;
-  details?: Record<string, unknown>;
-}
-
 export function errorBody(
   code: AsrErrorCode | HttpErrorCode,
   message: string,
@@ -79,11 +63,17 @@ export function toErrorBody(err: unknown): ErrorBody {
   if (isAsrTrainerError(err)) return errorBody(err.code, err.message, err.details);
   const fe = err as FastifyError;
   if (fe && fe.validation) return errorBody('E_INVALID_ARGUMENT', fe.message);
-  if (fe && typeof fe.code === 'string' && fe.code in FASTIFY_CODES) return errorBody(FASTIFY_CODES[fe.code], fe.message);
-  if (fe && fe.name === 'SyntaxError') return errorBody('E_BAD_REQUEST', `Request body is not valid JSON: ${fe.message}`);
+  if (fe && typeof fe.code === 'string' && fe.code in FASTIFY_CODES)
+    return errorBody(FASTIFY_CODES[fe.code], fe.message);
+  if (fe && fe.name === 'SyntaxError')
+    return errorBody('E_BAD_REQUEST', `Request body is not valid JSON: ${fe.message}`);
   // Any other client error Fastify raises keeps its 4xx status under our shape.
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { ...errorBody('E_BAD_REQUEST', fe.message), statusCode: fe.statusCode, error: STATUS_CODES[fe.statusCode] ?? 'Error' };
+    return {
+      ...errorBody('E_BAD_REQUEST', fe.message),
+      statusCode: fe.statusCode,
+      error: STATUS_CODES[fe.statusCode] ?? 'Error',
+    };
   }
   return errorBody('E_INTERNAL', fe instanceof Error ? fe.message : String(err));
 }
@@ -97,7 +87,12 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     void reply
       .code(404)
-      .send(errorBody('E_ROUTE_NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found; see /docs for the API`));
+      .send(
+        errorBody(
+          'E_ROUTE_NOT_FOUND',
+          `Route ${request.method} ${request.url.split('?')[0]} not found; see /docs for the API`,
+        ),
+      );
   });
 }
 

@@ -40,7 +40,9 @@ export async function serve(config: AsrConfig, options: ServeOptions = {}): Prom
         process.exit(130);
       }
       firstSignalAt = now;
-      app.log.info(`${signal}: stopping the run gracefully (saving a checkpoint), then exiting; press again to exit now`);
+      app.log.info(
+        `${signal}: stopping the run gracefully (saving a checkpoint), then exiting; press again to exit now`,
+      );
       close().then(
         () => process.exit(0),
         (err: unknown) => {

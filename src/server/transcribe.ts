@@ -15,24 +15,27 @@ import { AsrTrainerError } from '../errors.js';
 import type { TranscribeTarget, Transcription } from '../transcribe/index.js';
 import { boundaryOf, multipartFiles } from '../transcribe/multipart.js';
 import type { TranscriptionProcess } from '../transcribe/process.js';
-import { ErrorSchema } from './schemas.js';
+import { CheckpointNameSchema, ErrorBodySchema, NameSchema } from '../contract/index.js';
 
 const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
 /** A minute of 16-bit 48 kHz stereo is 11 MB; leave room for a few clips in one multipart body. */
 const MAX_AUDIO_BYTES = 50 * 1024 * 1024;
-
-const Name = Type.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
 
 export interface TranscribeRouteOptions {
   /** The model/dataset whose best checkpoint is used when the query names none (the current run's). */
   defaultPair?: () => { model_name: string | null; dataset_name: string | null };
 }
 
-export function transcribeRoutes(transcriber: TranscriptionProcess, options: TranscribeRouteOptions = {}): FastifyPluginAsyncTypebox {
+export function transcribeRoutes(
+  transcriber: TranscriptionProcess,
+  options: TranscribeRouteOptions = {},
+): FastifyPluginAsyncTypebox {
   return async (app) => {
     // Buffers for the audio types, scoped to this plugin: the rest of the API stays JSON only.
-    app.addContentTypeParser([...AUDIO_TYPES, 'multipart/form-data'], { parseAs: 'buffer', bodyLimit: MAX_AUDIO_BYTES }, (_req, body, done) =>
-      done(null, body),
+    app.addContentTypeParser(
+      [...AUDIO_TYPES, 'multipart/form-data'],
+      { parseAs: 'buffer', bodyLimit: MAX_AUDIO_BYTES },
+      (_req, body, done) => done(null, body),
     );
 
     app.post(
@@ -46,9 +49,11 @@ export function transcribeRoutes(transcriber: TranscriptionProcess, options: Tra
           tags: ['transcribe'],
           querystring: Type.Object(
             {
-              checkpoint: Type.Optional(Name),
-              model_name: Type.Optional(Name),
-              dataset_name: Type.Optional(Name),
+              checkpoint: Type.Optional(
+                CheckpointNameSchema('a name from GET /api/checkpoints, or {model}-{dataset}-best.pt'),
+              ),
+              model_name: Type.Optional(NameSchema()),
+              dataset_name: Type.Optional(NameSchema()),
             },
             { additionalProperties: false },
           ),
@@ -58,13 +63,13 @@ export function transcribeRoutes(transcriber: TranscriptionProcess, options: Tra
               checkpoint: Type.String(),
               results: Type.Array(Type.Object({ file: Type.String(), text: Type.String() })),
             }),
-            400: ErrorSchema,
-            401: ErrorSchema,
-            404: ErrorSchema,
-            413: ErrorSchema,
-            415: ErrorSchema,
-            422: ErrorSchema,
-            503: ErrorSchema,
+            400: ErrorBodySchema,
+            401: ErrorBodySchema,
+            404: ErrorBodySchema,
+            413: ErrorBodySchema,
+            415: ErrorBodySchema,
+            422: ErrorBodySchema,
+            503: ErrorBodySchema,
           },
         },
       },
@@ -98,14 +103,20 @@ function audioFiles(body: unknown, contentType: string): Array<{ name: string; d
     );
   }
   if (!body || body.length === 0) {
-    throw new AsrTrainerError('E_INVALID_ARGUMENT', 'Send the WAV bytes as the body (Content-Type: audio/wav) or as a multipart file part');
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      'Send the WAV bytes as the body (Content-Type: audio/wav) or as a multipart file part',
+    );
   }
   if (!contentType.toLowerCase().startsWith('multipart/form-data')) return [{ name: 'audio.wav', data: body }];
   const boundary = boundaryOf(contentType);
   if (!boundary) throw new AsrTrainerError('E_INVALID_ARGUMENT', 'multipart/form-data body without a boundary');
   const parts = multipartFiles(body, boundary);
   if (parts.length === 0) {
-    throw new AsrTrainerError('E_INVALID_ARGUMENT', 'The multipart body has no file part: send the WAV as a file field (e.g. curl -F audio=@clip.wav)');
+    throw new AsrTrainerError(
+      'E_INVALID_ARGUMENT',
+      'The multipart body has no file part: send the WAV as a file field (e.g. curl -F audio=@clip.wav)',
+    );
   }
   return parts.map((p, i) => ({ name: p.filename || p.name || `part-${i}`, data: p.data }));
 }

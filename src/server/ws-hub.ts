@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { LogPayload, StatusPayload, TrainingEvent } from '../training/events.js';
+import type { LogPayload, StatusPayload, TrainingEvent } from '../contract/index.js';
 
 export interface WsHubOptions {
   /** Bytes a client may have queued before it counts as too slow and is dropped. */

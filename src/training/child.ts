@@ -1,7 +1,8 @@
 /**
- * The trainer process the supervisor forks: one TrainingRun, driven over IPC. It outlives nothing: when
- * the run ends it reports and exits. SIGINT/SIGTERM (a Ctrl-C reaches the whole process group) and a
- * lost parent are treated as stop, so the run still saves its step checkpoint.
+ * The trainer process the supervisor forks: one TrainingRun, opened from the supervisor's plan and driven
+ * over IPC. It reports events and how it ended; the status and the failure's log line are the
+ * supervisor's. When the run ends it exits. SIGINT/SIGTERM (a Ctrl-C reaches the whole process group) and
+ * a lost parent are treated as stop, so the run still saves its step checkpoint.
  */
 import { isAsrTrainerError } from '../errors.js';
 import type { ChildToParent, ParentToChild } from './ipc.js';
@@ -25,20 +26,19 @@ function requestStop(): void {
 
 async function start(message: Extract<ParentToChild, { cmd: 'start' }>): Promise<void> {
   try {
-    run = await TrainingRun.prepare(message.config, message.request, {
-      runId: message.runId,
-      onEvent: (event) => void send({ kind: 'event', event }),
+    run = await TrainingRun.open(message.config, message.plan, {
+      onEvent: (event) => {
+        if (event.type !== 'status') void send({ kind: 'event', event });
+      },
     });
-    await send({ kind: 'prepared', plan: run.plan });
+    await send({ kind: 'prepared' });
     if (stopRequested) run.stop();
     const outcome = await run.run();
     await send({ kind: 'done', state: outcome.state });
     process.exit(0);
   } catch (err) {
     const code = isAsrTrainerError(err) ? err.code : 'E_INTERNAL';
-    const text = err instanceof Error ? err.message : String(err);
-    await send({ kind: 'event', event: { type: 'log', payload: { level: 'error', message: text, timestamp: new Date().toISOString() } } });
-    await send({ kind: 'error', code, message: text });
+    await send({ kind: 'error', code, message: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
 }

@@ -15,7 +15,7 @@
  * process.once('SIGINT', () => run.stop());   // finishes the step, saves …-epoch-N-step-S.pt, commits
  * const outcome = await run.run();   // RunOutcome {state: 'completed'|'stopped', epoch, step, global_step,
  *                                    //             last_checkpoint}; run({signal}): abort = stop()
- * run.status();                      // StatusPayload, as GET /api/train/status shows it
+ * run.status();                      // StatusPayload (src/contract), moved by the run's own events
  * await run.close();                 // only when not calling run(): releases the folder lock
  * ```
  * `prepare` resolves the checkpoint through the CheckpointStore, takes the store's folder lock (held until
@@ -23,19 +23,27 @@
  * Trainer and loads the checkpoint. `run({signal})` trains epoch by epoch, validates each epoch end (val
  * loss, CER, WER), saves `{model}-{dataset}-epoch-{N}.pt`, commits, applies retention and appends
  * `paths.runs/{model}-{dataset}/metrics.jsonl`. Events (`run.on('event', …)` or `onEvent`) are
- * `TrainingEvent`s: log | status | progress | checkpoint | metrics (shapes in ./events.ts).
+ * `TrainingEvent`s: log | status | progress | checkpoint | metrics (shapes in src/contract/events.ts).
  *
  * `planRun(config, request)` answers what a start would do (resume source, epochs) without loading data
- * or locking — the server uses it to answer 202 or the error before forking the trainer.
+ * or locking — the server uses it to answer 202 or the error before forking the trainer, and
+ * `TrainingRun.open(config, plan)` sets up exactly that plan (the trainer process does).
  *
  * Errors are AsrTrainerError: E_UNKNOWN_MODEL, E_UNKNOWN_DATASET, E_DATASET_NOT_FOUND,
  * E_CHECKPOINT_NOT_FOUND, E_NO_CHECKPOINT, E_CHECKPOINT_PAST_EPOCHS, E_CHECKPOINT_CORRUPT, E_LOCKED, …
  *
  * Supervised (the server): `new TrainingSupervisor(config)` forks ./child.ts per run;
  * `start(request)` → RunPlan (state claimed synchronously: a second concurrent start throws
- * E_TRAINING_IN_PROGRESS), `stop()`, `status()`, `on('event', …)`, `shutdown()`.
+ * E_TRAINING_IN_PROGRESS), `stop()`, `status()`, `on('event', …)`, `shutdown()`. The supervisor owns
+ * the status; the trainer process only reports events.
+ *
+ * Files: ./plan.ts (what to resume), ./setup.ts (lock, features, trainer), ./run.ts (the epoch loop),
+ * ./checkpoint-policy.ts (when and how a save lands), ./metrics-log.ts (metrics.jsonl), ./status.ts (the
+ * status model), ./supervisor.ts + ./child.ts + ./ipc.ts (the trainer process).
  */
+export type { StatusPayload, TrainingEvent, TrainingState, TrainRequest } from '../contract/index.js';
 export * from './events.js';
+export * from './status.js';
 export * from './plan.js';
 export * from './run.js';
 export * from './supervisor.js';

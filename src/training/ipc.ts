@@ -1,14 +1,19 @@
 import type { AsrConfig } from '../config/schema.js';
-import type { TrainingEvent } from './events.js';
-import type { RunPlan, TrainRequest } from './plan.js';
+import type { TrainingEvent } from '../contract/index.js';
+import type { RunPlan } from './plan.js';
 
-/** Messages between the supervisor and its trainer process (child_process IPC, advanced serialization). */
-export type ParentToChild =
-  | { cmd: 'start'; config: AsrConfig; request: TrainRequest; runId: string }
-  | { cmd: 'stop' };
+/**
+ * Messages between the supervisor and its trainer process (child_process IPC, advanced serialization).
+ * The supervisor plans and sends the plan, so the checkpoint is resolved (and its sha256 checked) once.
+ * The trainer reports events and its lifecycle (prepared, done, error); the status is the supervisor's.
+ */
+export type ParentToChild = { cmd: 'start'; config: AsrConfig; plan: RunPlan } | { cmd: 'stop' };
+
+/** Every event but `status`: the supervisor derives the state from this lifecycle and the process's exit. */
+export type ReportedEvent = Exclude<TrainingEvent, { type: 'status' }>;
 
 export type ChildToParent =
-  | { kind: 'prepared'; plan: RunPlan }
-  | { kind: 'event'; event: TrainingEvent }
+  | { kind: 'prepared' }
+  | { kind: 'event'; event: ReportedEvent }
   | { kind: 'done'; state: 'completed' | 'stopped' }
   | { kind: 'error'; code: string; message: string };

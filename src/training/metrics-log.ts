@@ -31,12 +31,39 @@ export function runDirectory(runsRoot: string, modelName: string, datasetName: s
   return join(runsRoot, `${modelName}-${datasetName}`);
 }
 
-/** Appends lines; each append is one write so a reader never sees half a record. */
+/**
+ * `metrics.jsonl` of one model/dataset pair. A run `record`s lines as it trains and `flush`es them now and
+ * then: a line per step would be a write per step. Each append is one write, so a reader never sees half a
+ * record, and appends are chained, so lines keep their order even when a write is slow.
+ */
 export class MetricsLog {
   readonly path: string;
+  private readonly pending: MetricsRecord[] = [];
+  private writing: Promise<void> = Promise.resolve();
 
-  constructor(runsRoot: string, modelName: string, datasetName: string) {
+  /** `onWriteError`: a failed append costs those lines, not the run; it is told instead of thrown. */
+  constructor(
+    runsRoot: string,
+    modelName: string,
+    datasetName: string,
+    private readonly onWriteError: (err: Error) => void = () => undefined,
+  ) {
     this.path = join(runDirectory(runsRoot, modelName, datasetName), 'metrics.jsonl');
+  }
+
+  record(record: MetricsRecord): void {
+    this.pending.push(record);
+  }
+
+  /** Writes what is recorded; resolves when every earlier flush is on disk (or has failed and been told). */
+  flush(): Promise<void> {
+    if (this.pending.length > 0) {
+      const records = this.pending.splice(0);
+      this.writing = this.writing
+        .then(() => this.append(records))
+        .catch((err: unknown) => this.onWriteError(err as Error));
+    }
+    return this.writing;
   }
 
   async append(records: MetricsRecord[]): Promise<void> {

@@ -3,23 +3,14 @@ import type { AsrConfig } from '../config/schema.js';
 import { resolveModelDimensions, type ModelDimensions } from '../config/models.js';
 import { runConfigSnapshot } from '../config/snapshot.js';
 import { AsrTrainerError } from '../errors.js';
-import { CheckpointStore, checkResumeCompatibility, type ResolvedCheckpoint } from '../checkpoints/index.js';
+import {
+  CheckpointStore,
+  backupOptions,
+  checkResumeCompatibility,
+  type ResolvedCheckpoint,
+} from '../checkpoints/index.js';
 import { assertDatasetPresent } from '../data/dataset.js';
-
-/** A start or resume request: the body of POST /api/train/start, and what the CLI passes. */
-export interface TrainRequest {
-  model_name: string;
-  dataset_name: string;
-  /** Total epochs, counted across resumes (default training.epochs). */
-  epochs?: number;
-  batch_size?: number;
-  /** Limit the training set to training.lightweight_samples utterances. */
-  lightweight?: boolean;
-  limit_samples?: number | null;
-  /** Default training.auto_resume; `specific_checkpoint` implies it. */
-  resume_from_checkpoint?: boolean;
-  specific_checkpoint?: string | null;
-}
+import type { TrainRequest } from '../contract/index.js';
 
 export interface PlanOptions {
   /** POST /api/train/resume: no checkpoint to resume is an error (E_NO_CHECKPOINT), not a fresh start. */
@@ -51,15 +42,19 @@ export interface RunPlan {
 }
 
 export function newRunId(): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 /** The limit on training utterances a request asks for (the smaller when both are given). */
 export function sampleLimit(config: AsrConfig, request: TrainRequest): number | null {
-  const limits = [request.limit_samples ?? null, request.lightweight ? config.training.lightweight_samples : null].filter(
-    (n): n is number => n !== null,
-  );
+  const limits = [
+    request.limit_samples ?? null,
+    request.lightweight ? config.training.lightweight_samples : null,
+  ].filter((n): n is number => n !== null);
   return limits.length > 0 ? Math.min(...limits) : null;
 }
 
@@ -73,7 +68,8 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
   const epochs = request.epochs ?? config.training.epochs;
   const batchSize = request.batch_size ?? config.training.batch_size;
   const specific = request.specific_checkpoint ?? null;
-  const resume = specific !== null || options.mustResume === true || (request.resume_from_checkpoint ?? config.training.auto_resume);
+  const resume =
+    specific !== null || options.mustResume === true || (request.resume_from_checkpoint ?? config.training.auto_resume);
   const plan: RunPlan = {
     run_id: options.runId ?? newRunId(),
     model_name: request.model_name,
@@ -94,7 +90,7 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     return plan;
   }
 
-  const store = new CheckpointStore({ dir: config.paths.checkpoints });
+  const store = new CheckpointStore({ dir: config.paths.checkpoints, backup: backupOptions(config) });
   let resolved: ResolvedCheckpoint;
   try {
     resolved = await store.resolveForResume({ model: request.model_name, dataset: request.dataset_name, specific });

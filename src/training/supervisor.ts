@@ -1,15 +1,23 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CheckpointStore } from '../checkpoints/index.js';
+import { inheritedLockEnv, type CheckpointLock } from '../checkpoints/lock.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { idleStatus, logEvent, type LogPayload, type StatusPayload, type TrainingEvent } from './events.js';
-import type { ChildToParent, ParentToChild } from './ipc.js';
-import { planRun, type PlanOptions, type RunPlan, type TrainRequest } from './plan.js';
+import { forkEntry } from '../fork-entry.js';
+import type {
+  LogLevel,
+  LogPayload,
+  RunFailure,
+  StatusPayload,
+  TrainingEvent,
+  TrainRequest,
+} from '../contract/index.js';
+import { logEvent } from './events.js';
+import type { ChildToParent, ParentToChild, ReportedEvent } from './ipc.js';
+import { planRun, type PlanOptions, type RunPlan } from './plan.js';
+import { idleStatus, plannedStatus, withProgress, withState } from './status.js';
 
 export interface SupervisorOptions {
   /** How long a stopping trainer gets to save and exit before it is killed. */
@@ -19,12 +27,15 @@ export interface SupervisorOptions {
 }
 
 const RECENT_LOG_LINES = 200;
+/** The trainer's descriptor of the folder lock: after stdin, stdout, stderr and the IPC channel. */
+const TRAINER_LOCK_FD = 4;
 const FAILURE_LOG_LINES = 20;
 
 /**
  * Runs each training in a forked trainer process (./child.ts), so a native abort, an OOM kill or a
- * segfault ends that process and never the API. Events cross by IPC and are re-emitted as
- * `on('event', (e: TrainingEvent) => …)`; the supervisor keeps the status and the recent log lines.
+ * segfault ends that process and never the API. It plans each start itself and hands the trainer the
+ * plan. The trainer's events cross by IPC and are re-emitted as `on('event', (e: TrainingEvent) => …)`;
+ * the supervisor owns the status (./status.ts), emits every `status` event and keeps the recent log lines.
  */
 export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }> {
   private current: StatusPayload = idleStatus();
@@ -33,6 +44,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private stopTimer: NodeJS.Timeout | null = null;
   private killedForTimeout = false;
   private stopBeforeFork = false;
+  private lock: CheckpointLock | null = null;
   private finished: { state: 'completed' | 'stopped' } | null = null;
   private childError: { code: string; message: string } | null = null;
   private exitWaiters: (() => void)[] = [];
@@ -71,37 +83,41 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   async start(request: TrainRequest, options: Omit<PlanOptions, 'runId'> = {}): Promise<RunPlan> {
     if (this.isBusy()) throw new AsrTrainerError('E_TRAINING_IN_PROGRESS', 'Training is already in progress');
     const previous = this.current;
-    this.current = { ...idleStatus(), state: 'starting', model_name: request.model_name, dataset_name: request.dataset_name };
+    this.current = {
+      ...idleStatus(),
+      state: 'starting',
+      model_name: request.model_name,
+      dataset_name: request.dataset_name,
+    };
     let plan: RunPlan;
     try {
       plan = await planRun(this.config, request, options);
-      // Another trainer (another server on this folder) holds the pair: say so now, not after the fork.
-      const lock = await new CheckpointStore({ dir: this.config.paths.checkpoints }).acquireLock(plan.model_name, plan.dataset_name);
-      await lock.release();
+      // Held from this 202 until the trainer exits (it adopts the same lock): another server on this
+      // folder answers 409 now, instead of 202 and a trainer that fails on the lock later.
+      this.lock = await new CheckpointStore({ dir: this.config.paths.checkpoints }).acquireLock(
+        plan.model_name,
+        plan.dataset_name,
+      );
     } catch (err) {
       this.stopBeforeFork = false;
       this.current = previous;
       throw err;
     }
-    this.current = {
-      ...this.current,
-      run_id: plan.run_id,
-      epoch: plan.start_epoch,
-      epochs: plan.epochs,
-      step: plan.start_step,
-      global_step: null,
-      resumed_from: plan.resumed_from,
-    };
+    // 'stopping' when a stop came while planning.
+    this.current = plannedStatus(plan, this.current.state);
     this.emitStatus();
-    this.log('info', plan.resumed_from
-      ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
-      : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`);
+    this.log(
+      'info',
+      plan.resumed_from
+        ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
+        : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`,
+    );
     for (const warning of plan.warnings) this.log('warning', warning);
     if (this.stopBeforeFork) {
       this.stopBeforeFork = false;
-      this.current = { ...this.current, state: 'stopped' };
-      this.emitStatus();
+      this.setState('stopped');
       this.log('info', 'Stopped before the trainer started');
+      this.releaseLock();
       return plan;
     }
     this.spawn(plan);
@@ -112,8 +128,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   stop(): { status: 'stopping' } {
     if (!this.isBusy()) throw new AsrTrainerError('E_NOT_RUNNING', 'No training is running; nothing to stop');
     if (this.current.state === 'stopping') return { status: 'stopping' };
-    this.current = { ...this.current, state: 'stopping' };
-    this.emitStatus();
+    this.setState('stopping');
     this.log('info', 'Stop requested: finishing the current step and saving a checkpoint');
     const child = this.child;
     if (!child) {
@@ -124,7 +139,10 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.send({ cmd: 'stop' });
     this.stopTimer = setTimeout(() => {
       this.killedForTimeout = true;
-      this.log('warning', `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`);
+      this.log(
+        'warning',
+        `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`,
+      );
       child.kill('SIGKILL');
     }, this.stopTimeoutMs);
     this.stopTimer.unref();
@@ -146,18 +164,23 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   }
 
   private spawn(plan: RunPlan): void {
-    const { entry, execArgv } = trainerEntry();
+    const { entry, execArgv } = forkEntry(import.meta.url, 'child');
+    const lockFd = this.lock!.fd;
     const child = fork(entry, [], {
       execArgv,
-      env: { ...process.env, ...this.options.env },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...this.options.env, ...inheritedLockEnv(this.lock!, TRAINER_LOCK_FD) },
+      // The trainer gets the open lock file as its descriptor 4 and adopts it (src/checkpoints/lock.ts).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', lockFd],
       serialization: 'advanced',
     });
     this.child = child;
     this.finished = null;
     this.childError = null;
     this.killedForTimeout = false;
-    for (const [stream, level] of [[child.stdout, 'debug'], [child.stderr, 'warning']] as const) {
+    for (const [stream, level] of [
+      [child.stdout, 'debug'],
+      [child.stderr, 'warning'],
+    ] as const) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
         if (line.trim()) this.log(level, `[trainer] ${line}`);
@@ -167,13 +190,8 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     // 'close' (not 'exit'): it waits for stdout/stderr to end, so an abort's last stderr lines are in last_logs.
     child.on('close', (code, signal) => this.onChildExit(child, code, signal));
     child.on('error', (err) => this.log('error', `Trainer process error: ${err.message}`));
-    const request: TrainRequest = {
-      ...plan.request,
-      // Pin what the plan resolved, so the trainer resumes exactly what the 202 announced.
-      resume_from_checkpoint: plan.resumed_from !== null,
-      specific_checkpoint: plan.resumed_from ?? undefined,
-    };
-    this.send({ cmd: 'start', config: this.config, request, runId: plan.run_id });
+    // The trainer opens this very plan, so it resumes exactly what the 202 announced.
+    this.send({ cmd: 'start', config: this.config, plan });
   }
 
   private send(message: ParentToChild): void {
@@ -186,10 +204,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
         this.onRunEvent(message.event);
         break;
       case 'prepared':
-        if (this.current.state === 'starting') {
-          this.current = { ...this.current, state: 'running' };
-          this.emitStatus();
-        }
+        if (this.current.state === 'starting') this.setState('running');
         break;
       case 'done':
         this.finished = { state: message.state };
@@ -200,22 +215,9 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     }
   }
 
-  private onRunEvent(event: TrainingEvent): void {
-    switch (event.type) {
-      case 'log':
-        this.remember(event.payload);
-        break;
-      case 'progress': {
-        const p = event.payload;
-        this.current = { ...this.current, epoch: p.epoch, step: p.step, global_step: p.global_step, loss: p.loss, lr: p.lr };
-        break;
-      }
-      case 'status':
-        // The trainer's own view of its status; the supervisor's state machine stays authoritative.
-        return;
-      default:
-        break;
-    }
+  private onRunEvent(event: ReportedEvent): void {
+    if (event.type === 'log') this.remember(event.payload);
+    if (event.type === 'progress') this.current = withProgress(this.current, event.payload);
     this.emit('event', event);
   }
 
@@ -224,23 +226,22 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     if (this.stopTimer) clearTimeout(this.stopTimer);
     this.stopTimer = null;
     this.child = null;
+    this.releaseLock();
     if (this.finished && code === 0) {
-      this.current = { ...this.current, state: this.finished.state };
+      this.current = withState(this.current, this.finished.state);
       this.log('info', this.finished.state === 'completed' ? 'Training completed' : 'Training stopped');
     } else if (this.killedForTimeout) {
-      this.current = {
-        ...this.current,
-        state: 'stopped',
-        error: this.failure('Trainer was killed after the stop timeout; resume continues from the last committed checkpoint', code, signal),
-      };
+      const why = 'Trainer was killed after the stop timeout; resume continues from the last committed checkpoint';
+      this.current = withState(this.current, 'stopped', this.failure(why, code, signal));
     } else {
       const cause = this.childError
         ? this.childError.message
         : signal
           ? `Trainer process was killed by ${signal}`
           : `Trainer process exited with code ${code}`;
+      // The one log line of a failure: the trainer reports it only as its 'error' message.
       this.log('error', `${cause}; the next start resumes from the last valid checkpoint`);
-      this.current = { ...this.current, state: 'failed', error: this.failure(cause, code, signal) };
+      this.current = withState(this.current, 'failed', this.failure(cause, code, signal));
     }
     this.emitStatus();
     const waiters = this.exitWaiters;
@@ -248,7 +249,12 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     for (const resolve of waiters) resolve();
   }
 
-  private failure(message: string, code: number | null, signal: NodeJS.Signals | null) {
+  private releaseLock(): void {
+    void this.lock?.release();
+    this.lock = null;
+  }
+
+  private failure(message: string, code: number | null, signal: NodeJS.Signals | null): RunFailure {
     return {
       message,
       ...(this.childError ? { code: this.childError.code } : {}),
@@ -258,7 +264,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     };
   }
 
-  private log(level: LogPayload['level'], message: string): void {
+  private log(level: LogLevel, message: string): void {
     const event = logEvent(level, message);
     if (event.type === 'log') this.remember(event.payload);
     this.emit('event', event);
@@ -269,19 +275,12 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     if (this.logs.length > RECENT_LOG_LINES) this.logs.splice(0, this.logs.length - RECENT_LOG_LINES);
   }
 
+  private setState(state: 'running' | 'stopping' | 'stopped'): void {
+    this.current = withState(this.current, state);
+    this.emitStatus();
+  }
+
   private emitStatus(): void {
     this.emit('event', { type: 'status', payload: this.status() });
   }
-}
-
-/**
- * The trainer entry: ./child.js beside the compiled code, or ./child.ts run through tsx's loader when
- * this module itself runs from source (npm start, vitest).
- */
-function trainerEntry(): { entry: string; execArgv: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  const js = new URL('./child.js', import.meta.url);
-  if (here.endsWith('.js') && existsSync(js)) return { entry: fileURLToPath(js), execArgv: [] };
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { entry: fileURLToPath(new URL('./child.ts', import.meta.url)), execArgv: ['--import', tsxLoader] };
 }

@@ -28,7 +28,12 @@ async function transcribe(request: Extract<ParentToTranscriber, { cmd: 'transcri
     loaded = { key, transcriber: await Transcriber.open(config, { checkpoint: resolved.name }) };
   }
   const results = await loaded.transcriber.transcribeFiles(request.files);
-  return { kind: 'result', id: request.id, checkpoint: loaded.transcriber.checkpoint, texts: results.map((r) => r.text) };
+  return {
+    kind: 'result',
+    id: request.id,
+    checkpoint: loaded.transcriber.checkpoint,
+    texts: results.map((r) => r.text),
+  };
 }
 
 async function answer(request: Extract<ParentToTranscriber, { cmd: 'transcribe' }>): Promise<void> {
@@ -37,7 +42,13 @@ async function answer(request: Extract<ParentToTranscriber, { cmd: 'transcribe' 
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (isAsrTrainerError(err)) {
-      await send({ kind: 'error', id: request.id, code: err.code, message, ...(err.details ? { details: err.details } : {}) });
+      await send({
+        kind: 'error',
+        id: request.id,
+        code: err.code,
+        message,
+        ...(err.details ? { details: err.details } : {}),
+      });
     } else {
       await send({ kind: 'error', id: request.id, code: 'E_INTERNAL', message });
     }

@@ -36,7 +36,9 @@ export interface Transcription {
 const PLACEHOLDER_TEXT = 'a';
 
 function notFound(name: string): AsrTrainerError {
-  return new AsrTrainerError('E_CHECKPOINT_NOT_FOUND', `Specified checkpoint '${name}' not found`, { checkpoint: name });
+  return new AsrTrainerError('E_CHECKPOINT_NOT_FOUND', `Specified checkpoint '${name}' not found`, {
+    checkpoint: name,
+  });
 }
 
 /** The model/dataset pair a checkpoint name belongs to, read from the listing (names alone are ambiguous). */
@@ -85,7 +87,13 @@ export async function resolveTranscribeCheckpoint(
       : null;
   }
   const resolved = await store.resolveForResume({ model, dataset, specific });
-  return { name: resolved.name, path: resolved.path, sha256: resolved.sidecar.sha256, model_name: model, dataset_name: dataset };
+  return {
+    name: resolved.name,
+    path: resolved.path,
+    sha256: resolved.sidecar.sha256,
+    model_name: model,
+    dataset_name: dataset,
+  };
 }
 
 export class Transcriber {
@@ -111,13 +119,21 @@ export class Transcriber {
     if (inputs.length === 0) return [];
     const native = loadNative();
     const store = await native.FeatureStore.fromAudio(
-      inputs.map((input) => ({ id: input.id, samples: input.samples, sample_rate: input.sample_rate, text: PLACEHOLDER_TEXT })),
+      inputs.map((input) => ({
+        id: input.id,
+        samples: input.samples,
+        sample_rate: input.sample_rate,
+        text: PLACEHOLDER_TEXT,
+      })),
     );
     if (store.skipped.length > 0) {
       const reasons = store.skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
       throw new AsrTrainerError('E_AUDIO_READ', `Cannot transcribe audio: ${reasons}`, { skipped: store.skipped });
     }
-    const texts = await this.trainer.transcribe(store, Array.from({ length: store.size }, (_, i) => i));
+    const texts = await this.trainer.transcribe(
+      store,
+      Array.from({ length: store.size }, (_, i) => i),
+    );
     const byId = new Map(store.ids().map((id, i) => [id, texts[i] ?? '']));
     return inputs.map((input) => ({ id: input.id, text: byId.get(input.id) ?? '' }));
   }

@@ -98,7 +98,10 @@ export class TranscriptionProcess {
     });
     this.child = child;
     this.stderrTail = [];
-    for (const [stream, level] of [[child.stdout, 'info'], [child.stderr, 'warning']] as const) {
+    for (const [stream, level] of [
+      [child.stdout, 'info'],
+      [child.stderr, 'warning'],
+    ] as const) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
         if (!line.trim()) return;
@@ -116,7 +119,11 @@ export class TranscriptionProcess {
 
   private send(child: ChildProcess, message: ParentToTranscriber): void {
     // A process that is already gone answers through onExit, which fails the request in flight.
-    if (child.connected) child.send(message, (err) => err && this.options.onLog?.('warning', `Transcription request not delivered: ${err.message}`));
+    if (child.connected)
+      child.send(
+        message,
+        (err) => err && this.options.onLog?.('warning', `Transcription request not delivered: ${err.message}`),
+      );
   }
 
   private onMessage(message: TranscriberToParent): void {
@@ -133,7 +140,9 @@ export class TranscriptionProcess {
     const request = this.inFlight;
     this.inFlight = null;
     if (this.closed) {
-      request?.reject(new AsrTrainerError('E_INTERNAL', 'Transcription was closed during this request: the server is shutting down'));
+      request?.reject(
+        new AsrTrainerError('E_INTERNAL', 'Transcription was closed during this request: the server is shutting down'),
+      );
       return;
     }
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
@@ -141,7 +150,10 @@ export class TranscriptionProcess {
       this.options.onLog?.('warning', `The transcription process ${how} while idle; the next request starts a new one`);
       return;
     }
-    this.options.onLog?.('error', `The transcription process ${how} during a request; the next request starts a new one`);
+    this.options.onLog?.(
+      'error',
+      `The transcription process ${how} during a request; the next request starts a new one`,
+    );
     request.reject(
       new AsrTrainerError(
         'E_TRANSCRIBER_CRASHED',

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
+import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { chaosSeed, seededRandom, sleep, trainerPids, waitUntil } from './helpers.js';
 
@@ -45,7 +45,12 @@ describe('concurrent clients', () => {
     const refused = answers.filter((a) => a.status === 409);
     expect(accepted).toHaveLength(1);
     expect(refused).toHaveLength(49);
-    for (const r of refused) expect(r.body).toMatchObject({ statusCode: 409, code: 'E_TRAINING_IN_PROGRESS', message: 'Training is already in progress' });
+    for (const r of refused)
+      expect(r.body).toMatchObject({
+        statusCode: 409,
+        code: 'E_TRAINING_IN_PROGRESS',
+        message: 'Training is already in progress',
+      });
     await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === accepted[0]!.body.run_id, 60_000);
     expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
     const end = await events.waitForState(['stopped', 'failed', 'completed']);
@@ -63,9 +68,12 @@ describe('concurrent clients', () => {
       for (let i = 0; i < 16; i += 1) {
         const op = (['start', 'resume', 'stop', 'stop', 'start'] as const)[Math.floor(random() * 5)]!;
         const answer =
-          op === 'stop' ? await post(server.url, '/api/train/stop', {}) : await post(server.url, `/api/train/${op}`, REQUEST);
+          op === 'stop'
+            ? await post(server.url, '/api/train/stop', {})
+            : await post(server.url, `/api/train/${op}`, REQUEST);
         operations += 1;
-        if (!ANSWERS[op]!.includes(answer.status)) unexpected.push(`client ${id} ${op}: ${answer.status} ${JSON.stringify(answer.body)}`);
+        if (!ANSWERS[op]!.includes(answer.status))
+          unexpected.push(`client ${id} ${op}: ${answer.status} ${JSON.stringify(answer.body)}`);
         if (answer.status === 409 && op !== 'stop') expect(answer.body.code).toMatch(/E_TRAINING_IN_PROGRESS|E_LOCKED/);
         await sleep(Math.floor(random() * 400));
       }
@@ -91,7 +99,12 @@ describe('concurrent clients', () => {
     await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === next.body.run_id, 60_000, from);
     expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
     expect((await events.waitForState(['stopped', 'failed'], from)).payload.state).toBe('stopped');
-    recordFigures('concurrency', { seed, interleaved_clients: 5, interleaved_operations: operations, max_trainers_alive: maxTrainers });
+    recordFigures('concurrency', {
+      seed,
+      interleaved_clients: 5,
+      interleaved_operations: operations,
+      max_trainers_alive: maxTrainers,
+    });
   });
 
   it('two servers on one checkpoint folder: starts race on both, yet only one run trains at a time', async () => {
@@ -100,7 +113,7 @@ describe('concurrent clients', () => {
     const received: Array<{ run: string; at: number }> = [];
     for (const stream of [events, secondEvents]) {
       stream.socket.on('message', (data) => {
-        const m = JSON.parse(String(data)) as { type: string; payload: Record<string, any> };
+        const m = JSON.parse(String(data)) as { type: string; payload: Json };
         if (m.type === 'progress') received.push({ run: m.payload.run_id as string, at: Date.now() });
       });
     }
@@ -136,6 +149,10 @@ describe('concurrent clients', () => {
     const ordered = [...spans.values()].sort((a, b) => a.first - b.first);
     for (let k = 1; k < ordered.length; k += 1) expect(ordered[k]!.first).toBeGreaterThanOrEqual(ordered[k - 1]!.last);
     expect(ordered.length).toBeGreaterThan(0);
-    recordFigures('concurrency', { two_servers_rounds: 4, two_servers_outcomes: outcomes, two_servers_runs_trained: ordered.length });
+    recordFigures('concurrency', {
+      two_servers_rounds: 4,
+      two_servers_outcomes: outcomes,
+      two_servers_runs_trained: ordered.length,
+    });
   });
 });

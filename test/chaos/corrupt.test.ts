@@ -3,11 +3,23 @@
  * flagged by the listing, skipped with a warning naming it by auto-resume, refused with a 4xx by an
  * explicit resume, and never crashes the server.
  */
-import { cpSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import {
+  cpSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
+import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { AddonLoader, checkFolder } from './helpers.js';
 
@@ -39,7 +51,11 @@ function editSidecar(dir: string, edit: (s: Record<string, unknown>) => void): v
 }
 
 const DAMAGES: Damage[] = [
-  { name: 'truncated to half', flagged: NEWEST, apply: (dir) => truncateSync(join(dir, NEWEST), Math.floor(statSync(join(dir, NEWEST)).size / 2)) },
+  {
+    name: 'truncated to half',
+    flagged: NEWEST,
+    apply: (dir) => truncateSync(join(dir, NEWEST), Math.floor(statSync(join(dir, NEWEST)).size / 2)),
+  },
   { name: 'truncated to nothing', flagged: NEWEST, apply: (dir) => truncateSync(join(dir, NEWEST), 0) },
   {
     name: 'bytes flipped in the middle (same size)',
@@ -70,17 +86,36 @@ const DAMAGES: Damage[] = [
     },
   },
   { name: 'sidecar deleted', flagged: NEWEST, apply: (dir) => unlinkSync(join(dir, `${NEWEST}.json`)) },
-  { name: 'sidecar not JSON', flagged: NEWEST, apply: (dir) => writeFileSync(join(dir, `${NEWEST}.json`), '{"name": "conformer-lj') },
+  {
+    name: 'sidecar not JSON',
+    flagged: NEWEST,
+    apply: (dir) => writeFileSync(join(dir, `${NEWEST}.json`), '{"name": "conformer-lj'),
+  },
   { name: 'sidecar empty', flagged: NEWEST, apply: (dir) => writeFileSync(join(dir, `${NEWEST}.json`), '') },
   {
     name: 'sidecar sha256 falsified',
     flagged: NEWEST,
     apply: (dir) => editSidecar(dir, (s) => (s.sha256 = 'ab'.repeat(32))),
   },
-  { name: 'sidecar size falsified', flagged: NEWEST, apply: (dir) => editSidecar(dir, (s) => (s.size = (s.size as number) + 1)) },
+  {
+    name: 'sidecar size falsified',
+    flagged: NEWEST,
+    apply: (dir) => editSidecar(dir, (s) => (s.size = (s.size as number) + 1)),
+  },
   { name: 'sidecar epoch falsified', flagged: NEWEST, apply: (dir) => editSidecar(dir, (s) => (s.epoch = 7)) },
   { name: 'sidecar step a string', flagged: NEWEST, apply: (dir) => editSidecar(dir, (s) => (s.global_step = 'many')) },
-  { name: 'sidecar with __proto__ key', flagged: null, apply: (dir) => writeFileSync(join(dir, `${NEWEST}.json`), readFileSync(join(dir, `${NEWEST}.json`), 'utf8').replace('{', '{"__proto__": {"valid": false, "sha256": "00"},')) },
+  {
+    name: 'sidecar with __proto__ key',
+    flagged: null,
+    apply: (dir) =>
+      writeFileSync(
+        join(dir, `${NEWEST}.json`),
+        readFileSync(join(dir, `${NEWEST}.json`), 'utf8').replace(
+          '{',
+          '{"__proto__": {"valid": false, "sha256": "00"},',
+        ),
+      ),
+  },
   {
     name: 'latest points at nothing',
     flagged: null,
@@ -122,7 +157,11 @@ describe('corrupt checkpoint files', () => {
     events = await EventStream.open(server.wsUrl);
     for (const model of ['conformer', 'conformer-ref']) {
       const from = events.messages.length;
-      const run = await post(server.url, '/api/train/start', { model_name: model, dataset_name: 'ljspeech', epochs: model === 'conformer' ? 3 : 1 });
+      const run = await post(server.url, '/api/train/start', {
+        model_name: model,
+        dataset_name: 'ljspeech',
+        epochs: model === 'conformer' ? 3 : 1,
+      });
       expect(run.status).toBe(202);
       const end = await events.waitForState(['completed', 'failed', 'stopped'], from);
       expect(end.payload.state, JSON.stringify(end.payload.error ?? {})).toBe('completed');
@@ -166,7 +205,7 @@ describe('corrupt checkpoint files', () => {
       const listing = await get(server.url, '/api/checkpoints?model_name=conformer');
       expect(listing.status, JSON.stringify(listing.body)).toBe(200);
       figures.listings_checked += 1;
-      const rows = listing.body.checkpoints as Array<Record<string, any>>;
+      const rows = listing.body.checkpoints as Array<Json>;
       if (damage.flagged) {
         const row = rows.find((r) => r.name === damage.flagged);
         expect(row, `${damage.flagged} missing from the listing`).toBeDefined();
@@ -174,7 +213,9 @@ describe('corrupt checkpoint files', () => {
         expect(row!.problem).toEqual(expect.any(String));
       }
       if (damage.name.startsWith('latest')) {
-        expect(listing.body.broken_links).toEqual([expect.objectContaining({ name: LATEST, valid: false, problem: expect.any(String) })]);
+        expect(listing.body.broken_links).toEqual([
+          expect.objectContaining({ name: LATEST, valid: false, problem: expect.any(String) }),
+        ]);
       } else {
         expect(listing.body.broken_links).toEqual([]);
       }
@@ -207,12 +248,20 @@ describe('corrupt checkpoint files', () => {
 
       // Auto-resume: the newest sound checkpoint, with a warning naming the damaged one when it was skipped.
       const from = events.messages.length;
-      const auto = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 4 });
+      const auto = await post(server.url, '/api/train/start', {
+        model_name: 'conformer',
+        dataset_name: 'ljspeech',
+        epochs: 4,
+      });
       expect(auto.status, JSON.stringify(auto.body)).toBe(202);
       if (damage.flagged) {
         expect(auto.body.resumed_from).toBe(PREVIOUS);
         expect(auto.body.warnings.join('\n')).toContain(damage.flagged);
-        await events.waitFor((m) => m.type === 'log' && m.payload.level === 'warning' && m.payload.message.includes(damage.flagged!), 10_000, from);
+        await events.waitFor(
+          (m) => m.type === 'log' && m.payload.level === 'warning' && m.payload.message.includes(damage.flagged!),
+          10_000,
+          from,
+        );
         figures.auto_resume_fallbacks += 1;
       } else if (damage.name.startsWith('latest')) {
         // The newest checkpoint is found by scanning, not through the link, and the broken link is named.

@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post, startServer, type TestServer } from '../server/client.js';
+import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import { AddonLoader, checkFolder, spawnServer, type ServerProcess } from './helpers.js';
 
@@ -50,7 +50,9 @@ describe('a full disk under the checkpoint folder', () => {
     const mountError = tryMount(workspace.checkpointsDir, size);
     mounted = mountError === null;
     if (mounted) {
-      console.log(`full disk: tmpfs of ${size} bytes on ${workspace.checkpointsDir} (a checkpoint is ${fileSize} bytes)`);
+      console.log(
+        `full disk: tmpfs of ${size} bytes on ${workspace.checkpointsDir} (a checkpoint is ${fileSize} bytes)`,
+      );
       server = await startServer(workspace);
       url = server.url;
     } else {
@@ -82,23 +84,34 @@ describe('a full disk under the checkpoint folder', () => {
     expect(run.status).toBe(202);
     const end = await events.waitForState(['failed', 'completed', 'stopped'], from, 120_000);
     expect(end.payload.state).toBe('failed');
-    const error = end.payload.error as Record<string, any>;
+    const error = end.payload.error as Json;
     expect(error.code).toBe('E_IO');
     expect(error.message).toMatch(/space|ENOSPC|too large|EFBIG/i);
     const errorLog = events.messages
       .slice(from)
-      .find((m) => m.type === 'log' && m.payload.level === 'error' && /space|ENOSPC|too large|EFBIG/i.test(m.payload.message));
+      .find(
+        (m) =>
+          m.type === 'log' && m.payload.level === 'error' && /space|ENOSPC|too large|EFBIG/i.test(m.payload.message),
+      );
     expect(errorLog, 'an error log event that says the disk is full').toBeDefined();
     const status = await get(url, '/api/train/status');
     expect(status.body).toMatchObject({ state: 'failed', error: { code: 'E_IO' } });
-    const committed = events.messages.slice(from).filter((m) => m.type === 'checkpoint').map((m) => m.payload.name as string);
+    const committed = events.messages
+      .slice(from)
+      .filter((m) => m.type === 'checkpoint')
+      .map((m) => m.payload.name as string);
     expect(committed.length).toBeGreaterThanOrEqual(2);
 
     // Everything listed valid is whole and loads; every committed checkpoint is still valid.
     const afterFailure = await checkFolder(workspace.checkpointsDir, loader);
     for (const name of committed) expect(afterFailure.valid.map((e) => e.name)).toContain(name);
-    const listed = (await get(url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
-    expect(listed.filter((c) => c.valid).map((c) => c.name).sort()).toEqual(afterFailure.valid.map((e) => e.name).sort());
+    const listed = (await get(url, '/api/checkpoints')).body.checkpoints as Array<Json>;
+    expect(
+      listed
+        .filter((c) => c.valid)
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(afterFailure.valid.map((e) => e.name).sort());
     const leftovers = readdirSync(workspace.checkpointsDir);
 
     // A resume while the disk is still full fails the same clear way, never from a partial file.

@@ -8,7 +8,13 @@ import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, readlin
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CheckpointStore, parseSidecar, sha256File, sidecarName, type CheckpointEntry } from '../../src/checkpoints/index.js';
+import {
+  CheckpointStore,
+  parseSidecar,
+  sha256File,
+  sidecarName,
+  type CheckpointEntry,
+} from '../../src/checkpoints/index.js';
 import { loadNative, type Trainer } from '../../src/native.js';
 import { seededRandom } from '../helpers/random.js';
 
@@ -29,7 +35,11 @@ export function chaosSeed(): number {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value (not undefined) or the time is up. */
-export async function waitUntil<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -61,7 +71,10 @@ export async function spawnServer(
   const [command, commandArgs] =
     options.fileSizeLimitKiB === undefined
       ? [process.execPath, args]
-      : ['bash', ['-c', `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}; exec "$0" "$@"`, process.execPath, ...args]];
+      : [
+          'bash',
+          ['-c', `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKiB}; exec "$0" "$@"`, process.execPath, ...args],
+        ];
   const child = spawn(command, commandArgs, {
     cwd: REPO,
     detached: true,
@@ -85,7 +98,9 @@ export async function spawnServer(
       const match = /asr-trainer API on (http:\/\/[^ ]+)/.exec(buffered);
       if (match) resolveUrl(match[1]!);
     });
-    void exited.then((e) => reject(new Error(`server exited (${e.code ?? e.signal}) before listening:\n${output.join('\n')}`)));
+    void exited.then((e) =>
+      reject(new Error(`server exited (${e.code ?? e.signal}) before listening:\n${output.join('\n')}`)),
+    );
   });
   return {
     child,
@@ -203,12 +218,16 @@ export async function checkFolder(dir: string, loader: AddonLoader): Promise<Fol
     const check = parseSidecar(sidecarText);
     if (!check.ok) throw new Error(`${entry.name} is listed valid but its sidecar does not parse: ${check.problem}`);
     if (check.sidecar.sha256 !== actual.sha256 || check.sidecar.size !== actual.size) {
-      throw new Error(`${entry.name} is listed valid but its content differs from its sidecar (a partial or damaged file)`);
+      throw new Error(
+        `${entry.name} is listed valid but its content differs from its sidecar (a partial or damaged file)`,
+      );
     }
     try {
       await loader.load(path, actual.sha256);
     } catch (err) {
-      throw new Error(`${entry.name} is listed valid but the addon cannot load it: ${(err as Error).message}`);
+      throw new Error(`${entry.name} is listed valid but the addon cannot load it: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return { valid, invalid: entries.filter((e) => !e.valid) };
@@ -237,7 +256,11 @@ export function pythonTorchLoad(paths: string[]): Array<{ path: string; global_s
   ].join('\n');
   const result = spawnSync('/usr/bin/python3', ['-c', script, ...paths], { encoding: 'utf8', timeout: 120_000 });
   if (result.status !== 0) throw new Error(`python torch.load failed (${result.status}): ${result.stderr}`);
-  return JSON.parse(result.stdout.trim().split('\n').pop()!) as Array<{ path: string; global_step: number; model_tensors: number }>;
+  return JSON.parse(result.stdout.trim().split('\n').pop()!) as Array<{
+    path: string;
+    global_step: number;
+    model_tensors: number;
+  }>;
 }
 
 export interface TreeEntry {

@@ -28,16 +28,44 @@ const MB = 1024 * 1024;
 const VALID = { model_name: 'conformer', dataset_name: 'ljspeech' };
 
 /** Values that must make a count field (epochs, batch_size, limit_samples) invalid. */
+// prettier-ignore -- one hostile value per line would hide the table
 const BAD_COUNTS: unknown[] = [
-  -1, 0, -0, 0.5, 1.5, -100, 1e308, 2 ** 53, 2 ** 31, 1e10, -1e308, 'NaN', 'Infinity', '10', '', ' 5', '0x10', true, false, [], [5], {}, { n: 5 },
-  'ten', '1e3', Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER,
+  -1,
+  0,
+  -0,
+  0.5,
+  1.5,
+  -100,
+  1e308,
+  2 ** 53,
+  2 ** 31,
+  1e10,
+  -1e308,
+  'NaN',
+  'Infinity',
+  '10',
+  '',
+  ' 5',
+  '0x10',
+  true,
+  false,
+  [],
+  [5],
+  {},
+  { n: 5 },
+  'ten',
+  '1e3',
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
 ];
 /** Values that must make a name (model_name, dataset_name) invalid or unknown. */
+// prettier-ignore
 const BAD_NAMES: unknown[] = [
   '', ' ', 'x'.repeat(101), 'x'.repeat(10_000), 'Conformer', 'conformer ', '../../etc/passwd', '..', '.', '/etc/passwd', 'conformer/../conformer',
   'a\u0000b', '\u0000', 'モデル', '😀', 'conformer\n', '-rf', '%2e%2e%2f', 'CON', '__proto__', 'constructor', 'prototype', 'toString',
   'missing-set', 1, 0, null, true, [], ['conformer'], {}, { name: 'conformer' }, '\u202eevil', 'conformer\r\nX-Injected: 1',
 ];
+// prettier-ignore
 const BAD_CHECKPOINTS: unknown[] = [
   '../../etc/passwd', '/etc/passwd', '..', '.', '../config.yaml', '..%2fconfig.yaml', 'a/b.pt', 'a\\b.pt', '\u0000', 'x\u0000.pt', 'x'.repeat(256),
   '~', '~/.ssh/id_rsa', 'conformer-ljspeech-latest.pt', 'conformer-ljspeech-epoch-1.pt', 'conformer-ljspeech-epoch-1', '😀.pt', '', 12, true, {}, ['a'],
@@ -57,19 +85,37 @@ function generate(random: () => number): Attempt[] {
   const out: Attempt[] = [];
   for (const route of ['/api/train/start', '/api/train/resume']) {
     for (const field of ['epochs', 'batch_size', 'limit_samples']) {
-      for (const value of BAD_COUNTS) out.push(json(`${route} ${field}=${JSON.stringify(value)}`, route, { ...VALID, [field]: value }));
+      for (const value of BAD_COUNTS)
+        out.push(json(`${route} ${field}=${JSON.stringify(value)}`, route, { ...VALID, [field]: value }));
     }
     for (const field of ['model_name', 'dataset_name']) {
-      for (const value of BAD_NAMES) out.push(json(`${route} ${field}=${JSON.stringify(value).slice(0, 40)}`, route, { ...VALID, [field]: value }));
+      for (const value of BAD_NAMES)
+        out.push(json(`${route} ${field}=${JSON.stringify(value).slice(0, 40)}`, route, { ...VALID, [field]: value }));
       out.push(json(`${route} without ${field}`, route, { ...VALID, [field]: undefined }));
     }
     for (const value of BAD_CHECKPOINTS) {
-      out.push(json(`${route} specific_checkpoint=${JSON.stringify(value).slice(0, 40)}`, route, { ...VALID, specific_checkpoint: value }));
+      out.push(
+        json(`${route} specific_checkpoint=${JSON.stringify(value).slice(0, 40)}`, route, {
+          ...VALID,
+          specific_checkpoint: value,
+        }),
+      );
     }
     for (const field of ['lightweight', 'resume_from_checkpoint']) {
-      for (const value of FLAGS_BAD) out.push(json(`${route} ${field}=${JSON.stringify(value)}`, route, { ...VALID, [field]: value }));
+      for (const value of FLAGS_BAD)
+        out.push(json(`${route} ${field}=${JSON.stringify(value)}`, route, { ...VALID, [field]: value }));
     }
-    for (const extra of ['extra', 'epoch', 'Epochs', 'model', 'prototype', 'toString', 'hasOwnProperty', '', '\u0000']) {
+    for (const extra of [
+      'extra',
+      'epoch',
+      'Epochs',
+      'model',
+      'prototype',
+      'toString',
+      'hasOwnProperty',
+      '',
+      '\u0000',
+    ]) {
       out.push(json(`${route} extra field ${JSON.stringify(extra)}`, route, { ...VALID, [extra]: 1 }));
     }
     // Prototype keys can only be written as raw JSON (an object literal would set the prototype).
@@ -93,7 +139,18 @@ function generate(random: () => number): Attempt[] {
       '{"model_name":"conformer","dataset_name":"ljspeech"} trailing',
       '{"model_name":"\\ud800","dataset_name":"ljspeech"}',
       '{"model_name":"conformer\\u0000","dataset_name":"ljspeech"}',
-      'null', 'true', '1', '"conformer"', '[]', '[{"model_name":"conformer","dataset_name":"ljspeech"}]', '{}', '{{', '}', '\u0000', ' ', '\ufeff{}',
+      'null',
+      'true',
+      '1',
+      '"conformer"',
+      '[]',
+      '[{"model_name":"conformer","dataset_name":"ljspeech"}]',
+      '{}',
+      '{{',
+      '}',
+      '\u0000',
+      ' ',
+      '\ufeff{}',
       '{"model_name":"conformer","dataset_name":"ljspeech","epochs":' + '9'.repeat(400) + '}',
       '['.repeat(30_000) + ']'.repeat(30_000),
       '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000),
@@ -101,23 +158,61 @@ function generate(random: () => number): Attempt[] {
       out.push(raw(`${route} raw ${JSON.stringify(text).slice(0, 50)}`, route, text));
     }
     out.push(raw(`${route} invalid UTF-8`, route, Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])));
-    out.push(raw(`${route} UTF-16 body`, route, Buffer.from(JSON.stringify(VALID), 'utf16le'), 'application/json; charset=utf-16'));
+    out.push(
+      raw(
+        `${route} UTF-16 body`,
+        route,
+        Buffer.from(JSON.stringify(VALID), 'utf16le'),
+        'application/json; charset=utf-16',
+      ),
+    );
     out.push(json(`${route} 1 MB model_name`, route, { ...VALID, model_name: 'a'.repeat(MB) }));
     out.push(json(`${route} 1 MB specific_checkpoint`, route, { ...VALID, specific_checkpoint: '../'.repeat(MB / 3) }));
     out.push(json(`${route} 70 kB extra`, route, { ...VALID, epochs: 0, pad: 'x'.repeat(70_000) }));
     out.push(raw(`${route} 2 MB garbage`, route, Buffer.alloc(2 * MB, 0x41)));
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'audio/wav', 'application/octet-stream', 'image/png', 'application/jsonp', 'application/json-patch+json', 'foo', '', ';;;', 'application/json; charset=latin1']) {
-      out.push(raw(`${route} content-type ${JSON.stringify(type)}`, route, JSON.stringify({ ...VALID, epochs: 0 }), type));
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'audio/wav',
+      'application/octet-stream',
+      'image/png',
+      'application/jsonp',
+      'application/json-patch+json',
+      'foo',
+      '',
+      ';;;',
+      'application/json; charset=latin1',
+    ]) {
+      out.push(
+        raw(`${route} content-type ${JSON.stringify(type)}`, route, JSON.stringify({ ...VALID, epochs: 0 }), type),
+      );
     }
     out.push({ label: `${route} no body`, method: 'POST', path: route });
-    out.push({ label: `${route} empty JSON body`, method: 'POST', path: route, headers: { 'content-type': 'application/json' }, body: '' });
+    out.push({
+      label: `${route} empty JSON body`,
+      method: 'POST',
+      path: route,
+      headers: { 'content-type': 'application/json' },
+      body: '',
+    });
   }
 
   // Random mixes: every body carries at least one bad field, and random other fields.
   const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)]!;
   for (let i = 0; i < 120; i += 1) {
     const body: Record<string, unknown> = { ...VALID };
-    const fault = pick(['epochs', 'batch_size', 'limit_samples', 'model_name', 'dataset_name', 'specific_checkpoint', 'lightweight', 'extra']);
+    const fault = pick([
+      'epochs',
+      'batch_size',
+      'limit_samples',
+      'model_name',
+      'dataset_name',
+      'specific_checkpoint',
+      'lightweight',
+      'extra',
+    ]);
     if (fault === 'model_name' || fault === 'dataset_name') body[fault] = pick(BAD_NAMES);
     else if (fault === 'specific_checkpoint') body[fault] = pick(BAD_CHECKPOINTS);
     else if (fault === 'lightweight') body[fault] = pick(FLAGS_BAD);
@@ -131,21 +226,55 @@ function generate(random: () => number): Attempt[] {
   }
 
   for (const query of [
-    'model_name=../../etc', 'model_name=..', 'model_name=%00', 'model_name=a%00b', 'model_name=%2e%2e%2f%2e%2e', 'model_name=A', 'model_name=',
-    'model_name=a&model_name=b', 'dataset_name=%F0%9F%98%80', 'extra=1', '__proto__[x]=1', 'constructor[prototype][x]=1', 'model_name[]=a',
-    `model_name=${'a'.repeat(200)}`, `model_name=${'a'.repeat(8000)}`, 'model_name=%ZZ', 'model_name=%',
+    'model_name=../../etc',
+    'model_name=..',
+    'model_name=%00',
+    'model_name=a%00b',
+    'model_name=%2e%2e%2f%2e%2e',
+    'model_name=A',
+    'model_name=',
+    'model_name=a&model_name=b',
+    'dataset_name=%F0%9F%98%80',
+    'extra=1',
+    '__proto__[x]=1',
+    'constructor[prototype][x]=1',
+    'model_name[]=a',
+    `model_name=${'a'.repeat(200)}`,
+    `model_name=${'a'.repeat(8000)}`,
+    'model_name=%ZZ',
+    'model_name=%',
   ]) {
     out.push({ label: `GET /api/checkpoints?${query.slice(0, 40)}`, method: 'GET', path: `/api/checkpoints?${query}` });
-    out.push({ label: `GET /api/metrics/history?${query.slice(0, 40)}`, method: 'GET', path: `/api/metrics/history?${query}` });
+    out.push({
+      label: `GET /api/metrics/history?${query.slice(0, 40)}`,
+      method: 'GET',
+      path: `/api/metrics/history?${query}`,
+    });
   }
-  for (const query of ['model_name=nope&dataset_name=nope', 'model_name=Conformer&dataset_name=ljspeech', 'model_name=conformer&dataset_name=..']) {
+  for (const query of [
+    'model_name=nope&dataset_name=nope',
+    'model_name=Conformer&dataset_name=ljspeech',
+    'model_name=conformer&dataset_name=..',
+  ]) {
     out.push({ label: `GET /api/metrics/history?${query}`, method: 'GET', path: `/api/metrics/history?${query}` });
   }
   for (const [method, path] of [
-    ['DELETE', '/api/train/start'], ['PUT', '/api/train/start'], ['PATCH', '/api/checkpoints'], ['GET', '/api/train/start'], ['GET', '/api/train/stop'],
-    ['POST', '/api/checkpoints'], ['DELETE', '/api/checkpoints'], ['GET', '/api/nope'], ['GET', '/api/checkpoints/../../secret.txt'],
-    ['GET', '/api/%2e%2e/%2e%2e/secret.txt'], ['GET', '/docs/static/..%2f..%2f..%2fsecret.txt'], ['GET', '/..%2f..%2fsecret.txt'],
-    ['GET', '/api/train/status/%00'], ['OPTIONS', '/api/train/start'], ['GET', '/ws'], ['POST', '/ws'],
+    ['DELETE', '/api/train/start'],
+    ['PUT', '/api/train/start'],
+    ['PATCH', '/api/checkpoints'],
+    ['GET', '/api/train/start'],
+    ['GET', '/api/train/stop'],
+    ['POST', '/api/checkpoints'],
+    ['DELETE', '/api/checkpoints'],
+    ['GET', '/api/nope'],
+    ['GET', '/api/checkpoints/../../secret.txt'],
+    ['GET', '/api/%2e%2e/%2e%2e/secret.txt'],
+    ['GET', '/docs/static/..%2f..%2f..%2fsecret.txt'],
+    ['GET', '/..%2f..%2fsecret.txt'],
+    ['GET', '/api/train/status/%00'],
+    ['OPTIONS', '/api/train/start'],
+    ['GET', '/ws'],
+    ['POST', '/ws'],
   ] as const) {
     out.push({ label: `${method} ${path}`, method, path });
   }
@@ -161,13 +290,36 @@ function generate(random: () => number): Attempt[] {
     ['random bytes', 'audio/wav', Buffer.from(Array.from({ length: 4096 }, () => Math.floor(random() * 256)))],
     ['truncated WAV header', 'audio/wav', Buffer.from('RIFF')],
     ['multipart without boundary', 'multipart/form-data', Buffer.from('--x\r\n\r\n')],
-    ['multipart garbage', 'multipart/form-data; boundary=zz', Buffer.from('--zz\r\nContent-Disposition: form-data; name="a"; filename="../../x.wav"\r\n\r\nnot a wav\r\n--zz--\r\n')],
-    ['multipart no file', 'multipart/form-data; boundary=zz', Buffer.from('--zz\r\nContent-Disposition: form-data; name="a"\r\n\r\nhello\r\n--zz--\r\n')],
+    [
+      'multipart garbage',
+      'multipart/form-data; boundary=zz',
+      Buffer.from(
+        '--zz\r\nContent-Disposition: form-data; name="a"; filename="../../x.wav"\r\n\r\nnot a wav\r\n--zz--\r\n',
+      ),
+    ],
+    [
+      'multipart no file',
+      'multipart/form-data; boundary=zz',
+      Buffer.from('--zz\r\nContent-Disposition: form-data; name="a"\r\n\r\nhello\r\n--zz--\r\n'),
+    ],
     ['JSON instead of audio', 'application/json', Buffer.from('{"audio":"AAAA"}')],
   ] as const) {
-    out.push({ label: `POST /api/transcribe ${label}`, method: 'POST', path: '/api/transcribe', headers: { 'content-type': type }, body });
+    out.push({
+      label: `POST /api/transcribe ${label}`,
+      method: 'POST',
+      path: '/api/transcribe',
+      headers: { 'content-type': type },
+      body,
+    });
   }
-  for (const query of ['checkpoint=../../secret.txt', 'checkpoint=..', 'checkpoint=secret.txt', 'checkpoint=%00', 'model_name=../x', 'extra=1']) {
+  for (const query of [
+    'checkpoint=../../secret.txt',
+    'checkpoint=..',
+    'checkpoint=secret.txt',
+    'checkpoint=%00',
+    'model_name=../x',
+    'extra=1',
+  ]) {
     out.push({
       label: `POST /api/transcribe?${query}`,
       method: 'POST',
@@ -180,6 +332,7 @@ function generate(random: () => number): Attempt[] {
 }
 
 /** Protocol-level garbage written straight to the socket; the answer's status line and body. */
+// prettier-ignore
 const RAW_REQUESTS: Array<[string, string | Buffer]> = [
   ['path traversal', 'GET /../../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n'],
   ['traversal into docs', 'GET /docs/static/../../../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n'],
@@ -232,7 +385,9 @@ describe('hostile input', () => {
     const run = await post(server.url, '/api/train/start', { ...VALID, epochs: 1 });
     expect(run.status).toBe(202);
     await server.app.supervisor.waitForExit();
-    expect(server.app.supervisor.status().state, JSON.stringify(server.app.supervisor.status().error ?? {})).toBe('completed');
+    expect(server.app.supervisor.status().state, JSON.stringify(server.app.supervisor.status().error ?? {})).toBe(
+      'completed',
+    );
     cpSync(join(workspace.root, 'secret.txt'), join(workspace.root, 'data', 'secret.txt'));
     mkdirSync(join(workspace.root, 'empty-dir'));
     before = snapshotTree(workspace.root);
@@ -251,7 +406,11 @@ describe('hostile input', () => {
       let status: number;
       let text: string;
       try {
-        const response = await fetch(server.url + attempt.path, { method: attempt.method, headers: attempt.headers, body: typeof attempt.body === 'object' ? new Uint8Array(attempt.body) : attempt.body });
+        const response = await fetch(server.url + attempt.path, {
+          method: attempt.method,
+          headers: attempt.headers,
+          body: typeof attempt.body === 'object' ? new Uint8Array(attempt.body) : attempt.body,
+        });
         status = response.status;
         text = await response.text();
       } catch (err) {
@@ -266,10 +425,17 @@ describe('hostile input', () => {
         // reported below
       }
       if (status < 400 || status >= 500) failures.push(`${attempt.label}: status ${status} ${text.slice(0, 200)}`);
-      else if (!body || body.statusCode !== status || typeof body.error !== 'string' || typeof body.message !== 'string' || typeof body.code !== 'string') {
+      else if (
+        !body ||
+        body.statusCode !== status ||
+        typeof body.error !== 'string' ||
+        typeof body.message !== 'string' ||
+        typeof body.code !== 'string'
+      ) {
         failures.push(`${attempt.label}: ${status} without the error shape: ${text.slice(0, 200)}`);
       }
-      if (text.includes(SECRET)) failures.push(`${attempt.label}: the answer holds a file from outside the checkpoint folder`);
+      if (text.includes(SECRET))
+        failures.push(`${attempt.label}: the answer holds a file from outside the checkpoint folder`);
       if (server.app.supervisor.isBusy()) {
         failures.push(`${attempt.label}: started a run`);
         server.app.supervisor.stop();
@@ -288,10 +454,16 @@ describe('hostile input', () => {
         // reported below
       }
       if (status < 400 || status >= 500) failures.push(`raw ${label}: status ${status} ${answer.slice(0, 120)}`);
-      else if (!body || body.statusCode !== status || typeof body.code !== 'string' || typeof body.message !== 'string') {
+      else if (
+        !body ||
+        body.statusCode !== status ||
+        typeof body.code !== 'string' ||
+        typeof body.message !== 'string'
+      ) {
         failures.push(`raw ${label}: ${status} without the error shape: ${JSON.stringify(bodyText.slice(0, 120))}`);
       }
-      if (answer.includes(SECRET)) failures.push(`raw ${label}: the answer holds a file from outside the checkpoint folder`);
+      if (answer.includes(SECRET))
+        failures.push(`raw ${label}: the answer holds a file from outside the checkpoint folder`);
     }
 
     if (failures.length > 0) console.log(`hostile input failures:\n${failures.join('\n')}`);
@@ -300,7 +472,9 @@ describe('hostile input', () => {
     expect(failures, failures.join('\n')).toEqual([]);
     expect(server.app.supervisor.status().state).toBe('completed');
     expect(trainerPids(process.pid), 'a trainer process is running').toEqual([]);
-    const changes = treeDiff(before, snapshotTree(workspace.root)).filter((c) => !c.endsWith(' checkpoints') && !/ checkpoints\//.test(c));
+    const changes = treeDiff(before, snapshotTree(workspace.root)).filter(
+      (c) => !c.endsWith(' checkpoints') && !/ checkpoints\//.test(c),
+    );
     recordFigures('hostile_input', {
       seed,
       http_requests: attempts.length,
@@ -309,7 +483,9 @@ describe('hostile input', () => {
       failures: failures.length,
       files_watched: before.size,
     });
-    console.log(`hostile input: ${attempts.length + RAW_REQUESTS.length} requests, statuses ${JSON.stringify(statuses)}`);
+    console.log(
+      `hostile input: ${attempts.length + RAW_REQUESTS.length} requests, statuses ${JSON.stringify(statuses)}`,
+    );
     expect(changes).toEqual([]);
     expect(attempts.length + RAW_REQUESTS.length).toBeGreaterThanOrEqual(500);
   });
@@ -318,10 +494,21 @@ describe('hostile input', () => {
     const wsUrl = server.url.replace(/^http/, 'ws') + '/ws';
     const random = seededRandom(seed + 1);
     const frames: Array<string | Buffer> = [
-      '', 'null', '{', '{"type":"stop"}', '{"type":"start","payload":{"model_name":"conformer","dataset_name":"ljspeech"}}',
-      '{"__proto__":{"x":1}}', 'a'.repeat(60_000), '\u0000\u0001', '😀'.repeat(1000),
-      Buffer.alloc(0), Buffer.from([0xff, 0xfe, 0xfd]), Buffer.alloc(50_000, 0x7b),
-      ...Array.from({ length: 40 }, () => Buffer.from(Array.from({ length: Math.floor(random() * 2000) }, () => Math.floor(random() * 256)))),
+      '',
+      'null',
+      '{',
+      '{"type":"stop"}',
+      '{"type":"start","payload":{"model_name":"conformer","dataset_name":"ljspeech"}}',
+      '{"__proto__":{"x":1}}',
+      'a'.repeat(60_000),
+      '\u0000\u0001',
+      '😀'.repeat(1000),
+      Buffer.alloc(0),
+      Buffer.from([0xff, 0xfe, 0xfd]),
+      Buffer.alloc(50_000, 0x7b),
+      ...Array.from({ length: 40 }, () =>
+        Buffer.from(Array.from({ length: Math.floor(random() * 2000) }, () => Math.floor(random() * 256))),
+      ),
     ];
     const observer = new WebSocket(wsUrl);
     await new Promise((r, j) => observer.once('open', r).once('error', j));
@@ -342,7 +529,12 @@ describe('hostile input', () => {
     }
     // Frames with reserved bits, bad opcodes and unmasked payloads, written raw after the upgrade.
     const port = Number(new URL(server.url).port);
-    const rawFrames = [Buffer.from([0xf1, 0x80, 0, 0, 0, 0]), Buffer.from([0x83, 0x80, 0, 0, 0, 0]), Buffer.from([0x81, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]), Buffer.from([0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])];
+    const rawFrames = [
+      Buffer.from([0xf1, 0x80, 0, 0, 0, 0]),
+      Buffer.from([0x83, 0x80, 0, 0, 0, 0]),
+      Buffer.from([0x81, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f]),
+      Buffer.from([0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    ];
     for (const frame of rawFrames) {
       const upgrade = `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
       const answer = await new Promise<string>((resolve) => {
@@ -416,7 +608,9 @@ describe('hostile input', () => {
             // reported below
           }
           if (response.status !== 401 || parsed?.code !== 'E_UNAUTHORIZED' || parsed?.statusCode !== 401) {
-            failures.push(`${method} ${path} ${JSON.stringify(h).slice(0, 60)}: ${response.status} ${text.slice(0, 120)}`);
+            failures.push(
+              `${method} ${path} ${JSON.stringify(h).slice(0, 60)}: ${response.status} ${text.slice(0, 120)}`,
+            );
           }
         }
       }

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { EventStream, get, post } from '../server/client.js';
+import { EventStream, get, post, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
 import {
   AddonLoader,
@@ -66,7 +66,15 @@ describe('SIGKILL at random moments', () => {
     const sampleDir = join(workspace.root, 'python-sample');
     mkdirSync(sampleDir);
     const samples: string[] = [];
-    const figures = { kills: 0, server_kills: 0, trainer_kills: 0, resumes: 0, max_steps_lost: 0, kills_before_first_step: 0, kills_inside_a_save: 0 };
+    const figures = {
+      kills: 0,
+      server_kills: 0,
+      trainer_kills: 0,
+      resumes: 0,
+      max_steps_lost: 0,
+      kills_before_first_step: 0,
+      kills_inside_a_save: 0,
+    };
     /** The highest global step the client saw trained, and the highest it saw committed (checkpoint event). */
     let seenTrained = 0;
     let seenCommitted = 0;
@@ -90,12 +98,15 @@ describe('SIGKILL at random moments', () => {
       else {
         // The resume picks a checkpoint at least as new as every commit the client was told about.
         expect(started.body.resumed_from, `kill ${i}: resumed from nothing`).not.toBeNull();
-        const listed = (await get(srv.url, '/api/checkpoints?model_name=conformer')).body.checkpoints as Array<Record<string, any>>;
+        const listed = (await get(srv.url, '/api/checkpoints?model_name=conformer')).body.checkpoints as Array<Json>;
         const resumedEntry = listed.find((c) => c.name === started.body.resumed_from);
         expect(resumedEntry, `kill ${i}: ${started.body.resumed_from} is not listed`).toBeDefined();
         expect(resumedEntry!.valid).toBe(true);
         resumedGlobal = resumedEntry!.global_step as number;
-        expect(resumedGlobal, `kill ${i}: resumed global step ${resumedGlobal} < committed ${seenCommitted}`).toBeGreaterThanOrEqual(seenCommitted);
+        expect(
+          resumedGlobal,
+          `kill ${i}: resumed global step ${resumedGlobal} < committed ${seenCommitted}`,
+        ).toBeGreaterThanOrEqual(seenCommitted);
         const lost = seenTrained - resumedGlobal;
         expect(lost, `kill ${i}: ${lost} steps lost`).toBeLessThanOrEqual(MAX_STEPS_LOST);
         figures.max_steps_lost = Math.max(figures.max_steps_lost, lost);
@@ -106,12 +117,18 @@ describe('SIGKILL at random moments', () => {
       const early = random() < 0.2;
       if (!early) {
         const first = await stream.waitFor(
-          (m) => (m.type === 'progress' && m.payload.run_id === runId) || (m.type === 'status' && m.payload.state === 'failed'),
+          (m) =>
+            (m.type === 'progress' && m.payload.run_id === runId) ||
+            (m.type === 'status' && m.payload.state === 'failed'),
           90_000,
           from,
         );
-        expect(first.type, `kill ${i}: the resumed run failed: ${JSON.stringify(first.payload.error ?? {})}`).toBe('progress');
-        expect(first.payload.global_step, `kill ${i}: the resumed run did not continue at the next step`).toBe(resumedGlobal + 1);
+        expect(first.type, `kill ${i}: the resumed run failed: ${JSON.stringify(first.payload.error ?? {})}`).toBe(
+          'progress',
+        );
+        expect(first.payload.global_step, `kill ${i}: the resumed run did not continue at the next step`).toBe(
+          resumedGlobal + 1,
+        );
         if (i > 0) figures.resumes += 1;
       }
       await sleep(Math.floor(random() * (early ? 2500 : 1200)));
@@ -129,11 +146,16 @@ describe('SIGKILL at random moments', () => {
         server = null;
         figures.server_kills += 1;
         // The folder is checked once no writer is left: an orphan must finish its save and exit by itself.
-        for (const pid of orphans) await waitUntil(`orphaned trainer ${pid} to exit`, () => (isAlive(pid) ? undefined : true), 60_000);
+        for (const pid of orphans)
+          await waitUntil(`orphaned trainer ${pid} to exit`, () => (isAlive(pid) ? undefined : true), 60_000);
       } else {
         const pid = await waitUntil('the trainer process', () => trainerPids(srv.pid)[0], 30_000);
         process.kill(pid, 'SIGKILL');
-        await stream.waitFor((m) => m.type === 'status' && ['failed', 'completed', 'stopped'].includes(m.payload.state), 30_000, from);
+        await stream.waitFor(
+          (m) => m.type === 'status' && ['failed', 'completed', 'stopped'].includes(m.payload.state),
+          30_000,
+          from,
+        );
         figures.trainer_kills += 1;
       }
       figures.kills += 1;
@@ -169,7 +191,12 @@ describe('SIGKILL at random moments', () => {
         `kill ${i}: newest valid global step ${newestValid} < committed ${seenCommitted}; folder: ${readdirSync(workspace.checkpointsDir).join(' ')}`,
       ).toBeGreaterThanOrEqual(seenCommitted);
       if (i % 10 === 9 && check.valid[0]) {
-        const copy = keepCopy(workspace.checkpointsDir, check.valid[0].name, sampleDir, `kill-${i}-${check.valid[0].name}`);
+        const copy = keepCopy(
+          workspace.checkpointsDir,
+          check.valid[0].name,
+          sampleDir,
+          `kill-${i}-${check.valid[0].name}`,
+        );
         if (copy) samples.push(copy);
       }
     }
@@ -203,6 +230,8 @@ describe('SIGKILL at random moments', () => {
       checkpoints_loaded_in_addon: loader.count,
       checkpoints_loaded_in_python: loadedByPython.length,
     });
-    console.log(`kills: ${JSON.stringify(figures)}; addon loaded ${loader.count} checkpoints, Python ${loadedByPython.length}`);
+    console.log(
+      `kills: ${JSON.stringify(figures)}; addon loaded ${loader.count} checkpoints, Python ${loadedByPython.length}`,
+    );
   });
 });

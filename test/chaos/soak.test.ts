@@ -20,18 +20,28 @@ describe('soak', () => {
   afterAll(() => closeServedWorkspace({ workspace, server, events }));
 
   it(`${EPOCHS} lightweight epochs: RSS after epoch 2 grows < 5 %, file handles do not grow`, async () => {
-    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: EPOCHS, lightweight: true });
+    const run = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: EPOCHS,
+      lightweight: true,
+    });
     expect(run.status).toBe(202);
     const samples: Array<{ epoch: number; rss: number; fds: number }> = [];
     for (let epoch = 1; epoch < EPOCHS; epoch += 1) {
       // Right after the epoch's checkpoint is committed; the trainer is already into the next epoch.
-      await events.waitFor((m) => m.type === 'checkpoint' && m.payload.name === `conformer-ljspeech-epoch-${epoch}.pt`, 60_000);
+      await events.waitFor(
+        (m) => m.type === 'checkpoint' && m.payload.name === `conformer-ljspeech-epoch-${epoch}.pt`,
+        60_000,
+      );
       const pid = server.app.supervisor.trainerPid;
       expect(pid).not.toBeNull();
       samples.push({ epoch, rss: rssBytes(pid!), fds: openFds(pid!) });
     }
     await events.waitForState(['completed', 'failed', 'stopped']);
-    expect(server.app.supervisor.status().state, JSON.stringify(server.app.supervisor.status().error ?? {})).toBe('completed');
+    expect(server.app.supervisor.status().state, JSON.stringify(server.app.supervisor.status().error ?? {})).toBe(
+      'completed',
+    );
 
     const base = samples.find((s) => s.epoch === 2)!;
     const last = samples[samples.length - 1]!;

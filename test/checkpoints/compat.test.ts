@@ -12,7 +12,10 @@ describe('resume compatibility', () => {
   it('refuses a different model config, naming every differing key', () => {
     let caught: unknown;
     try {
-      checkResumeCompatibility('c.pt', saved, { model_config: { ...saved.model_config, d_model: 256, num_layers: 6 }, batch_size: 16 });
+      checkResumeCompatibility('c.pt', saved, {
+        model_config: { ...saved.model_config, d_model: 256, num_layers: 6 },
+        batch_size: 16,
+      });
     } catch (error) {
       caught = error;
     }

@@ -114,7 +114,9 @@ describe('crash safety', () => {
       const store = new CheckpointStore({ dir, logger: log });
       const resolved = await store.resolveForResume({ model: M, dataset: D });
       // Nothing the loop reported as committed is lost: resume is at or after it.
-      expect(notBefore(position(resolved.name), position(lastCommitted!)), `${resolved.name} vs ${lastCommitted}`).toBe(true);
+      expect(notBefore(position(resolved.name), position(lastCommitted!)), `${resolved.name} vs ${lastCommitted}`).toBe(
+        true,
+      );
 
       for (const role of ['latest', 'best'] as const) {
         const link = `${M}-${D}-${role}.pt`;
@@ -130,8 +132,10 @@ describe('crash safety', () => {
     await Promise.all(queue.map((loop) => loop.exited));
 
     // The kills landed in different phases of commit, not all between commits.
-    console.log(`crash test: kills with temp files left ${seen.tempFiles}, with a .pt but no sidecar ${seen.ptWithoutSidecar}, ` +
-      `with latest one behind ${seen.latestBehind}; commits per run ${seen.commitsPerRun.join(',')}`);
+    console.log(
+      `crash test: kills with temp files left ${seen.tempFiles}, with a .pt but no sidecar ${seen.ptWithoutSidecar}, ` +
+        `with latest one behind ${seen.latestBehind}; commits per run ${seen.commitsPerRun.join(',')}`,
+    );
     expect(seen.commitsPerRun.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(seen.tempFiles + seen.ptWithoutSidecar).toBeGreaterThan(0);
 

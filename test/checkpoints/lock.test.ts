@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processStartTime } from '../../src/checkpoints/lock.js';
+import { acquireLock, isProcessRunning, processStartTime } from '../../src/checkpoints/lock.js';
 import { newStore } from './helpers.js';
 
 const HOLD_LOCK = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hold-lock.ts');
@@ -12,7 +13,8 @@ const LOCK = 'conformer-mini-ljspeech.lock';
 const children: ChildProcess[] = [];
 
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 function start(args: string[]): ChildProcess {
@@ -39,6 +41,36 @@ function saysLocked(child: ChildProcess): Promise<void> {
     child.stderr!.on('data', (chunk: Buffer) => void (err += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`lock holder exited with ${code}: ${err}`)));
   });
+}
+
+/** The holder's pid, printed by the sh that started it in the background ("pid N"). */
+function holderPid(parent: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    let out = '';
+    const look = (chunk?: Buffer): void => {
+      if (chunk) out += chunk.toString();
+      const match = /pid (\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    };
+    parent.stdout!.on('data', look);
+  });
+}
+
+function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** The pid of a process that has run and ended. */
@@ -90,7 +122,9 @@ describe('checkpoint folder lock', () => {
     await writeFile(path.join(dir, LOCK), lockText(pid));
     const lock = await store.acquireLock('conformer', 'mini-ljspeech');
     expect(JSON.parse(await readFile(path.join(dir, LOCK), 'utf8')).pid).toBe(process.pid);
-    expect(log.warnings).toEqual([expect.stringContaining(`from process ${pid} (process ${pid} is no longer running)`)]);
+    expect(log.warnings).toEqual([
+      expect.stringContaining(`from process ${pid} (process ${pid} is no longer running)`),
+    ]);
     await lock.release();
   });
 
@@ -105,18 +139,115 @@ describe('checkpoint folder lock', () => {
 
   it('refuses a lock held by a live process, naming it and the fix', async () => {
     const { dir, store } = await newStore();
-    const sleeper = start(['-e', 'setInterval(() => {}, 1000)']);
-    await writeFile(path.join(dir, LOCK), lockText(sleeper.pid!));
+    const holder = start(['--import', 'tsx', HOLD_LOCK, dir, 'conformer', 'mini-ljspeech', 'hold']);
+    await saysLocked(holder);
     await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({
       code: 'E_LOCKED',
-      message: expect.stringMatching(new RegExp(`process ${sleeper.pid} .*delete '.*${LOCK}' if it no longer runs`)),
+      message: expect.stringMatching(
+        new RegExp(`process ${holder.pid} on ${os.hostname()} .*; stop that trainer first`),
+      ),
     });
+  });
+
+  it('takes over a record naming a live process that holds no kernel lock (the record only names the holder)', async () => {
+    const { dir, store, log } = await newStore();
+    const sleeper = start(['-e', 'setInterval(() => {}, 1000)']);
+    await writeFile(path.join(dir, LOCK), lockText(sleeper.pid!));
+    const lock = await store.acquireLock('conformer', 'mini-ljspeech');
+    expect(log.warnings).toEqual([
+      expect.stringContaining(`from process ${sleeper.pid} (it no longer held the kernel lock)`),
+    ]);
+    await lock.release();
+  });
+
+  it('a killed holder left a zombie by a parent that never reaps it does not block the next start', async () => {
+    const { dir, store, log } = await newStore();
+    // sh starts the holder in the background and becomes `sleep`, which never waits for children.
+    const parent = spawn(
+      'sh',
+      [
+        '-c',
+        `"${process.execPath}" --import tsx "${HOLD_LOCK}" "${dir}" conformer mini-ljspeech hold & echo "pid $!"; exec sleep 300`,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    children.push(parent);
+    const holder = holderPid(parent);
+    await saysLocked(parent);
+    const pid = await holder;
+    await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({ code: 'E_LOCKED' });
+
+    process.kill(pid, 'SIGKILL');
+    await until(() => procState(pid) === 'Z');
+    process.kill(pid, 0); // a zombie still answers signal 0: the check the old lock relied on
+    const lock = await store.acquireLock('conformer', 'mini-ljspeech');
+    expect(log.warnings).toEqual([
+      expect.stringContaining(`from process ${pid} (process ${pid} was killed and is a zombie)`),
+    ]);
+    expect(isProcessRunning(pid)).toBe(false);
+    await lock.release();
+  });
+
+  it('a trainer child that adopts the inherited descriptor keeps the lock after its parent lets go', async () => {
+    const { dir, store } = await newStore();
+    const lock = await store.acquireLock('conformer', 'mini-ljspeech');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', HOLD_LOCK, dir, 'conformer', 'mini-ljspeech', 'adopt', '3'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe', lock.fd],
+      },
+    );
+    children.push(child);
+    await saysLocked(child);
+    await lock.release();
+    await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({
+      code: 'E_LOCKED',
+      message: expect.stringContaining(`process ${process.pid}`),
+    });
+    child.kill('SIGKILL');
+    await exited(child);
+    const again = await store.acquireLock('conformer', 'mini-ljspeech');
+    await again.release();
   });
 
   it('refuses a lock of another machine, whose pid cannot be checked', async () => {
     const { dir, store } = await newStore();
     await writeFile(path.join(dir, LOCK), lockText(await deadPid(), { hostname: 'elsewhere.example' }));
     await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({ code: 'E_LOCKED' });
+  });
+
+  it("honours another machine's record until its lease expires, then takes it over", async () => {
+    const { dir, store, log } = await newStore();
+    const remote = { hostname: 'elsewhere.example', lease_ms: 30_000 };
+    await writeFile(
+      path.join(dir, LOCK),
+      lockText(process.pid, { ...remote, renewed_at: new Date(Date.now() - 5_000).toISOString() }),
+    );
+    await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({
+      code: 'E_LOCKED',
+      message: expect.stringMatching(/on elsewhere\.example .*wait until its lease expires at /),
+    });
+
+    await writeFile(
+      path.join(dir, LOCK),
+      lockText(process.pid, { ...remote, renewed_at: new Date(Date.now() - 31_000).toISOString() }),
+    );
+    const lock = await store.acquireLock('conformer', 'mini-ljspeech');
+    expect(log.warnings).toEqual([expect.stringMatching(/its lease from elsewhere\.example expired at /)]);
+    await lock.release();
+  });
+
+  it('renews its lease while held', async () => {
+    const { dir } = await newStore();
+    const lock = await acquireLock({ dir, fileName: LOCK, model: 'conformer', dataset: 'mini-ljspeech', renewMs: 20 });
+    const first = JSON.parse(await readFile(path.join(dir, LOCK), 'utf8'));
+    expect(first).toMatchObject({ lease_ms: 30_000, renewed_at: first.started_at });
+    await until(async () => JSON.parse(await readFile(path.join(dir, LOCK), 'utf8')).renewed_at !== first.renewed_at);
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('does not remove a lock that is no longer its own on release', async () => {

@@ -3,6 +3,7 @@ import {
   checkpointName,
   linkName,
   parseCheckpointName,
+  versionedCheckpointName,
   validatePlainFileName,
 } from '../../src/checkpoints/index.js';
 import {
@@ -28,7 +29,10 @@ describe('checkpoint names', () => {
   });
 
   it('tells a link name back into its pair and role', () => {
-    expect(parseLinkName('conformer-mini-ljspeech-best.pt')).toEqual({ prefix: 'conformer-mini-ljspeech', role: 'best' });
+    expect(parseLinkName('conformer-mini-ljspeech-best.pt')).toEqual({
+      prefix: 'conformer-mini-ljspeech',
+      role: 'best',
+    });
     expect(parseLinkName('conformer-mini-ljspeech-epoch-3.pt')).toBeNull();
     expect(isLinkNameFor('conformer-mini-ljspeech-latest.pt', 'conformer', 'mini-ljspeech')).toBe(true);
     expect(isLinkNameFor('conformer-mini-ljspeech-latest.pt', 'conformer-mini', 'ljspeech')).toBe(true);
@@ -51,12 +55,16 @@ describe('checkpoint names', () => {
     'refuses model name %j so a name can never form a path',
     (bad) => {
       expect(() => checkpointName(bad, 'ljspeech', 1)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
-      expect(() => checkpointName('conformer', bad, 1)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+      expect(() => checkpointName('conformer', bad, 1)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }),
+      );
     },
   );
 
   it.each([-1, 1.5, Number.NaN])('refuses epoch %s', (epoch) => {
-    expect(() => checkpointName('conformer', 'ljspeech', epoch)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }));
+    expect(() => checkpointName('conformer', 'ljspeech', epoch)).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }),
+    );
   });
 
   it('parses what it names', () => {
@@ -65,13 +73,49 @@ describe('checkpoint names', () => {
       epoch: 12,
       nameStep: null,
       kind: 'epoch',
+      version: 1,
     });
     expect(parseCheckpointName('conformer-mini-ljspeech-epoch-2-step-40.pt')).toEqual({
       prefix: 'conformer-mini-ljspeech',
       epoch: 2,
       nameStep: 40,
       kind: 'step',
+      version: 1,
     });
+  });
+
+  it('parses the -vN names of a second timeline, for epoch and step checkpoints', () => {
+    const epoch = versionedCheckpointName('conformer-mini-ljspeech-epoch-20.pt', 2);
+    const step = versionedCheckpointName('conformer-mini-ljspeech-epoch-2-step-40.pt', 13);
+    expect([epoch, step]).toEqual([
+      'conformer-mini-ljspeech-epoch-20-v2.pt',
+      'conformer-mini-ljspeech-epoch-2-step-40-v13.pt',
+    ]);
+    expect(parseCheckpointName(epoch)).toEqual({
+      prefix: 'conformer-mini-ljspeech',
+      epoch: 20,
+      nameStep: null,
+      kind: 'epoch',
+      version: 2,
+    });
+    expect(parseCheckpointName(step)).toEqual({
+      prefix: 'conformer-mini-ljspeech',
+      epoch: 2,
+      nameStep: 40,
+      kind: 'step',
+      version: 13,
+    });
+    expect(versionedCheckpointName('conformer-mini-ljspeech-epoch-20.pt', 1)).toBe(
+      'conformer-mini-ljspeech-epoch-20.pt',
+    );
+    // v1 is the plain name and a leading zero is no version: neither parses.
+    for (const name of [
+      'conformer-ljspeech-epoch-1-v1.pt',
+      'conformer-ljspeech-epoch-1-v02.pt',
+      'conformer-ljspeech-epoch-1-v2.pt.pin',
+    ]) {
+      expect(parseCheckpointName(name)).toBeNull();
+    }
   });
 
   it('does not take links, sidecars or temp files for checkpoints', () => {

@@ -43,7 +43,9 @@ describe('retention', () => {
     const sidecars = (await readdir(dir)).filter((n) => n.endsWith('.pt.json')).sort();
     expect(sidecars).toEqual(expected.map((e) => `${name(e)}.json`).sort());
     for (const gone of [1, 2, 3, 4, 5, 6, 7, 8].filter((e) => !expected.includes(e))) {
-      expect(log.infos.some((m) => m.startsWith(`Deleted '${name(gone)}'`) && m.includes('beyond checkpoint_retention'))).toBe(true);
+      expect(
+        log.infos.some((m) => m.startsWith(`Deleted '${name(gone)}'`) && m.includes('beyond checkpoint_retention')),
+      ).toBe(true);
     }
     expect((await store.list()).find((c) => c.is_best)?.name).toBe(name(2));
     expect((await store.list()).find((c) => c.is_latest)?.name).toBe(name(8));
@@ -164,7 +166,7 @@ describe('retention', () => {
     await age(path.join(dir, `.${name(3)}.tmp-1-dir`));
     const result = await save(store, { epoch: 2, keep: 1 });
     expect(result.deleted).toContain(leftoverLink);
-    expect((await readdir(outside))).toEqual(['precious.pt']);
+    expect(await readdir(outside)).toEqual(['precious.pt']);
     expect(await readdir(dir)).toContain(`.${name(3)}.tmp-1-dir`);
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { SIDECAR_FORMAT_VERSION, parseSidecar, serializeSidecar, type CheckpointSidecar } from '../../src/checkpoints/index.js';
+import {
+  SIDECAR_FORMAT_VERSION,
+  parseSidecar,
+  serializeSidecar,
+  type CheckpointSidecar,
+} from '../../src/checkpoints/index.js';
 import { sidecarMismatch } from '../../src/checkpoints/sidecar.js';
 
 function sample(): CheckpointSidecar {

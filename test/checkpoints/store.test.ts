@@ -58,8 +58,12 @@ describe('commit', () => {
     const third = await save(store, { epoch: 3, valCer: 0.4 });
     expect(third.latest).toBe('conformer-mini-ljspeech-epoch-3.pt');
     expect(third.best).toBe('conformer-mini-ljspeech-epoch-2.pt');
-    expect(await readlink(path.join(dir, 'conformer-mini-ljspeech-latest.pt'))).toBe('conformer-mini-ljspeech-epoch-3.pt');
-    expect(await readlink(path.join(dir, 'conformer-mini-ljspeech-best.pt'))).toBe('conformer-mini-ljspeech-epoch-2.pt');
+    expect(await readlink(path.join(dir, 'conformer-mini-ljspeech-latest.pt'))).toBe(
+      'conformer-mini-ljspeech-epoch-3.pt',
+    );
+    expect(await readlink(path.join(dir, 'conformer-mini-ljspeech-best.pt'))).toBe(
+      'conformer-mini-ljspeech-epoch-2.pt',
+    );
   });
 
   it('keeps best on a checkpoint with a val CER when a step checkpoint without one is saved', async () => {
@@ -84,7 +88,9 @@ describe('commit', () => {
   it('refuses to commit a file the addon did not write', async () => {
     const { store } = await newStore();
     const name = store.checkpointName(M, D, 1);
-    const error = await caught(store.commit({ name, model: M, dataset: D, step: 1, global_step: 1, config_hash: 'c', run_id: 'r' }));
+    const error = await caught(
+      store.commit({ name, model: M, dataset: D, step: 1, global_step: 1, config_hash: 'c', run_id: 'r' }),
+    );
     expect(error.code).toBe('E_IO');
     expect(error.message).toContain(name);
   });
@@ -93,7 +99,9 @@ describe('commit', () => {
     const { store } = await newStore();
     const name = store.checkpointName('other', D, 1);
     await writeFakePt(store.pathOf(name));
-    const error = await caught(store.commit({ name, model: M, dataset: D, step: 1, global_step: 1, config_hash: 'c', run_id: 'r' }));
+    const error = await caught(
+      store.commit({ name, model: M, dataset: D, step: 1, global_step: 1, config_hash: 'c', run_id: 'r' }),
+    );
     expect(error.code).toBe('E_INVALID_ARGUMENT');
   });
 
@@ -156,8 +164,14 @@ describe('list', () => {
     await save(store, { model: 'small', dataset: 'ljspeech', epoch: 1 });
     const names = async (filter: { model?: string; dataset?: string }): Promise<string[]> =>
       (await store.list(filter)).map((c) => c.name).sort();
-    expect(await names({ model: 'conformer' })).toEqual(['conformer-ljspeech-epoch-1.pt', 'conformer-mini-ljspeech-epoch-1.pt']);
-    expect(await names({ dataset: 'ljspeech' })).toEqual(['conformer-ljspeech-epoch-1.pt', 'small-ljspeech-epoch-1.pt']);
+    expect(await names({ model: 'conformer' })).toEqual([
+      'conformer-ljspeech-epoch-1.pt',
+      'conformer-mini-ljspeech-epoch-1.pt',
+    ]);
+    expect(await names({ dataset: 'ljspeech' })).toEqual([
+      'conformer-ljspeech-epoch-1.pt',
+      'small-ljspeech-epoch-1.pt',
+    ]);
     expect(await names({ model: 'small', dataset: 'ljspeech' })).toEqual(['small-ljspeech-epoch-1.pt']);
     expect(await names({})).toHaveLength(3);
   });
@@ -275,7 +289,11 @@ describe('resolve for resume: a named checkpoint', () => {
     const { store } = await newStore();
     await save(store, { epoch: 1 });
     await save(store, { epoch: 2 });
-    const named = await store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-1.pt' });
+    const named = await store.resolveForResume({
+      model: M,
+      dataset: D,
+      specific: 'conformer-mini-ljspeech-epoch-1.pt',
+    });
     expect(named.name).toBe('conformer-mini-ljspeech-epoch-1.pt');
     const bare = await store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-1' });
     expect(bare.name).toBe('conformer-mini-ljspeech-epoch-1.pt');
@@ -285,18 +303,20 @@ describe('resolve for resume: a named checkpoint', () => {
     const { store } = await newStore();
     await save(store, { epoch: 1, valCer: 0.1 });
     await save(store, { epoch: 2, valCer: 0.2 });
-    expect((await store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-latest.pt' })).name).toBe(
-      'conformer-mini-ljspeech-epoch-2.pt',
-    );
-    expect((await store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-best.pt' })).name).toBe(
-      'conformer-mini-ljspeech-epoch-1.pt',
-    );
+    expect(
+      (await store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-latest.pt' })).name,
+    ).toBe('conformer-mini-ljspeech-epoch-2.pt');
+    expect(
+      (await store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-best.pt' })).name,
+    ).toBe('conformer-mini-ljspeech-epoch-1.pt');
   });
 
   it('says the guide text for an absent one', async () => {
     const { store } = await newStore();
     await save(store, { epoch: 1 });
-    const error = await caught(store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-9.pt' }));
+    const error = await caught(
+      store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-9.pt' }),
+    );
     expect(error.code).toBe('E_CHECKPOINT_NOT_FOUND');
     expect(error.message).toBe("Specified checkpoint 'conformer-mini-ljspeech-epoch-9.pt' not found");
   });
@@ -322,7 +342,10 @@ describe('resolve for resume: a named checkpoint', () => {
     const { dir, store } = await newStore();
     const outside = await tempDir();
     await writeFakePt(path.join(outside, 'conformer-mini-ljspeech-epoch-5.pt'));
-    await symlink(path.join(outside, 'conformer-mini-ljspeech-epoch-5.pt'), path.join(dir, 'conformer-mini-ljspeech-epoch-5.pt'));
+    await symlink(
+      path.join(outside, 'conformer-mini-ljspeech-epoch-5.pt'),
+      path.join(dir, 'conformer-mini-ljspeech-epoch-5.pt'),
+    );
     await symlink('/etc/passwd', path.join(dir, 'passwd.pt'));
     for (const specific of ['conformer-mini-ljspeech-epoch-5.pt', 'passwd.pt']) {
       const error = await caught(store.resolveForResume({ model: M, dataset: D, specific }));
@@ -342,31 +365,52 @@ describe('resolve for resume: a named checkpoint', () => {
     await expect(
       store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-1.pt' }),
     ).rejects.toMatchObject({ code: 'E_CHECKPOINT_CORRUPT' });
-    await expect(store.resolveForResume({ model: M, dataset: D, specific: 'notes.txt' })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+    await expect(store.resolveForResume({ model: M, dataset: D, specific: 'notes.txt' })).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+    });
   });
 
   it("refuses another model's or dataset's checkpoint", async () => {
     const { store } = await newStore();
     await save(store, { model: 'conformer', dataset: 'ljspeech', epoch: 1 });
-    const error = await caught(store.resolveForResume({ model: M, dataset: D, specific: 'conformer-ljspeech-epoch-1.pt' }));
+    const error = await caught(
+      store.resolveForResume({ model: M, dataset: D, specific: 'conformer-ljspeech-epoch-1.pt' }),
+    );
     expect(error.code).toBe('E_INVALID_ARGUMENT');
     expect(error.message).toMatch(/belongs to model 'conformer' and dataset 'ljspeech'/);
   });
 
   it.each([
-    ['no sidecar', async (dir: string) => writeFakePt(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt')), /no sidecar/],
-    ['a wrong sha256', async (dir: string) => corruptKeepingSize(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt')), /sha256 differs/],
-    ['a truncated file', async (dir: string) => truncate(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt'), 1), /1 bytes but/],
-  ])('refuses a named checkpoint with %s as E_CHECKPOINT_CORRUPT naming the problem', async (_what, damage, problem) => {
-    const { dir, store } = await newStore();
-    await save(store, { epoch: 1 });
-    if (_what !== 'no sidecar') await save(store, { epoch: 2 });
-    await damage(dir);
-    const error = await caught(store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-2.pt' }));
-    expect(error.code).toBe('E_CHECKPOINT_CORRUPT');
-    expect(error.message).toMatch(/^Checkpoint 'conformer-mini-ljspeech-epoch-2\.pt' cannot be resumed: /);
-    expect(error.message).toMatch(problem);
-  });
+    [
+      'no sidecar',
+      async (dir: string) => writeFakePt(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt')),
+      /no sidecar/,
+    ],
+    [
+      'a wrong sha256',
+      async (dir: string) => corruptKeepingSize(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt')),
+      /sha256 differs/,
+    ],
+    [
+      'a truncated file',
+      async (dir: string) => truncate(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt'), 1),
+      /1 bytes but/,
+    ],
+  ])(
+    'refuses a named checkpoint with %s as E_CHECKPOINT_CORRUPT naming the problem',
+    async (_what, damage, problem) => {
+      const { dir, store } = await newStore();
+      await save(store, { epoch: 1 });
+      if (_what !== 'no sidecar') await save(store, { epoch: 2 });
+      await damage(dir);
+      const error = await caught(
+        store.resolveForResume({ model: M, dataset: D, specific: 'conformer-mini-ljspeech-epoch-2.pt' }),
+      );
+      expect(error.code).toBe('E_CHECKPOINT_CORRUPT');
+      expect(error.message).toMatch(/^Checkpoint 'conformer-mini-ljspeech-epoch-2\.pt' cannot be resumed: /);
+      expect(error.message).toMatch(problem);
+    },
+  );
 });
 
 describe('pathOf', () => {

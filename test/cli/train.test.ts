@@ -31,7 +31,9 @@ describe('asr-trainer train (spawned, real files)', () => {
     const result = await runCli(['train', ...cfg, '--epochs', '2', '--no-resume']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^run \S+: tiny on tiny, epochs 1\.\.2, from scratch$/m);
-    expect(result.stdout).toMatch(/^epoch 1\/2 step 1\/20 \(global 1\)  loss \d+\.\d{4}  lr \d\.\d\de-\d+  \d+\.\d utt\/s  ETA \d+:\d\d$/m);
+    expect(result.stdout).toMatch(
+      /^epoch 1\/2 step 1\/20 \(global 1\)  loss \d+\.\d{4}  lr \d\.\d\de-\d+  \d+\.\d utt\/s  ETA \d+:\d\d$/m,
+    );
     expect(result.stdout).toMatch(/^epoch 2\/2 step 20\/20 \(global 40\)/m);
     expect(result.stdout).toMatch(/^Epoch 2: val loss \d+\.\d{4}, CER \d+\.\d\d%, WER \d+\.\d\d%$/m);
     expect(result.stdout).toContain("Saved checkpoint 'tiny-tiny-epoch-2.pt'");
@@ -61,7 +63,14 @@ describe('asr-trainer train (spawned, real files)', () => {
     const saved = /^stopped at epoch 3 step (\d+); saved (tiny-tiny-epoch-3-step-\d+\.pt)/m.exec(result.stdout);
     expect(saved, result.stdout).not.toBeNull();
     const checkpoints = await listCheckpoints();
-    expect(checkpoints[0]).toMatchObject({ name: saved![2], kind: 'step', epoch: 3, step: Number(saved![1]), is_latest: true, valid: true });
+    expect(checkpoints[0]).toMatchObject({
+      name: saved![2],
+      kind: 'step',
+      epoch: 3,
+      step: Number(saved![1]),
+      is_latest: true,
+      valid: true,
+    });
     expect(existsSync(join(workspace.checkpointsDir, saved![2]))).toBe(true);
   });
 
@@ -79,7 +88,9 @@ describe('asr-trainer train (spawned, real files)', () => {
     const command = ['node', BIN, 'train', ...cfg, '--epochs', '4'].join(' ');
     const result = await runProcess('script', ['-qec', command, '/dev/null']);
     expect(result.code, result.stdout).toBe(0);
-    expect(result.stdout).toMatch(/\r\x1b\[2Kepoch 4\/4 [█░]{24} 1\/20  loss \d+\.\d{4}  lr \S+  \d+\.\d utt\/s  ETA \d+:\d\d/);
+    expect(result.stdout).toMatch(
+      /\r\x1b\[2Kepoch 4\/4 [█░]{24} 1\/20  loss \d+\.\d{4}  lr \S+  \d+\.\d utt\/s  ETA \d+:\d\d/,
+    );
     expect(result.stdout).toMatch(/epoch 4\/4 █{24} 20\/20 /);
     expect(result.stdout).toContain("Saved checkpoint 'tiny-tiny-epoch-4.pt'");
   });
@@ -87,12 +98,25 @@ describe('asr-trainer train (spawned, real files)', () => {
   it('exits 1 with the guide message for a checkpoint that does not exist', async () => {
     const result = await runCli(['train', ...cfg, '--epochs', '5', '--checkpoint', 'tiny-tiny-epoch-99.pt']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^error: Specified checkpoint 'tiny-tiny-epoch-99.pt' not found.*\(E_CHECKPOINT_NOT_FOUND\)$/m);
+    expect(result.stderr).toMatch(
+      /^error: Specified checkpoint 'tiny-tiny-epoch-99.pt' not found.*\(E_CHECKPOINT_NOT_FOUND\)$/m,
+    );
   });
 
   it('transcribes WAV files with a named checkpoint, and with the best by default', async () => {
-    const clips = [join(workspace.datasetDir, 'wavs', 'TINY-0040.wav'), join(workspace.datasetDir, 'wavs', 'TINY-0041.wav')];
-    const named = await runCli(['transcribe', '--config', workspace.configPath, '--checkpoint', 'tiny-tiny-epoch-2.pt', '--json', ...clips]);
+    const clips = [
+      join(workspace.datasetDir, 'wavs', 'TINY-0040.wav'),
+      join(workspace.datasetDir, 'wavs', 'TINY-0041.wav'),
+    ];
+    const named = await runCli([
+      'transcribe',
+      '--config',
+      workspace.configPath,
+      '--checkpoint',
+      'tiny-tiny-epoch-2.pt',
+      '--json',
+      ...clips,
+    ]);
     expect(named.code, named.stderr).toBe(0);
     const parsed = JSON.parse(named.stdout) as { checkpoint: string; results: Array<{ file: string; text: string }> };
     expect(parsed.checkpoint).toBe('tiny-tiny-epoch-2.pt');

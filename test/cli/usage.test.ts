@@ -21,7 +21,17 @@ describe('asr-trainer usage', () => {
       expect(result.stdout, command).toContain(`Usage: asr-trainer ${command}`);
     }
     const train = await runCli(['train', '--help']);
-    for (const option of ['--model', '--dataset', '--epochs', '--batch-size', '--lightweight', '--limit-samples', '--no-resume', '--checkpoint', '--config']) {
+    for (const option of [
+      '--model',
+      '--dataset',
+      '--epochs',
+      '--batch-size',
+      '--lightweight',
+      '--limit-samples',
+      '--no-resume',
+      '--checkpoint',
+      '--config',
+    ]) {
       expect(train.stdout).toContain(option);
     }
   });
@@ -60,7 +70,17 @@ describe('asr-trainer usage', () => {
   });
 
   it('exits 1 naming the known models for an unknown model', async () => {
-    const result = await runCli(['train', '--config', workspace.configPath, '-m', 'nope', '-d', 'tiny', '--epochs', '1']);
+    const result = await runCli([
+      'train',
+      '--config',
+      workspace.configPath,
+      '-m',
+      'nope',
+      '-d',
+      'tiny',
+      '--epochs',
+      '1',
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^error: Unknown model 'nope'.*tiny.*\(E_UNKNOWN_MODEL\)$/m);
   });

@@ -176,6 +176,24 @@ describe('config validation errors name the key path and the file', () => {
     expect((error.details?.errors as unknown[]).length).toBe(2);
   });
 
+  it('refuses a model named with capitals, which no checkpoint file could be saved under, naming the fix', () => {
+    const error = loadError('models:\n  Conformer: { preset: xs }\n');
+    expect(error.code).toBe('E_CONFIG_INVALID');
+    expect(error.message).toContain(
+      "models.Conformer: name must be lowercase (it becomes part of checkpoint file names): use 'conformer'",
+    );
+  });
+
+  it('refuses a name longer than the 100 characters a checkpoint file name leaves room for', () => {
+    const long = 'd'.repeat(101);
+    expect(loadError(`datasets:\n  ${long}: { path: x }\n`).message).toContain(
+      `datasets.${long}: name is 101 characters long; it becomes part of checkpoint file names, so at most 100`,
+    );
+    expect(
+      loadConfig({ path: writeConfig(`datasets:\n  ${'d'.repeat(100)}: { path: x }\n`), env: {} }).datasets,
+    ).toHaveProperty('d'.repeat(100));
+  });
+
   it('model dimensions that do not fit together', () => {
     const error = loadError('models:\n  odd: { d_model: 100, num_heads: 3, conv_kernel: 30 }\n');
     expect(error.message).toContain('models.odd.d_model: must be divisible by num_heads (3) (got 100)');

@@ -59,7 +59,7 @@ describe('FeatureStore and audio (real addon)', () => {
     const audio = await native.readAudio(wav);
     expect(audio.sample_rate).toBe(16000);
     expect(audio.samples.length).toBe(16000);
-    const feats = native.fbank(audio.samples, 16000);
+    const feats = await native.fbank(audio.samples, 16000);
     expect([feats.frames, feats.bins]).toEqual([98, 80]);
     expect(feats.data.length).toBe(98 * 80);
     await expect(native.readAudio(join(dir, 'missing.wav'))).rejects.toMatchObject({ code: 'E_AUDIO_READ' });

@@ -26,11 +26,18 @@ describe('Trainer.save in the background', () => {
     await trainer.train(store, [[0, 1]]);
     const path = join(dir, 'bg.pt');
     let trainedMeanwhile: Promise<TrainOutcome> | null = null;
-    await trainer.save(path, { epoch: 1, step: 1 }, {
-      onSnapshot: () => {
-        trainedMeanwhile = trainer.train(store, [[2, 3], [0, 1]]);
+    await trainer.save(
+      path,
+      { epoch: 1, step: 1 },
+      {
+        onSnapshot: () => {
+          trainedMeanwhile = trainer.train(store, [
+            [2, 3],
+            [0, 1],
+          ]);
+        },
       },
-    });
+    );
     expect(trainedMeanwhile).not.toBeNull();
     const meanwhile = await (trainedMeanwhile as unknown as Promise<TrainOutcome>);
     expect(trainer.globalStep).toBe(3);

@@ -35,9 +35,17 @@ describe('Trainer.train (real addon)', () => {
   it('reports every step through onStep before train() resolves', async () => {
     const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
     const seen: StepProgress[] = [];
-    const outcome = await trainer.train(store, [[0, 1], [2, 3], [4, 5]], {
-      onStep: (step) => seen.push(step),
-    });
+    const outcome = await trainer.train(
+      store,
+      [
+        [0, 1],
+        [2, 3],
+        [4, 5],
+      ],
+      {
+        onStep: (step) => seen.push(step),
+      },
+    );
     expect(seen.map((s) => s.batch_index)).toEqual([0, 1, 2]);
     expect(seen.map((s) => s.loss)).toEqual(outcome.steps.map((s) => s.loss));
   });

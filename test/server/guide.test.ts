@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckpointEntry } from '../../src/checkpoints/index.js';
 import type { TestWorkspace } from '../helpers/workspace.js';
-import { closeServedWorkspace, EventStream, get, post, serveWorkspace, type TestServer } from './client.js';
+import { closeServedWorkspace, EventStream, get, post, serveWorkspace, type TestServer, type Json } from './client.js';
 
 describe('the guide, example by example', () => {
   let workspace: TestWorkspace;
@@ -15,7 +15,13 @@ describe('the guide, example by example', () => {
   let events: EventStream;
   beforeAll(async () => {
     // Retention 6 keeps epochs 5..10 of a 10-epoch run, so the guide's epoch-5 checkpoint exists.
-    ({ workspace, server, events } = await serveWorkspace({ train: 24, val: 4, batchSize: 2, epochs: 10, retention: 6 }));
+    ({ workspace, server, events } = await serveWorkspace({
+      train: 24,
+      val: 4,
+      batchSize: 2,
+      epochs: 10,
+      retention: 6,
+    }));
   });
   afterAll(() => closeServedWorkspace({ workspace, server, events }));
 
@@ -26,13 +32,19 @@ describe('the guide, example by example', () => {
     const stop = await post(server.url, '/api/train/stop', {});
     expect(stop).toEqual({ status: 202, body: { status: 'stopping' } });
     await events.waitForState(['stopped'], from);
-    return events.messages.slice(from).filter((m) => m.type === 'checkpoint').map((m) => m.payload.name as string);
+    return events.messages
+      .slice(from)
+      .filter((m) => m.type === 'checkpoint')
+      .map((m) => m.payload.name as string);
   }
 
   it('example 1 (curl): start with resume_from_checkpoint true trains from scratch; a second start gets 409', async () => {
     const from = events.messages.length;
     const body = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10, resume_from_checkpoint: true };
-    const [a, b] = await Promise.all([post(server.url, '/api/train/start', body), post(server.url, '/api/train/start', body)]);
+    const [a, b] = await Promise.all([
+      post(server.url, '/api/train/start', body),
+      post(server.url, '/api/train/start', body),
+    ]);
     const started = [a, b].find((r) => r.status === 202)!;
     const refused = [a, b].find((r) => r.status === 409)!;
     expect(started.body).toMatchObject({ status: 'started', resumed_from: null, start_epoch: 1, epochs: 10 });
@@ -70,7 +82,7 @@ describe('the guide, example by example', () => {
   });
 
   it('example 3 and the list: newest first with size_mb, filtered by model and dataset; latest and retention', async () => {
-    const all = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const all = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Json>;
     const epochs = all.map((c) => c.epoch);
     for (const e of [5, 6, 7, 8, 9, 10]) expect(epochs).toContain(e);
     expect(epochs[0]).toBe(10);
@@ -78,7 +90,9 @@ describe('the guide, example by example', () => {
     for (const c of all) {
       expect(c.size_mb).toBeGreaterThan(0);
       // The guide prints f"Epoch {epoch}: {name} ({size_mb}MB)".
-      expect(`Epoch ${c.epoch}: ${c.name} (${c.size_mb}MB)`).toMatch(/^Epoch \d+: conformer-ljspeech-epoch-\d+\.pt \([\d.]+MB\)$/);
+      expect(`Epoch ${c.epoch}: ${c.name} (${c.size_mb}MB)`).toMatch(
+        /^Epoch \d+: conformer-ljspeech-epoch-\d+\.pt \([\d.]+MB\)$/,
+      );
     }
     expect(all.filter((c) => c.is_latest).map((c) => c.name)).toEqual(['conformer-ljspeech-epoch-10.pt']);
     expect(all.filter((c) => c.is_best)).toHaveLength(1);
@@ -88,10 +102,13 @@ describe('the guide, example by example', () => {
       expect(kept === undefined || kept.is_best).toBe(true);
       if (!kept) expect(existsSync(join(workspace.checkpointsDir, `conformer-ljspeech-epoch-${e}.pt`))).toBe(false);
     }
-    const filtered = (await get(server.url, '/api/checkpoints?model_name=conformer&dataset_name=ljspeech')).body.checkpoints;
+    const filtered = (await get(server.url, '/api/checkpoints?model_name=conformer&dataset_name=ljspeech')).body
+      .checkpoints;
     expect(filtered).toEqual(all);
     expect((await get(server.url, '/api/checkpoints?model_name=conformer-ref')).body.checkpoints).toEqual([]);
-    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe('conformer-ljspeech-epoch-10.pt');
+    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe(
+      'conformer-ljspeech-epoch-10.pt',
+    );
   });
 
   it('example 2 (curl): a specific checkpoint resumes at the next epoch; stop mid-epoch saves a step checkpoint', async () => {
@@ -103,8 +120,15 @@ describe('the guide, example by example', () => {
       resume_from_checkpoint: true,
       specific_checkpoint: 'conformer-ljspeech-epoch-5.pt',
     });
-    expect(r).toMatchObject({ status: 202, body: { status: 'started', resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 10 } });
-    const first = await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === r.body.run_id, 60_000, from);
+    expect(r).toMatchObject({
+      status: 202,
+      body: { status: 'started', resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 10 },
+    });
+    const first = await events.waitFor(
+      (m) => m.type === 'progress' && m.payload.run_id === r.body.run_id,
+      60_000,
+      from,
+    );
     expect(first.payload).toMatchObject({ epoch: 6, step: 1, global_step: 61 });
     const saved = await stopAfterProgress(r.body.run_id);
     expect(saved).toHaveLength(1);
@@ -112,9 +136,22 @@ describe('the guide, example by example', () => {
     const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as CheckpointEntry[];
     const stepCheckpoint = listed.find((c) => c.name === saved[0])!;
     expect(stepCheckpoint).toMatchObject({ kind: 'step', epoch: 6, valid: true });
-    // latest is the furthest-trained valid checkpoint, still epoch 10.
-    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe('conformer-ljspeech-epoch-10.pt');
-    expect((await get(server.url, '/api/train/status')).body).toMatchObject({ state: 'stopped', resumed_from: 'conformer-ljspeech-epoch-5.pt' });
+    // latest is the most recent commit of the most recent run (issue 14): this run's step checkpoint,
+    // not the furthest-trained epoch 10 of the first run, which stays untouched beside it.
+    expect(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt'))).toBe(saved[0]);
+    expect(stepCheckpoint).toMatchObject({
+      run_id: r.body.run_id,
+      resumed_from: 'conformer-ljspeech-epoch-5.pt',
+      is_latest: true,
+    });
+    expect(listed.find((c) => c.name === 'conformer-ljspeech-epoch-10.pt')).toMatchObject({
+      valid: true,
+      is_latest: false,
+    });
+    expect((await get(server.url, '/api/train/status')).body).toMatchObject({
+      state: 'stopped',
+      resumed_from: 'conformer-ljspeech-epoch-5.pt',
+    });
   });
 
   it('example 3 (curl): /api/train/resume with a specific checkpoint', async () => {
@@ -124,18 +161,34 @@ describe('the guide, example by example', () => {
       specific_checkpoint: 'conformer-ljspeech-epoch-5.pt',
       epochs: 10,
     });
-    expect(r).toMatchObject({ status: 202, body: { resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 10 } });
+    expect(r).toMatchObject({
+      status: 202,
+      body: { resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 10 },
+    });
     await stopAfterProgress(r.body.run_id);
   });
 
   it('python example 1: start without resume flags auto-resumes the latest checkpoint', async () => {
-    const latest = (await get(server.url, '/api/checkpoints')).body.checkpoints.find((c: { is_latest: boolean }) => c.is_latest);
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints;
+    const latest = listed.find((c: { is_latest: boolean }) => c.is_latest);
     const from = events.messages.length;
-    const r = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 20 });
-    expect(latest.name).toBe('conformer-ljspeech-epoch-10.pt');
-    expect(r).toMatchObject({ status: 202, body: { status: 'started', resumed_from: latest.name, start_epoch: 11, epochs: 20 } });
-    const first = await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === r.body.run_id, 60_000, from);
-    expect(first.payload).toMatchObject({ epoch: 11, step: 1, global_step: latest.global_step + 1 });
+    const r = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 20,
+    });
+    // The newest: example 3's stop inside epoch 6 (issue 14's `latest`), listed first.
+    expect(latest).toMatchObject({ name: listed[0].name, kind: 'step', epoch: 6 });
+    expect(r).toMatchObject({
+      status: 202,
+      body: { status: 'started', resumed_from: latest.name, start_epoch: 6, epochs: 20 },
+    });
+    const first = await events.waitFor(
+      (m) => m.type === 'progress' && m.payload.run_id === r.body.run_id,
+      60_000,
+      from,
+    );
+    expect(first.payload).toMatchObject({ epoch: 6, step: latest.step + 1, global_step: latest.global_step + 1 });
     await stopAfterProgress(r.body.run_id);
   });
 
@@ -146,7 +199,10 @@ describe('the guide, example by example', () => {
       specific_checkpoint: 'conformer-ljspeech-epoch-5.pt',
       epochs: 15,
     });
-    expect(r).toMatchObject({ status: 202, body: { resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 15 } });
+    expect(r).toMatchObject({
+      status: 202,
+      body: { resumed_from: 'conformer-ljspeech-epoch-5.pt', start_epoch: 6, epochs: 15 },
+    });
     await stopAfterProgress(r.body.run_id);
   });
 

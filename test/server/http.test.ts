@@ -31,7 +31,7 @@ describe('HTTP API without training', () => {
     expect(missing.problem).toMatch(/does not exist/);
   });
 
-  it('returns the guide\'s two 404 texts when there is nothing to resume', async () => {
+  it("returns the guide's two 404 texts when there is nothing to resume", async () => {
     const none = await post(server.url, '/api/train/resume', { ...base, epochs: 10 });
     expect(none.status).toBe(404);
     expect(none.body).toEqual({
@@ -42,9 +42,16 @@ describe('HTTP API without training', () => {
       details: { model_name: 'conformer', dataset_name: 'ljspeech' },
     });
     for (const path of ['/api/train/start', '/api/train/resume']) {
-      const missing = await post(server.url, path, { ...base, specific_checkpoint: 'invalid-checkpoint', resume_from_checkpoint: true });
+      const missing = await post(server.url, path, {
+        ...base,
+        specific_checkpoint: 'invalid-checkpoint',
+        resume_from_checkpoint: true,
+      });
       expect(missing.status).toBe(404);
-      expect(missing.body).toMatchObject({ message: "Specified checkpoint 'invalid-checkpoint' not found", code: 'E_CHECKPOINT_NOT_FOUND' });
+      expect(missing.body).toMatchObject({
+        message: "Specified checkpoint 'invalid-checkpoint' not found",
+        code: 'E_CHECKPOINT_NOT_FOUND',
+      });
     }
     expect((await get(server.url, '/api/train/status')).body.state).toBe('idle');
   });
@@ -64,7 +71,7 @@ describe('HTTP API without training', () => {
     expect(folder.body.message).toContain('data/not-there');
   });
 
-  it('validates bodies and answers Fastify\'s own errors in the same shape, never 5xx', async () => {
+  it("validates bodies and answers Fastify's own errors in the same shape, never 5xx", async () => {
     const cases: Array<[RequestInit & { path?: string }, number, string]> = [
       [{ body: JSON.stringify({ ...base, epochs: 'ten' }) }, 400, 'E_INVALID_ARGUMENT'],
       [{ body: JSON.stringify({ ...base, epochs: 0 }) }, 400, 'E_INVALID_ARGUMENT'],
@@ -72,9 +79,17 @@ describe('HTTP API without training', () => {
       [{ body: JSON.stringify({ ...base, epoch: 3 }) }, 400, 'E_INVALID_ARGUMENT'],
       [{ body: '{"model_name": ' }, 400, 'E_BAD_REQUEST'],
       [{ body: '' }, 400, 'E_INVALID_ARGUMENT'],
-      [{ body: '{"model_name": "conformer", "dataset_name": "ljspeech", "__proto__": {"x": 1}}' }, 400, 'E_BAD_REQUEST'],
+      [
+        { body: '{"model_name": "conformer", "dataset_name": "ljspeech", "__proto__": {"x": 1}}' },
+        400,
+        'E_BAD_REQUEST',
+      ],
       [{ body: 'model_name=conformer', headers: { 'content-type': 'text/plain' } }, 415, 'E_UNSUPPORTED_MEDIA_TYPE'],
-      [{ body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'E_UNSUPPORTED_MEDIA_TYPE'],
+      [
+        { body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        415,
+        'E_UNSUPPORTED_MEDIA_TYPE',
+      ],
       [{ body: JSON.stringify({ ...base, specific_checkpoint: 'x'.repeat(100_000) }) }, 413, 'E_PAYLOAD_TOO_LARGE'],
     ];
     for (const [init, status, code] of cases) {
@@ -111,13 +126,19 @@ describe('HTTP API without training', () => {
     expect(stop).toMatchObject({ status: 409, body: { code: 'E_NOT_RUNNING' } });
     const bare = await fetch(`${server.url}/api/train/stop`, { method: 'POST' });
     expect(bare.status).toBe(409);
-    const emptyJson = await fetch(`${server.url}/api/train/stop`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    const emptyJson = await fetch(`${server.url}/api/train/stop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(emptyJson.status).toBe(409);
   });
 
   it('lists no checkpoints yet and rejects a bad filter', async () => {
     expect((await get(server.url, '/api/checkpoints')).body).toEqual({ checkpoints: [], broken_links: [] });
-    expect((await get(server.url, '/api/checkpoints?model_name=conformer&dataset_name=ljspeech')).body).toEqual({ checkpoints: [], broken_links: [] });
+    expect((await get(server.url, '/api/checkpoints?model_name=conformer&dataset_name=ljspeech')).body).toEqual({
+      checkpoints: [],
+      broken_links: [],
+    });
     const bad = await get(server.url, '/api/checkpoints?model_name=../etc');
     expect(bad).toMatchObject({ status: 400, body: { code: 'E_INVALID_ARGUMENT' } });
   });
@@ -125,9 +146,17 @@ describe('HTTP API without training', () => {
   it('serves the OpenAPI document built from the route schemas', async () => {
     const doc = (await get(server.url, '/docs/json')).body;
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/api/train/start', '/api/train/resume', '/api/train/stop', '/api/train/status', '/api/checkpoints']),
+      expect.arrayContaining([
+        '/api/train/start',
+        '/api/train/resume',
+        '/api/train/stop',
+        '/api/train/status',
+        '/api/checkpoints',
+      ]),
     );
-    expect(doc.paths['/api/train/start'].post.requestBody.content['application/json'].schema.properties.epochs.type).toBe('integer');
+    expect(
+      doc.paths['/api/train/start'].post.requestBody.content['application/json'].schema.properties.epochs.type,
+    ).toBe('integer');
     const page = await fetch(`${server.url}/docs`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger');
@@ -157,7 +186,10 @@ describe('token auth', () => {
   it('answers 401 on REST without or with a wrong token, and keeps /api/health open', async () => {
     for (const path of ['/api/train/status', '/api/checkpoints', '/api/models', '/api/datasets', '/docs/json']) {
       const none = await get(server.url, path);
-      expect(none).toMatchObject({ status: 401, body: { statusCode: 401, code: 'E_UNAUTHORIZED', error: 'Unauthorized' } });
+      expect(none).toMatchObject({
+        status: 401,
+        body: { statusCode: 401, code: 'E_UNAUTHORIZED', error: 'Unauthorized' },
+      });
       expect((await get(server.url, path, { authorization: 'Bearer wrong' })).status).toBe(401);
       expect((await get(server.url, path, { authorization: `Bearer ${token}` })).status).toBe(200);
     }

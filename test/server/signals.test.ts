@@ -17,9 +17,13 @@ describe('server process signals', () => {
   afterAll(() => workspace.cleanup());
 
   it('SIGTERM stops the run gracefully (a step checkpoint is committed) and then exits 0', async () => {
-    const server = spawn(process.execPath, ['--import', tsx, 'src/server/serve-main.ts', '--config', workspace.configPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const server = spawn(
+      process.execPath,
+      ['--import', tsx, 'src/server/serve-main.ts', '--config', workspace.configPath],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
     const url = await new Promise<string>((resolve, reject) => {
       let buffered = '';

@@ -6,7 +6,16 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { closeServedWorkspace, EventStream, get, post, serveWorkspace, startServer, type TestServer } from './client.js';
+import {
+  closeServedWorkspace,
+  EventStream,
+  get,
+  post,
+  serveWorkspace,
+  startServer,
+  type TestServer,
+  type Json,
+} from './client.js';
 
 describe('supervised trainer', () => {
   let workspace: TestWorkspace;
@@ -18,21 +27,36 @@ describe('supervised trainer', () => {
   afterAll(() => closeServedWorkspace({ workspace, server, events }));
 
   const progressOf = (runId: string, from: number) =>
-    events.messages.slice(from).filter((m) => m.type === 'progress' && m.payload.run_id === runId).map((m) => m.payload);
+    events.messages
+      .slice(from)
+      .filter((m) => m.type === 'progress' && m.payload.run_id === runId)
+      .map((m) => m.payload);
 
   it('resumes a stopped run at the next global step with the loss the uninterrupted run had', async () => {
     // The reference: the same tiny network under another model name, never stopped.
     let from = events.messages.length;
-    const ref = await post(server.url, '/api/train/start', { model_name: 'conformer-ref', dataset_name: 'ljspeech', epochs: 1 });
+    const ref = await post(server.url, '/api/train/start', {
+      model_name: 'conformer-ref',
+      dataset_name: 'ljspeech',
+      epochs: 1,
+    });
     expect(ref.status).toBe(202);
     await events.waitForState(['completed'], from);
     const refLoss = new Map(progressOf(ref.body.run_id, from).map((p) => [p.global_step, p.loss]));
     expect(refLoss.size).toBe(16);
 
     from = events.messages.length;
-    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 1 });
+    const run = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 1,
+    });
     expect(run.body.resumed_from).toBeNull();
-    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.global_step >= 2, 60_000, from);
+    await events.waitFor(
+      (m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.global_step >= 2,
+      60_000,
+      from,
+    );
     expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
     const stopped = await events.waitForState(['stopped'], from);
     const saved = events.messages.slice(from).find((m) => m.type === 'checkpoint')!.payload;
@@ -43,12 +67,18 @@ describe('supervised trainer', () => {
     expect(before[before.length - 1].global_step).toBe(saved.step);
 
     from = events.messages.length;
-    const resumed = await post(server.url, '/api/train/resume', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 1 });
+    const resumed = await post(server.url, '/api/train/resume', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 1,
+    });
     expect(resumed.body).toMatchObject({ resumed_from: saved.name, start_epoch: 1, start_step: saved.step });
     await events.waitForState(['completed'], from);
     const after = progressOf(resumed.body.run_id, from);
     expect(after[0]).toMatchObject({ epoch: 1, step: saved.step + 1, global_step: saved.step + 1 });
-    expect(after.map((p) => p.global_step)).toEqual(Array.from({ length: 16 - saved.step }, (_, i) => saved.step + 1 + i));
+    expect(after.map((p) => p.global_step)).toEqual(
+      Array.from({ length: 16 - saved.step }, (_, i) => saved.step + 1 + i),
+    );
     for (const p of [...before, ...after]) {
       const expected = refLoss.get(p.global_step)!;
       expect(Math.abs(p.loss - expected)).toBeLessThanOrEqual(1e-6 * Math.abs(expected));
@@ -57,10 +87,18 @@ describe('supervised trainer', () => {
 
   it('survives a SIGKILLed trainer: failed with the signal and the last log lines, and the next start resumes', async () => {
     let from = events.messages.length;
-    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 3 });
+    const run = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 3,
+    });
     expect(run.body).toMatchObject({ resumed_from: 'conformer-ljspeech-epoch-1.pt', start_epoch: 2 });
     // Past the epoch-2 checkpoint, mid-epoch 3.
-    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.epoch === 3, 60_000, from);
+    await events.waitFor(
+      (m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.epoch === 3,
+      60_000,
+      from,
+    );
     const pid = server.app.supervisor.trainerPid;
     expect(pid).toBeGreaterThan(0);
     process.kill(pid!, 'SIGKILL');
@@ -69,25 +107,65 @@ describe('supervised trainer', () => {
     expect(failed.payload.error.message).toContain('SIGKILL');
     expect(failed.payload.error.last_logs.length).toBeGreaterThan(0);
     expect((await get(server.url, '/api/health')).status).toBe(200);
-    expect((await get(server.url, '/api/train/status')).body).toMatchObject({ state: 'failed', error: { signal: 'SIGKILL' } });
+    expect((await get(server.url, '/api/train/status')).body).toMatchObject({
+      state: 'failed',
+      error: { signal: 'SIGKILL' },
+    });
 
-    const valid = (await get(server.url, '/api/checkpoints?model_name=conformer')).body.checkpoints.filter((c: { valid: boolean }) => c.valid);
+    const valid = (await get(server.url, '/api/checkpoints?model_name=conformer')).body.checkpoints.filter(
+      (c: { valid: boolean }) => c.valid,
+    );
     from = events.messages.length;
-    const again = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 3 });
+    const again = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 3,
+    });
     expect(again.status).toBe(202);
     expect(again.body).toMatchObject({ resumed_from: valid[0].name, start_epoch: 3 });
     expect(valid[0].name).toBe('conformer-ljspeech-epoch-2.pt');
     await events.waitForState(['completed'], from);
   });
 
+  it('plans once: the trainer opens the plan the 202 announced, so its warnings are logged once', async () => {
+    const from = events.messages.length;
+    // batch_size 4 against checkpoints trained with 2: the plan warns that the resume is not exact.
+    const run = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 4,
+      batch_size: 4,
+    });
+    expect(run.status).toBe(202);
+    expect(run.body.warnings).toEqual([expect.stringContaining('batch_size 4 instead of 2')]);
+    // Stopped before a step trains: nothing new is saved, so the runs below resume what they did before.
+    expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
+    await events.waitForState(['stopped'], from);
+    const logs = events.messages
+      .slice(from)
+      .filter((m) => m.type === 'log')
+      .map((m) => m.payload.message as string);
+    expect(logs.filter((m) => m.includes('batch_size 4 instead of 2'))).toHaveLength(1);
+    expect(events.messages.slice(from).filter((m) => m.type === 'checkpoint')).toEqual([]);
+  });
+
   it('stops a run gracefully when the server closes', async () => {
     const from = events.messages.length;
-    const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 5 });
+    const run = await post(server.url, '/api/train/start', {
+      model_name: 'conformer',
+      dataset_name: 'ljspeech',
+      epochs: 5,
+    });
     await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id, 60_000, from);
     await server.app.supervisor.shutdown();
     expect(server.app.supervisor.status().state).toBe('stopped');
-    const saved = events.messages.slice(from).filter((m) => m.type === 'checkpoint').map((m) => m.payload.name);
-    expect(saved[saved.length - 1]).toMatch(/^conformer-ljspeech-epoch-4-step-\d+\.pt$|^conformer-ljspeech-epoch-4\.pt$/);
+    const saved = events.messages
+      .slice(from)
+      .filter((m) => m.type === 'checkpoint')
+      .map((m) => m.payload.name);
+    expect(saved[saved.length - 1]).toMatch(
+      /^conformer-ljspeech-epoch-4-step-\d+\.pt$|^conformer-ljspeech-epoch-4\.pt$/,
+    );
   });
 });
 
@@ -110,21 +188,29 @@ describe('a trainer that does not stop in time', () => {
   it('is killed after the stop timeout; the folder stays valid and the next start resumes the last good checkpoint', async () => {
     let from = events.messages.length;
     const run = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech' });
-    await events.waitFor((m) => m.type === 'checkpoint' && m.payload.name === 'conformer-ljspeech-epoch-1.pt', 60_000, from);
-    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.epoch === 2, 60_000, from);
+    await events.waitFor(
+      (m) => m.type === 'checkpoint' && m.payload.name === 'conformer-ljspeech-epoch-1.pt',
+      60_000,
+      from,
+    );
+    await events.waitFor(
+      (m) => m.type === 'progress' && m.payload.run_id === run.body.run_id && m.payload.epoch === 2,
+      60_000,
+      from,
+    );
     expect((await post(server.url, '/api/train/stop', {})).status).toBe(202);
     const stopped = await events.waitForState(['stopped', 'failed'], from);
     expect(stopped.payload).toMatchObject({ state: 'stopped', error: { signal: 'SIGKILL' } });
     expect(stopped.payload.error.message).toMatch(/stop timeout/);
 
-    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const listed = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Json>;
     const valid = listed.filter((c) => c.valid);
     expect(valid.map((c) => c.name)).toContain('conformer-ljspeech-epoch-1.pt');
     from = events.messages.length;
     const again = await post(server.url, '/api/train/start', { model_name: 'conformer', dataset_name: 'ljspeech' });
     expect(again.body.resumed_from).toBe(valid[0].name);
     await events.waitForState(['completed'], from);
-    const finalList = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Record<string, any>>;
+    const finalList = (await get(server.url, '/api/checkpoints')).body.checkpoints as Array<Json>;
     expect(finalList.find((c) => c.is_latest)?.name).toBe('conformer-ljspeech-epoch-3.pt');
   });
 });
@@ -143,7 +229,10 @@ describe('a trainer that fails while preparing', () => {
       const failed = await events.waitForState(['failed'], 0);
       expect(failed.payload.error).toMatchObject({ code: 'E_DATASET_INVALID', exit_code: 1, signal: null });
       expect(failed.payload.error.message).toMatch(/skipped/);
-      expect(events.of('log').some((l) => l.level === 'error')).toBe(true);
+      // Logged once, by the supervisor; the trainer reports it only as its error message.
+      const errors = events.of('log').filter((l) => l.level === 'error');
+      expect(errors).toHaveLength(1);
+      expect(errors[0].message).toMatch(/skipped/);
       expect((await get(server.url, '/api/health')).status).toBe(200);
       events.close();
     } finally {

@@ -17,7 +17,11 @@ let closed = false;
 
 beforeAll(async () => {
   workspace = makeWorkspace({ train: 8, val: 2, batchSize: 4, epochs: 1 });
-  const run = await TrainingRun.prepare(workspace.config, { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 1 });
+  const run = await TrainingRun.prepare(workspace.config, {
+    model_name: 'conformer',
+    dataset_name: 'ljspeech',
+    epochs: 1,
+  });
   await run.run();
   server = await startServer(workspace);
 });

@@ -38,25 +38,40 @@ describe('TrainingRun in process', () => {
   it('a second prepare of the same dataset reads both splits from the feature cache', async () => {
     const featureLines = async (): Promise<string[]> => {
       const c = collect();
-      const run = await TrainingRun.prepare(workspace.config, { ...pair, epochs: 1, resume_from_checkpoint: false }, { onEvent: c.onEvent });
+      const run = await TrainingRun.prepare(
+        workspace.config,
+        { ...pair, epochs: 1, resume_from_checkpoint: false },
+        { onEvent: c.onEvent },
+      );
       await run.close();
-      return c.of<{ message: string }>('log').map((l) => l.message).filter((m) => m.startsWith('Features:'));
+      return c
+        .of<{ message: string }>('log')
+        .map((l) => l.message)
+        .filter((m) => m.startsWith('Features:'));
     };
     await featureLines();
     expect(await featureLines()).toEqual([]);
-    expect(readdirSync(join(workspace.root, '.cache', 'features')).sort()).toEqual(['ljspeech.train.fbank', 'ljspeech.val.fbank']);
+    expect(readdirSync(join(workspace.root, '.cache', 'features')).sort()).toEqual([
+      'ljspeech.train.fbank',
+      'ljspeech.val.fbank',
+    ]);
   });
 
   it('trains the epochs, validates each, saves and commits epoch checkpoints and appends metrics.jsonl', async () => {
     const c = collect();
     const latestAfterEachSave: string[] = [];
-    const run = await TrainingRun.prepare(workspace.config, { ...pair, epochs: 2 }, {
-      onEvent: (e) => {
-        c.onEvent(e);
-        // The event follows the commit synchronously: the link has moved by now.
-        if (e.type === 'checkpoint') latestAfterEachSave.push(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt')));
+    const run = await TrainingRun.prepare(
+      workspace.config,
+      { ...pair, epochs: 2 },
+      {
+        onEvent: (e) => {
+          c.onEvent(e);
+          // The event follows the commit synchronously: the link has moved by now.
+          if (e.type === 'checkpoint')
+            latestAfterEachSave.push(readlinkSync(join(workspace.checkpointsDir, 'conformer-ljspeech-latest.pt')));
+        },
       },
-    });
+    );
     expect(run.plan).toMatchObject({ resumed_from: null, start_epoch: 1, start_step: 0, epochs: 2 });
     const outcome = await run.run();
     expect(outcome).toMatchObject({ state: 'completed', epoch: 2, last_checkpoint: 'conformer-ljspeech-epoch-2.pt' });
@@ -76,9 +91,23 @@ describe('TrainingRun in process', () => {
       'conformer-ljspeech-epoch-2.pt',
     ]);
     expect(latestAfterEachSave).toEqual(saved);
+    // One status model: the run's status is what its own events made it.
+    const last = progress[progress.length - 1];
+    expect(run.status()).toMatchObject({
+      state: 'completed',
+      epoch: 2,
+      step: 4,
+      global_step: 8,
+      loss: last.loss,
+      lr: last.lr,
+    });
+    expect(c.of<{ state: string }>('status').map((s) => s.state)).toEqual(['running', 'completed']);
     // Step checkpoints an epoch checkpoint supersedes are retention's to delete.
     expect(existsSync(join(workspace.checkpointsDir, 'conformer-ljspeech-epoch-1-step-3.pt'))).toBe(false);
-    const lines = readFileSync(join(workspace.runsDir, 'conformer-ljspeech', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(workspace.runsDir, 'conformer-ljspeech', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.kind === 'step')).toHaveLength(8);
     // The file records the rates the events reported, epoch by epoch.
     expect(lines.filter((l) => l.kind === 'epoch').map((l) => [l.epoch, l.val_cer, l.val_wer])).toEqual(
@@ -89,24 +118,39 @@ describe('TrainingRun in process', () => {
   it('counts epochs as the total: resuming epoch 2 with epochs 3 trains epoch 3 only', async () => {
     const c = collect();
     const run = await TrainingRun.prepare(workspace.config, { ...pair, epochs: 3 }, { onEvent: c.onEvent });
-    expect(run.plan).toMatchObject({ resumed_from: 'conformer-ljspeech-epoch-2.pt', start_epoch: 3, start_global_step: 8 });
+    expect(run.plan).toMatchObject({
+      resumed_from: 'conformer-ljspeech-epoch-2.pt',
+      start_epoch: 3,
+      start_global_step: 8,
+    });
     await run.run();
     const progress = c.of<Progress>('progress');
     expect(progress.every((p) => p.epoch === 3)).toBe(true);
     expect(progress[0].global_step).toBe(9);
-    const lines = readFileSync(join(workspace.runsDir, 'conformer-ljspeech', 'metrics.jsonl'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(workspace.runsDir, 'conformer-ljspeech', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines.filter((l) => l.includes('"kind":"epoch"'))).toHaveLength(3);
   });
 
   it('refuses a checkpoint already at or past the requested epochs, saying so', async () => {
-    expect(await codeOf(TrainingRun.prepare(workspace.config, { ...pair, epochs: 3 }))).toBe('E_CHECKPOINT_PAST_EPOCHS');
+    expect(await codeOf(TrainingRun.prepare(workspace.config, { ...pair, epochs: 3 }))).toBe(
+      'E_CHECKPOINT_PAST_EPOCHS',
+    );
     await expect(
-      TrainingRun.prepare(workspace.config, { ...pair, epochs: 2, specific_checkpoint: 'conformer-ljspeech-epoch-3.pt' }),
+      TrainingRun.prepare(workspace.config, {
+        ...pair,
+        epochs: 2,
+        specific_checkpoint: 'conformer-ljspeech-epoch-3.pt',
+      }),
     ).rejects.toThrow(/already trained 3 of the requested 2 epochs/);
   });
 
   it('refuses to resume a checkpoint trained with other model dimensions (E_CHECKPOINT_INCOMPATIBLE)', async () => {
-    const wider = { ...workspace.config, models: { ...workspace.config.models, conformer: { ...workspace.config.models.conformer, d_model: 48 } } };
+    const wider = {
+      ...workspace.config,
+      models: { ...workspace.config.models, conformer: { ...workspace.config.models.conformer, d_model: 48 } },
+    };
     await expect(planRun(wider, { ...pair, epochs: 9 })).rejects.toMatchObject({
       code: 'E_CHECKPOINT_INCOMPATIBLE',
       message: expect.stringContaining('d_model (checkpoint 32, requested 48)'),
@@ -136,12 +180,16 @@ describe('TrainingRun in process', () => {
       expect(refLoss.size).toBe(8);
 
       const first = collect();
-      const interrupted: TrainingRun = await TrainingRun.prepare(fresh.config, { ...pair, epochs: 2 }, {
-        onEvent: (e) => {
-          first.onEvent(e);
-          if (e.type === 'progress' && e.payload.global_step === 5) interrupted.stop();
+      const interrupted: TrainingRun = await TrainingRun.prepare(
+        fresh.config,
+        { ...pair, epochs: 2 },
+        {
+          onEvent: (e) => {
+            first.onEvent(e);
+            if (e.type === 'progress' && e.payload.global_step === 5) interrupted.stop();
+          },
         },
-      });
+      );
       const outcome = await interrupted.run();
       expect(outcome).toMatchObject({ state: 'stopped', epoch: 2 });
       expect(outcome.step).toBeLessThan(4);
@@ -149,12 +197,18 @@ describe('TrainingRun in process', () => {
 
       const second = collect();
       const resumed = await TrainingRun.prepare(fresh.config, { ...pair, epochs: 2 }, { onEvent: second.onEvent });
-      expect(resumed.plan).toMatchObject({ resumed_from: outcome.last_checkpoint, start_epoch: 2, start_step: outcome.step });
+      expect(resumed.plan).toMatchObject({
+        resumed_from: outcome.last_checkpoint,
+        start_epoch: 2,
+        start_step: outcome.step,
+      });
       await resumed.run();
       const before = first.of<Progress>('progress');
       const after = second.of<Progress>('progress');
       expect(after[0].global_step).toBe(outcome.global_step + 1);
-      expect([...before, ...after].map((p) => p.global_step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8].slice(0, before.length + after.length));
+      expect([...before, ...after].map((p) => p.global_step)).toEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8].slice(0, before.length + after.length),
+      );
       for (const p of [...before, ...after]) {
         const expected = refLoss.get(p.global_step)!;
         expect(Math.abs(p.loss - expected)).toBeLessThanOrEqual(1e-6 * Math.abs(expected));

@@ -23,14 +23,25 @@ function ensureDashboardBuilt(): void {
   const sources = join(REPO_ROOT, 'src', 'web', 'client');
   const newest = Math.max(...readdirSync(sources).map((f) => statSync(join(sources, f)).mtimeMs));
   if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
-  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'src', 'web', 'tsconfig.json')]);
+  execFileSync(process.execPath, [
+    join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    join(REPO_ROOT, 'src', 'web', 'tsconfig.json'),
+  ]);
 }
 
 async function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -106,7 +117,9 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
     it('shows the 409 message when a second start is asked for', async () => {
       await page.click('#btn-start');
       await page.waitForSelector('#error:not([hidden])');
-      await expect(page.textContent('#error-text')).resolves.toBe('409: Training is already in progress (E_TRAINING_IN_PROGRESS)');
+      await expect(page.textContent('#error-text')).resolves.toBe(
+        '409: Training is already in progress (E_TRAINING_IN_PROGRESS)',
+      );
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     });
@@ -123,7 +136,9 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
 
     it('resumes from a chosen row of the table and keeps the curve', async () => {
       const before = await points(page, 'loss-chart');
-      const names = await page.locator('#checkpoints tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.name ?? ''));
+      const names = await page
+        .locator('#checkpoints tbody tr')
+        .evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.name ?? ''));
       // An older epoch checkpoint than the newest: resuming there is a real choice, not the default.
       const name = names.filter((n) => /^tiny-tiny-epoch-\d+\.pt$/.test(n))[1];
       expect(name, names.join(', ')).toBeDefined();

@@ -65,17 +65,21 @@ std::vector<float> resample(const std::vector<float>& samples, double from_hz, d
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   // The rate conversion itself is single-threaded per call; parallelism comes from the feature workers.
   const soxr_runtime_spec_t runtime = soxr_runtime_spec(1);
-  soxr_error_t err = soxr_oneshot(from_hz, to_hz, 1, samples.data(), samples.size(), nullptr, out.data(),
-                                  out.size(), &done, &io, &quality, &runtime);
+  soxr_error_t err = soxr_oneshot(from_hz, to_hz, 1, samples.data(), samples.size(), nullptr, out.data(), out.size(),
+                                  &done, &io, &quality, &runtime);
   if (err) throw Error(codes::kInternal, std::string("libsoxr failed to resample: ") + err);
   out.resize(done);
   return out;
 }
 
+std::vector<float> to_model_rate(std::vector<float> samples, double sample_rate) {
+  if (sample_rate == kModelSampleRate) return samples;
+  return resample(samples, sample_rate, kModelSampleRate);
+}
+
 std::vector<float> load_audio_16k(const std::string& path) {
   Audio audio = read_audio(path);
-  if (audio.sample_rate == kModelSampleRate) return std::move(audio.samples);
-  return resample(audio.samples, audio.sample_rate, kModelSampleRate);
+  return to_model_rate(std::move(audio.samples), audio.sample_rate);
 }
 
 }  // namespace asr

@@ -58,8 +58,7 @@ void cut(const FeatureStore& store, const BatchPlanOptions& opts, std::vector<in
 
 }  // namespace
 
-std::vector<std::vector<int64_t>> plan_epoch(const FeatureStore& store, const BatchPlanOptions& opts,
-                                             int64_t epoch) {
+std::vector<std::vector<int64_t>> plan_epoch(const FeatureStore& store, const BatchPlanOptions& opts, int64_t epoch) {
   if (opts.batch_size < 1) {
     throw Error(codes::kInvalidArgument, "batch_size must be at least 1, got " + std::to_string(opts.batch_size));
   }
@@ -129,8 +128,7 @@ Batch collate(const FeatureStore& store, const std::vector<int64_t>& indices) {
   return batch;
 }
 
-Prefetcher::Prefetcher(std::shared_ptr<const FeatureStore> store, std::vector<std::vector<int64_t>> plan,
-                       int64_t start)
+Prefetcher::Prefetcher(std::shared_ptr<const FeatureStore> store, std::vector<std::vector<int64_t>> plan, int64_t start)
     : store_(std::move(store)), plan_(std::move(plan)), position_(start) {
   if (!store_) throw Error(codes::kInvalidArgument, "Prefetcher needs a feature store");
   if (start < 0 || start > static_cast<int64_t>(plan_.size())) {

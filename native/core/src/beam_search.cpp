@@ -65,8 +65,8 @@ struct Beam {
 
 void check_width(int64_t beam_width) {
   if (beam_width < 1 || beam_width > kMaxBeamWidth) {
-    throw Error(codes::kInvalidArgument, "beam width must be 1.." + std::to_string(kMaxBeamWidth) + ", got " +
-                                             std::to_string(beam_width));
+    throw Error(codes::kInvalidArgument,
+                "beam width must be 1.." + std::to_string(kMaxBeamWidth) + ", got " + std::to_string(beam_width));
   }
 }
 
@@ -118,8 +118,7 @@ std::vector<int64_t> ctc_prefix_beam_search(const torch::Tensor& log_probs, int6
   check_width(beam_width);
   if (!log_probs.defined() || log_probs.dim() != 2 || log_probs.size(1) <= kBlank) {
     throw Error(codes::kInvalidArgument, "ctc_prefix_beam_search expects log_probs (T, V), got a " +
-                                             std::to_string(log_probs.defined() ? log_probs.dim() : 0) +
-                                             "-d tensor");
+                                             std::to_string(log_probs.defined() ? log_probs.dim() : 0) + "-d tensor");
   }
   const auto lp = log_probs.to(torch::kCPU, torch::kDouble).contiguous();
   return search(lp.data_ptr<double>(), lp.size(0), lp.size(1), beam_width);
@@ -150,8 +149,8 @@ std::vector<std::string> transcribe_beam(Trainer& trainer, const Batch& batch, i
   const auto& mc = trainer.model_config();
   if (!batch.features.defined() || batch.features.dim() != 3 || batch.features.size(2) != mc.n_mels ||
       !batch.feature_lengths.defined() || batch.feature_lengths.numel() != batch.features.size(0)) {
-    throw Error(codes::kInvalidArgument, "batch features must be (B, T, " + std::to_string(mc.n_mels) +
-                                             ") with one length per row");
+    throw Error(codes::kInvalidArgument,
+                "batch features must be (B, T, " + std::to_string(mc.n_mels) + ") with one length per row");
   }
   auto& model = trainer.model();
   // Restores the caller's mode even when the forward pass throws.

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <type_traits>
 
 #include "asr/errors.h"
 
@@ -83,8 +84,10 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
       while (left > 0 && write_errno == 0) {
         const ssize_t n = ::write(fd, p, left);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) write_errno = n < 0 ? errno : EIO;
-        else p += n, left -= static_cast<size_t>(n);
+        if (n <= 0)
+          write_errno = n < 0 ? errno : EIO;
+        else
+          p += n, left -= static_cast<size_t>(n);
       }
       return size;
     };
@@ -145,14 +148,14 @@ CheckpointSnapshot read_checkpoint(const std::string& path) {
                                                reason.substr(0, reason.find('\n')) + ")");
   }
   if (!value.isGenericDict()) {
-    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' holds a " + value.tagKind() +
-                                               ", not an asr-trainer checkpoint dict");
+    throw Error(codes::kCheckpointCorrupt,
+                "checkpoint '" + path + "' holds a " + value.tagKind() + ", not an asr-trainer checkpoint dict");
   }
   const auto dict = value.toGenericDict();
   for (const char* key : {"model", "optimizer", "global_step", "format_version"}) {
     if (!find(dict, key)) {
-      throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' has no '" + key +
-                                                 "' entry; not an asr-trainer checkpoint");
+      throw Error(codes::kCheckpointCorrupt,
+                  "checkpoint '" + path + "' has no '" + key + "' entry; not an asr-trainer checkpoint");
     }
   }
   const auto version = int_or(dict, "format_version", -1);
@@ -190,14 +193,13 @@ ModelConfig read_checkpoint_model_config(const std::string& path) {
   }
   const auto d = mc->toGenericDict();
   ModelConfig c;
-  c.n_mels = int_or(d, "n_mels", c.n_mels);
-  c.d_model = int_or(d, "d_model", c.d_model);
-  c.num_layers = int_or(d, "num_layers", c.num_layers);
-  c.num_heads = int_or(d, "num_heads", c.num_heads);
-  c.ffn_dim = int_or(d, "ffn_dim", c.ffn_dim);
-  c.conv_kernel = int_or(d, "conv_kernel", c.conv_kernel);
-  c.vocab_size = int_or(d, "vocab_size", c.vocab_size);
-  if (const auto* v = find(d, "dropout"); v && v->isDouble()) c.dropout = v->toDouble();
+  for_each_model_config_field(c, [&](const char* key, auto& field) {
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(field)>>) {
+      if (const auto* v = find(d, key); v && v->isDouble()) field = v->toDouble();
+    } else {
+      field = int_or(d, key, field);
+    }
+  });
   return c;
 }
 

@@ -73,8 +73,10 @@ class Accumulator {
     for (const auto& key : order_) {
       auto& slot = slots_.at(key);
       const auto tensor = model.at(key).toTensor();
-      if (slot.averaged) slot.value.add_(tensor.to(torch::kDouble));
-      else slot.value = tensor.clone();
+      if (slot.averaged)
+        slot.value.add_(tensor.to(torch::kDouble));
+      else
+        slot.value = tensor.clone();
     }
     ++count_;
   }
@@ -102,8 +104,8 @@ class Accumulator {
 
   void check(const Slot& slot, const torch::Tensor& tensor, const std::string& key, const std::string& path) const {
     if (slot.value.sizes() != tensor.sizes()) {
-      mismatch(path, "has '" + key + "' of shape " + shape_of(tensor) + " but '" + first_ + "' has " +
-                         shape_of(slot.value));
+      mismatch(path,
+               "has '" + key + "' of shape " + shape_of(tensor) + " but '" + first_ + "' has " + shape_of(slot.value));
     }
     if (slot.dtype != tensor.scalar_type()) {
       mismatch(path, "has '" + key + "' of dtype " + std::string(c10::toString(tensor.scalar_type())) + " but '" +

@@ -3,11 +3,15 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
+
+#include "asr/runtime.h"
 
 namespace asr {
 
@@ -15,32 +19,51 @@ namespace {
 
 class ComputeThread {
  public:
-  ComputeThread() : thread_([this] { loop(); }) { id_ = thread_.get_id(); }
+  ComputeThread() : thread_([this] { loop(); }) {
+    id_ = thread_.get_id();
+    // The thread's starting count, so that compute_thread_threads() never has to wait for it.
+    run([] {});
+  }
 
   bool is_current() const { return std::this_thread::get_id() == id_; }
 
   void run(const std::function<void()>& work) {
     if (is_current()) {
       work();
+      threads_.store(at::get_num_threads());
       return;
     }
-    Task task{&work};
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back(&task);
-    }
-    wake_.notify_one();
+    Task task(work);
+    enqueue(&task);
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return task.finished; });
     if (task.error) std::rethrow_exception(task.error);
   }
 
+  void post(std::function<void()> work) {
+    auto* task = new Task(std::move(work), /*detached=*/true);
+    enqueue(task);
+  }
+
+  int threads() const { return threads_.load(); }
+  void set_threads_seen(int threads) { threads_.store(threads); }
+
  private:
   struct Task {
-    const std::function<void()>* work;
+    explicit Task(std::function<void()> w, bool d = false) : work(std::move(w)), detached(d) {}
+    std::function<void()> work;
     std::exception_ptr error;
     bool finished = false;
+    bool detached = false;  // posted: nobody waits, the loop deletes it
   };
+
+  void enqueue(Task* task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(task);
+    }
+    wake_.notify_one();
+  }
 
   void loop() {
     for (;;) {
@@ -52,9 +75,14 @@ class ComputeThread {
         queue_.pop_front();
       }
       try {
-        (*task->work)();
+        task->work();
       } catch (...) {
         task->error = std::current_exception();
+      }
+      threads_.store(at::get_num_threads());
+      if (task->detached) {
+        delete task;
+        continue;
       }
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -67,6 +95,7 @@ class ComputeThread {
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   std::deque<Task*> queue_;
+  std::atomic<int> threads_{0};
   std::thread thread_;
   std::thread::id id_;
 };
@@ -81,6 +110,17 @@ ComputeThread& compute_thread() {
 }  // namespace
 
 void run_on_compute_thread(const std::function<void()>& work) { compute_thread().run(work); }
+
+void post_to_compute_thread(std::function<void()> work) { compute_thread().post(std::move(work)); }
+
+int compute_thread_threads() { return compute_thread().threads(); }
+
+int set_compute_thread_threads(int threads) {
+  const int count = thread_count(threads);
+  compute_thread().set_threads_seen(count);
+  post_to_compute_thread([count] { set_threads(count); });
+  return count;
+}
 
 bool on_compute_thread() { return compute_thread().is_current(); }
 

@@ -47,9 +47,7 @@ ASR_VECTOR_CLONES void hash_block(uint64_t seed, uint64_t block, uint32_t* bits)
 }
 
 // Elements whose 32 hash bits are >= threshold are kept: probability 1 - threshold / 2^32.
-uint32_t keep_threshold(double p) {
-  return static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0));
-}
+uint32_t keep_threshold(double p) { return static_cast<uint32_t>(std::min(p * 4294967296.0, 4294967295.0)); }
 
 // y = x * (bits >= threshold ? scale : 0) over one block, as straight-line loops the compiler vectorises.
 ASR_VECTOR_CLONES void mask_block(const uint32_t* bits, uint32_t threshold, float scale, const float* x, float* y,

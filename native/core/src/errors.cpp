@@ -4,7 +4,6 @@
 
 namespace asr {
 
-Error::Error(std::string code, const std::string& message)
-    : std::runtime_error(message), code_(std::move(code)) {}
+Error::Error(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
 
 }  // namespace asr

@@ -1,266 +1,24 @@
-// FeatureStore: computing features with worker threads and the one-file feature cache.
-//
-// Cache file layout (host byte order; the magic doubles as the byte-order check):
-//   header (64 bytes): magic "ASRFEAT1", u32 version, u32 num_mel_bins, u64 data_offset, u64 data_floats,
-//                      u64 index_offset, u64 index_bytes, u64 entry_count, u64 reserved
-//   data:   float32 features of every entry, each (frames, bins) row-major, starting at data_offset (64)
-//   index:  str settings, then per entry: str id, str wav_path, str text, str skip_reason,
-//           i64 wav_size, i64 wav_mtime_ns, i64 frames, i64 offset (floats from data_offset)
-//   (str = u32 length + bytes). The index sits after the data so that features can be streamed to disk as
-//   workers finish them, without holding a dataset's features in memory.
-#include <fcntl.h>
-#include <sys/mman.h>
+// FeatureStore: the usable utterances of a dataset with their features, computed by worker threads
+// (feature_workers.cpp) or reused from the cache file (feature_cache.h).
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <random>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "asr/audio.h"
-#include "asr/compute_thread.h"
 #include "asr/dataset.h"
 #include "asr/errors.h"
 #include "asr/vocab.h"
+#include "feature_cache.h"
+#include "feature_workers.h"
 
 namespace asr {
 
 namespace {
 
-constexpr char kMagic[8] = {'A', 'S', 'R', 'F', 'E', 'A', 'T', '1'};
-constexpr uint32_t kFormatVersion = 1;
-constexpr uint64_t kHeaderBytes = 64;
 // Normalisation is part of what is stored, so it is part of the settings key.
 constexpr const char* kNormalizationKey = " norm=utterance-meanvar-eps1e-5";
-
-struct Header {
-  char magic[8];
-  uint32_t version, num_mel_bins;
-  uint64_t data_offset, data_floats, index_offset, index_bytes, entry_count, reserved;
-};
-static_assert(sizeof(Header) == kHeaderBytes, "cache header must be 64 bytes");
-
-std::string errno_text() { return std::strerror(errno); }
-
-// One cache record: what identifies the input, and what was computed from it.
-struct Record {
-  std::string id, wav_path, text, skip_reason;
-  int64_t wav_size = -1, wav_mtime_ns = 0;  // -1: the WAV did not exist
-  int64_t frames = 0, offset = 0;
-  bool same_input(const Record& o) const {
-    return id == o.id && wav_path == o.wav_path && text == o.text && wav_size == o.wav_size &&
-           wav_mtime_ns == o.wav_mtime_ns;
-  }
-};
-
-struct Mapping {
-  const uint8_t* base = nullptr;
-  size_t bytes = 0;
-};
-
-std::shared_ptr<const Mapping> map_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return nullptr;
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kHeaderBytes)) {
-    ::close(fd);
-    return nullptr;
-  }
-  void* p = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) return nullptr;
-  auto* m = new Mapping{static_cast<const uint8_t*>(p), static_cast<size_t>(st.st_size)};
-  return std::shared_ptr<const Mapping>(m, [](const Mapping* mm) {
-    munmap(const_cast<uint8_t*>(mm->base), mm->bytes);
-    delete mm;
-  });
-}
-
-// A parsed cache file; `valid` is false for a missing, foreign, truncated or differently configured file,
-// which is then simply recomputed.
-struct CacheFile {
-  std::shared_ptr<const Mapping> mapping;
-  std::vector<Record> records;
-  std::unordered_map<std::string, size_t> by_id;
-  const float* data = nullptr;
-  bool valid = false;
-};
-
-class IndexReader {
- public:
-  IndexReader(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
-  bool str(std::string& out) {
-    uint32_t len = 0;
-    if (!raw(&len, sizeof len) || static_cast<size_t>(end_ - p_) < len) return false;
-    out.assign(reinterpret_cast<const char*>(p_), len);
-    p_ += len;
-    return true;
-  }
-  bool i64(int64_t& v) { return raw(&v, sizeof v); }
-  bool done() const { return p_ == end_; }
-
- private:
-  bool raw(void* out, size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) return false;
-    std::memcpy(out, p_, n);
-    p_ += n;
-    return true;
-  }
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
-
-CacheFile read_cache(const std::string& path, const std::string& settings, int64_t bins) {
-  CacheFile cache;
-  cache.mapping = map_file(path);
-  if (!cache.mapping) return cache;
-  Header h{};
-  std::memcpy(&h, cache.mapping->base, sizeof h);
-  const uint64_t size = cache.mapping->bytes;
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.version != kFormatVersion ||
-      h.num_mel_bins != static_cast<uint32_t>(bins) || h.data_offset != kHeaderBytes ||
-      h.data_floats > (size - h.data_offset) / sizeof(float) ||
-      h.index_offset != h.data_offset + h.data_floats * sizeof(float) || h.index_bytes > size - h.index_offset ||
-      h.index_offset + h.index_bytes != size) {
-    return cache;
-  }
-  IndexReader in(cache.mapping->base + h.index_offset, h.index_bytes);
-  std::string file_settings;
-  if (!in.str(file_settings) || file_settings != settings) return cache;
-  cache.records.resize(h.entry_count > 1u << 30 ? 0 : h.entry_count);
-  if (cache.records.size() != h.entry_count) return cache;
-  for (auto& r : cache.records) {
-    if (!in.str(r.id) || !in.str(r.wav_path) || !in.str(r.text) || !in.str(r.skip_reason) || !in.i64(r.wav_size) ||
-        !in.i64(r.wav_mtime_ns) || !in.i64(r.frames) || !in.i64(r.offset)) {
-      return cache;
-    }
-    if (r.frames < 0 || r.offset < 0 ||
-        static_cast<uint64_t>(r.offset) + static_cast<uint64_t>(r.frames) * bins > h.data_floats) {
-      return cache;
-    }
-  }
-  if (!in.done()) return cache;
-  for (size_t i = 0; i < cache.records.size(); ++i) cache.by_id.emplace(cache.records[i].id, i);
-  cache.data = reinterpret_cast<const float*>(cache.mapping->base + h.data_offset);
-  cache.valid = true;
-  return cache;
-}
-
-// Where computed features go: appended to the new cache file, or to memory for an uncached store.
-class FeatureSink {
- public:
-  virtual ~FeatureSink() = default;
-  virtual int64_t append(const float* data, int64_t count) = 0;  // returns the offset in floats
-};
-
-class MemorySink : public FeatureSink {
- public:
-  int64_t append(const float* data, int64_t count) override {
-    const auto offset = static_cast<int64_t>(buffer.size());
-    buffer.insert(buffer.end(), data, data + count);
-    return offset;
-  }
-  std::vector<float> buffer;
-};
-
-// Writes a new cache file under a temporary name; commit() makes it the cache atomically.
-class CacheWriter : public FeatureSink {
- public:
-  explicit CacheWriter(std::string path) : path_(std::move(path)) {
-    std::random_device rd;
-    tmp_path_ = path_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(rd());
-    fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("cannot create");
-    const Header placeholder{};
-    write_all(&placeholder, sizeof placeholder);
-  }
-  ~CacheWriter() override {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_path_.c_str());
-  }
-
-  int64_t append(const float* data, int64_t count) override {
-    const int64_t offset = floats_;
-    write_all(data, static_cast<size_t>(count) * sizeof(float));
-    floats_ += count;
-    return offset;
-  }
-
-  void commit(const std::string& settings, const std::vector<Record>& records, int64_t bins) {
-    std::string index;
-    const auto put_str = [&](const std::string& s) {
-      const auto len = static_cast<uint32_t>(s.size());
-      index.append(reinterpret_cast<const char*>(&len), sizeof len);
-      index.append(s);
-    };
-    const auto put_i64 = [&](int64_t v) { index.append(reinterpret_cast<const char*>(&v), sizeof v); };
-    put_str(settings);
-    for (const auto& r : records) {
-      put_str(r.id), put_str(r.wav_path), put_str(r.text), put_str(r.skip_reason);
-      put_i64(r.wav_size), put_i64(r.wav_mtime_ns), put_i64(r.frames), put_i64(r.offset);
-    }
-    write_all(index.data(), index.size());
-    Header h{};
-    std::memcpy(h.magic, kMagic, sizeof kMagic);
-    h.version = kFormatVersion;
-    h.num_mel_bins = static_cast<uint32_t>(bins);
-    h.data_offset = kHeaderBytes;
-    h.data_floats = static_cast<uint64_t>(floats_);
-    h.index_offset = kHeaderBytes + h.data_floats * sizeof(float);
-    h.index_bytes = index.size();
-    h.entry_count = records.size();
-    if (pwrite(fd_, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) fail("cannot write the header of");
-    if (fsync(fd_) != 0) fail("cannot fsync");
-    if (::close(fd_) != 0) {
-      fd_ = -1;
-      fail("cannot close");
-    }
-    fd_ = -1;
-    if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) fail("cannot rename into place");
-    committed_ = true;
-    // The rename is durable only once the folder entry is.
-    const std::string dir = std::filesystem::path(path_).parent_path().string();
-    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& what) {
-    throw Error(codes::kIo, what + " feature cache file '" + tmp_path_ + "': " + errno_text() +
-                                " (check that paths.cache is writable and the disk has space)");
-  }
-  void write_all(const void* data, size_t n) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail("cannot write");
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-
-  std::string path_, tmp_path_;
-  int fd_ = -1;
-  int64_t floats_ = 0;
-  bool committed_ = false;
-};
-
-// The outcome of computing one entry.
-struct Computed {
-  size_t job = 0;
-  std::string skip_reason;
-  torch::Tensor features;  // (frames, bins) normalised, contiguous float32; undefined when skipped
-};
 
 std::string text_skip_reason(const std::string& text) {
   if (text.empty()) return "empty text";
@@ -272,71 +30,14 @@ std::string text_skip_reason(const std::string& text) {
   return {};
 }
 
-// Runs compute(job) for every job on `threads` workers; the calling thread receives the results in
-// completion order through consume(), and reports progress.
-void run_workers(size_t jobs, int threads, const std::function<Computed(size_t)>& compute,
-                 const std::function<void(Computed&&)>& consume, const ProgressFn& progress) {
-  if (jobs == 0) return;
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const size_t n_workers = std::min<size_t>(jobs, static_cast<size_t>(threads > 0 ? threads : hw));
-  std::atomic<size_t> next{0};
-  std::atomic<bool> abort{false};
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::deque<Computed> results;
-  std::exception_ptr worker_error;
-
-  const auto work = [&] {
-    limit_this_thread_to_one_openmp_thread();
-    for (size_t job; !abort && (job = next++) < jobs;) {
-      try {
-        Computed c = compute(job);
-        c.job = job;
-        std::lock_guard<std::mutex> lock(mutex);
-        results.push_back(std::move(c));
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!worker_error) worker_error = std::current_exception();
-        abort = true;
-      }
-      cv.notify_one();
-    }
-  };
-  std::vector<std::thread> workers;
-  workers.reserve(n_workers);
-  for (size_t i = 0; i < n_workers; ++i) workers.emplace_back(work);
-
-  std::exception_ptr error;
-  try {
-    if (progress) progress(0, static_cast<int64_t>(jobs));
-    for (size_t done = 0; done < jobs;) {
-      std::deque<Computed> batch;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        cv.wait(lock, [&] { return !results.empty() || worker_error; });
-        if (worker_error) std::rethrow_exception(worker_error);
-        batch.swap(results);
-      }
-      for (auto& c : batch) consume(std::move(c));
-      done += batch.size();
-      if (progress) progress(static_cast<int64_t>(done), static_cast<int64_t>(jobs));
-    }
-  } catch (...) {
-    error = std::current_exception();
-    abort = true;
-  }
-  for (auto& t : workers) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
 int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-Computed features_of(const std::vector<float>& samples, const FbankOptions& fbank_opts) {
-  Computed c;
-  auto wave = torch::from_blob(const_cast<float*>(samples.data()), {static_cast<int64_t>(samples.size())},
-                               torch::kFloat32);
+ComputedEntry features_of(const std::vector<float>& samples, const FbankOptions& fbank_opts) {
+  ComputedEntry c;
+  auto wave =
+      torch::from_blob(const_cast<float*>(samples.data()), {static_cast<int64_t>(samples.size())}, torch::kFloat32);
   c.features = normalize_features(fbank(wave, fbank_opts)).contiguous();
   return c;
 }
@@ -345,7 +46,7 @@ Computed features_of(const std::vector<float>& samples, const FbankOptions& fban
 
 // Assembles a store from records whose features live at `data`.
 struct FeatureStoreBuilder {
-  static std::shared_ptr<FeatureStore> build(const std::vector<Record>& records, const float* data,
+  static std::shared_ptr<FeatureStore> build(const std::vector<CacheRecord>& records, const float* data,
                                              std::shared_ptr<const void> storage, int64_t bins, int64_t computed,
                                              int64_t cached, std::string cache_path) {
     std::shared_ptr<FeatureStore> store(new FeatureStore());
@@ -370,8 +71,8 @@ struct FeatureStoreBuilder {
       const int64_t out_frames = r.frames > 0 ? subsampled_length(r.frames) : 0;
       if (out_frames < static_cast<int64_t>(e.tokens.size())) {
         store->skipped_.emplace_back(r.id, "too short: " + std::to_string(std::max<int64_t>(out_frames, 0)) +
-                                               " frames after subsampling for " +
-                                               std::to_string(e.tokens.size()) + " tokens");
+                                               " frames after subsampling for " + std::to_string(e.tokens.size()) +
+                                               " tokens");
         continue;
       }
       store->entries_.push_back(std::move(e));
@@ -416,11 +117,11 @@ std::shared_ptr<FeatureStore> FeatureStore::open(const std::vector<UtteranceSpec
   }
 
   // Identify each utterance's input; reuse the cached record when it matches.
-  std::vector<Record> records(specs.size());
+  std::vector<CacheRecord> records(specs.size());
   std::vector<bool> from_old(specs.size(), false);
   std::vector<size_t> jobs;
   for (size_t i = 0; i < specs.size(); ++i) {
-    Record& r = records[i];
+    CacheRecord& r = records[i];
     r.id = specs[i].id;
     r.wav_path = specs[i].wav_path;
     r.text = specs[i].text;
@@ -463,9 +164,9 @@ std::shared_ptr<FeatureStore> FeatureStore::open(const std::vector<UtteranceSpec
   }
 
   const FbankOptions fbank_opts = opts.fbank;
-  const auto compute = [&](size_t job) -> Computed {
-    const Record& r = records[jobs[job]];
-    Computed c;
+  const auto compute = [&](size_t job) -> ComputedEntry {
+    const CacheRecord& r = records[jobs[job]];
+    ComputedEntry c;
     if (auto reason = text_skip_reason(r.text); !reason.empty()) {
       c.skip_reason = reason;
     } else if (r.wav_size < 0) {
@@ -487,8 +188,8 @@ std::shared_ptr<FeatureStore> FeatureStore::open(const std::vector<UtteranceSpec
     }
     return c;
   };
-  const auto consume = [&](Computed&& c) {
-    Record& r = records[jobs[c.job]];
+  const auto consume = [&](ComputedEntry&& c) {
+    CacheRecord& r = records[jobs[c.job]];
     r.skip_reason = c.skip_reason;
     r.frames = c.features.defined() ? c.features.size(0) : 0;
     r.offset = r.frames > 0 ? sink->append(c.features.data_ptr<float>(), r.frames * bins) : 0;
@@ -516,22 +217,21 @@ std::shared_ptr<FeatureStore> FeatureStore::from_audio(const std::vector<std::st
                                                        const FbankOptions& fbank_opts) {
   if (ids.size() != samples16k.size() || ids.size() != texts.size()) {
     throw Error(codes::kInvalidArgument, "from_audio needs as many sample arrays and texts as ids, got " +
-                                             std::to_string(ids.size()) + " ids, " +
-                                             std::to_string(samples16k.size()) + " sample arrays, " +
-                                             std::to_string(texts.size()) + " texts");
+                                             std::to_string(ids.size()) + " ids, " + std::to_string(samples16k.size()) +
+                                             " sample arrays, " + std::to_string(texts.size()) + " texts");
   }
   FeatureStoreBuilder::check_ids(ids);
   const int64_t bins = fbank_opts.num_mel_bins;
-  std::vector<Record> records(ids.size());
+  std::vector<CacheRecord> records(ids.size());
   std::vector<float> buffer;
   for (size_t i = 0; i < ids.size(); ++i) {
-    Record& r = records[i];
+    CacheRecord& r = records[i];
     r.id = ids[i];
     r.text = texts[i];
     r.skip_reason = text_skip_reason(r.text);
     if (r.skip_reason.empty() && samples16k[i].empty()) r.skip_reason = "empty audio";
     if (!r.skip_reason.empty()) continue;
-    Computed c = features_of(samples16k[i], fbank_opts);
+    ComputedEntry c = features_of(samples16k[i], fbank_opts);
     r.frames = c.features.size(0);
     r.offset = static_cast<int64_t>(buffer.size());
     const float* p = c.features.data_ptr<float>();
@@ -540,6 +240,21 @@ std::shared_ptr<FeatureStore> FeatureStore::from_audio(const std::vector<std::st
   auto storage = std::make_shared<std::vector<float>>(std::move(buffer));
   const float* data = storage->data();
   return FeatureStoreBuilder::build(records, data, storage, bins, static_cast<int64_t>(ids.size()), 0, "");
+}
+
+std::shared_ptr<FeatureStore> FeatureStore::from_audio_at_rates(const std::vector<std::string>& ids,
+                                                                std::vector<std::vector<float>> samples,
+                                                                const std::vector<double>& sample_rates,
+                                                                const std::vector<std::string>& texts,
+                                                                FbankOptions fbank_opts) {
+  if (sample_rates.size() != samples.size()) {
+    throw Error(codes::kInvalidArgument, "from_audio needs a sample rate per sample array, got " +
+                                             std::to_string(sample_rates.size()) + " rates for " +
+                                             std::to_string(samples.size()) + " sample arrays");
+  }
+  for (size_t i = 0; i < samples.size(); ++i) samples[i] = to_model_rate(std::move(samples[i]), sample_rates[i]);
+  fbank_opts.sample_rate = kModelSampleRate;
+  return from_audio(ids, samples, texts, fbank_opts);
 }
 
 const FeatureStore::Entry& FeatureStore::at(int64_t i) const {

@@ -4,7 +4,9 @@
 #include <limits>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
+#include "asr/audio.h"
 #include "asr/errors.h"
 
 namespace asr {
@@ -16,14 +18,10 @@ double mel_scale(double hz) { return 1127.0 * std::log(1.0 + hz / 700.0); }
 int64_t window_samples(const FbankOptions& o) {
   return static_cast<int64_t>(o.sample_rate * o.frame_length_ms * 0.001);
 }
-int64_t shift_samples(const FbankOptions& o) {
-  return static_cast<int64_t>(o.sample_rate * o.frame_shift_ms * 0.001);
-}
+int64_t shift_samples(const FbankOptions& o) { return static_cast<int64_t>(o.sample_rate * o.frame_shift_ms * 0.001); }
 
 void validate(const FbankOptions& o) {
-  const auto fail = [](const std::string& what) {
-    throw Error(codes::kInvalidArgument, "fbank options: " + what);
-  };
+  const auto fail = [](const std::string& what) { throw Error(codes::kInvalidArgument, "fbank options: " + what); };
   if (!(o.sample_rate > 0)) fail("sample_rate must be positive");
   if (window_samples(o) < 2) fail("frame_length_ms gives a window of fewer than 2 samples");
   if (shift_samples(o) < 1) fail("frame_shift_ms gives a shift of less than 1 sample");
@@ -61,9 +59,7 @@ torch::Tensor mel_banks(const FbankOptions& o) {
 }
 
 // Kaldi's "povey" window: a Hann window raised to 0.85, non-periodic.
-torch::Tensor povey_window(int64_t n) {
-  return torch::hann_window(n, /*periodic=*/false, torch::kFloat32).pow(0.85);
-}
+torch::Tensor povey_window(int64_t n) { return torch::hann_window(n, /*periodic=*/false, torch::kFloat32).pow(0.85); }
 
 // The filter bank and window depend only on the options; fbank runs on many worker threads, so the
 // constants are built once per options and shared.
@@ -97,6 +93,12 @@ std::string FbankOptions::cache_key() const {
     << " shift=" << frame_shift_ms << " preemph=" << preemphasis << " dither=" << dither << " nfft=" << n_fft
     << " dc=" << remove_dc_offset << " snip=" << snip_edges << " low=" << low_freq << " high=" << high_freq;
   return s.str();
+}
+
+torch::Tensor fbank_of_audio(std::vector<float> samples, double sample_rate, FbankOptions opts) {
+  std::vector<float> wave = to_model_rate(std::move(samples), sample_rate);
+  opts.sample_rate = kModelSampleRate;
+  return fbank(torch::from_blob(wave.data(), {static_cast<int64_t>(wave.size())}, torch::kFloat32), opts).contiguous();
 }
 
 int64_t fbank_frames(int64_t num_samples, const FbankOptions& opts) {

@@ -30,20 +30,29 @@ ModelConfig model_preset(const std::string& name) {
 }
 
 void validate_model_config(const ModelConfig& c) {
-  auto fail = [](const std::string& what) {
-    throw Error(codes::kInvalidArgument, "invalid model config: " + what);
-  };
+  auto fail = [](const std::string& what) { throw Error(codes::kInvalidArgument, "invalid model config: " + what); };
   if (c.n_mels < 7) fail("n_mels must be >= 7 (two stride-2 3x3 convolutions), got " + std::to_string(c.n_mels));
   if (c.d_model <= 0) fail("d_model must be > 0, got " + std::to_string(c.d_model));
   if (c.num_layers < 0) fail("num_layers must be >= 0, got " + std::to_string(c.num_layers));
   if (c.num_heads <= 0 || c.d_model % c.num_heads != 0)
-    fail("d_model (" + std::to_string(c.d_model) + ") must be a multiple of num_heads (" +
-         std::to_string(c.num_heads) + ")");
+    fail("d_model (" + std::to_string(c.d_model) + ") must be a multiple of num_heads (" + std::to_string(c.num_heads) +
+         ")");
   if (c.ffn_dim <= 0) fail("ffn_dim must be > 0, got " + std::to_string(c.ffn_dim));
   if (c.conv_kernel <= 0 || c.conv_kernel % 2 == 0)
     fail("conv_kernel must be odd (for 'same' padding), got " + std::to_string(c.conv_kernel));
   if (c.vocab_size < 2) fail("vocab_size must be >= 2, got " + std::to_string(c.vocab_size));
   if (!(c.dropout >= 0.0 && c.dropout < 1.0)) fail("dropout must be in [0, 1), got " + std::to_string(c.dropout));
+}
+
+int64_t parameter_count(const ModelConfig& c) {
+  const int64_t d = c.d_model, h = c.ffn_dim;
+  const int64_t layer_norm = 2 * d;
+  const int64_t subsampling = (9 * d + d) + (9 * d * d + d) + (d * subsampled_length(c.n_mels) * d + d);
+  const int64_t feed_forward = layer_norm + (d * h + h) + (h * d + d);
+  const int64_t attention = layer_norm + (3 * d * d + 3 * d) + (d * d + d);
+  const int64_t convolution = layer_norm + (2 * d * d + 2 * d) + (d * c.conv_kernel + d) + 2 * d + (d * d + d);
+  const int64_t layer = 2 * feed_forward + attention + convolution + layer_norm;
+  return subsampling + c.num_layers * layer + (d * c.vocab_size + c.vocab_size);
 }
 
 torch::Tensor subsampled_lengths(const torch::Tensor& frames) {
@@ -76,7 +85,7 @@ torch::Tensor Conv2dSubsamplingImpl::forward(const torch::Tensor& features) {
   // Conv2d reports). fp32 on CPU: see CpuAutocastOff (precision.h).
   CpuAutocastOff fp32_on_cpu;
   auto x = conv1_->forward(features.unsqueeze(1)).relu_();  // (B, d, T/2, F/2)
-  x = conv2_->forward(x).relu_();                            // (B, d, T', F')
+  x = conv2_->forward(x).relu_();                           // (B, d, T', F')
   const auto b = x.size(0), d = x.size(1), t = x.size(2), f = x.size(3);
   return torch::linear(x.transpose(1, 2).reshape({b, t, d * f}), out_->weight, out_->bias);
 }
@@ -91,16 +100,12 @@ namespace {
 class FeedForwardImpl : public torch::nn::Module {
  public:
   FeedForwardImpl(int64_t d, int64_t hidden, double dropout)
-      : norm_(torch::nn::LayerNormOptions({d})),
-        up_(d, hidden),
-        drop1_(dropout),
-        down_(hidden, d),
-        drop2_(dropout) {
+      : norm_(torch::nn::LayerNormOptions({d})), up_(d, hidden), drop1_(dropout), down_(hidden, d), drop2_(dropout) {
     register_module("sequential", torch::nn::Sequential(norm_, up_, torch::nn::SiLU(), drop1_, down_, drop2_));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    return drop2_(torch::linear(drop1_(F::silu(torch::linear(norm_(x), up_->weight, up_->bias))), down_->weight,
-                                down_->bias));
+    return drop2_(
+        torch::linear(drop1_(F::silu(torch::linear(norm_(x), up_->weight, up_->bias))), down_->weight, down_->bias));
   }
 
  private:
@@ -132,8 +137,8 @@ class SelfAttentionImpl : public torch::nn::Module {
     auto q = (qkv[0] * (1.0 / std::sqrt(static_cast<double>(hd)))).reshape({b * heads_, t, hd});
     auto k = qkv[1].reshape({b * heads_, t, hd});
     auto v = qkv[2].reshape({b * heads_, t, hd});
-    auto scores = key_bias.defined() ? torch::baddbmm(key_bias, q, k.transpose(1, 2))
-                                     : torch::bmm(q, k.transpose(1, 2));
+    auto scores =
+        key_bias.defined() ? torch::baddbmm(key_bias, q, k.transpose(1, 2)) : torch::bmm(q, k.transpose(1, 2));
     auto attn = torch::softmax(scores, -1);
     attn = hashed_dropout(attn, dropout_, is_training());
     auto ctx = torch::bmm(attn, v).view({b, heads_, t, hd}).permute({0, 2, 1, 3}).reshape({b, t, d});
@@ -164,9 +169,9 @@ class ConvolutionModuleImpl : public torch::nn::Module {
         pad_((kernel - 1) / 2),
         groups_(d) {
     register_module("layer_norm", norm_);
-    register_module("sequential", torch::nn::Sequential(pointwise1_, torch::nn::GLU(torch::nn::GLUOptions(1)),
-                                                        depthwise_, batch_norm_, torch::nn::SiLU(), pointwise2_,
-                                                        drop_));
+    register_module("sequential",
+                    torch::nn::Sequential(pointwise1_, torch::nn::GLU(torch::nn::GLUOptions(1)), depthwise_,
+                                          batch_norm_, torch::nn::SiLU(), pointwise2_, drop_));
   }
   // x (B, T, D); pad (B, T, 1) bool, true on padded frames, or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pad) {

@@ -37,9 +37,7 @@ struct Geometry {
   int64_t plane() const { return pixels() * 2 * channels; }
   // Column 2's view of the last pixel of plane 1 reads C values past it.
   int64_t buffer_size() const { return 2 * plane() + channels; }
-  int64_t kernel_row_offset(int64_t i) const {
-    return i == 1 ? plane() : i == 2 ? ww_count * 2 * channels : 0;
-  }
+  int64_t kernel_row_offset(int64_t i) const { return i == 1 ? plane() : i == 2 ? ww_count * 2 * channels : 0; }
   // Kernel columns 0 and 1 (M x 2C), or column 2 (M x C), of kernel row i, as a view of `buffer`.
   Tensor columns_01(const Tensor& buffer, int64_t i) const {
     return buffer.as_strided({pixels(), 2 * channels}, {2 * channels, 1}, kernel_row_offset(i));
@@ -57,17 +55,16 @@ Tensor first_conv_patches(const Tensor& features, const Geometry& g) {
   const auto t = std::min(g.frames, tp), f = std::min(g.mels, mp);
   padded.narrow(1, 0, t).narrow(2, 0, f).copy_(features.narrow(1, 0, t).narrow(2, 0, f));
   // Buffer position (pr, b, hh, ww, pc) is h's (2hh+pr, 2ww+pc), whose patch starts at (4hh+2pr, 4ww+2pc).
-  auto patches = padded.as_strided({2, g.batch, g.hh_count, g.ww_count, 2, 3, 3},
-                                   {2 * mp, tp * mp, 4 * mp, 4, 2, mp, 1})
-                     .reshape({2, g.batch, g.hh_count, g.ww_count, 2, 9});
+  auto patches =
+      padded.as_strided({2, g.batch, g.hh_count, g.ww_count, 2, 3, 3}, {2 * mp, tp * mp, 4 * mp, 4, 2, mp, 1})
+          .reshape({2, g.batch, g.hh_count, g.ww_count, 2, 9});
   auto valid = torch::zeros({2, 1, g.hh_count, g.ww_count, 2, 1}, features.options());
   for (int64_t pr = 0; pr < 2; ++pr) {
     for (int64_t pc = 0; pc < 2; ++pc) {
       valid[pr][0].narrow(0, 0, (g.t1 - pr + 1) / 2).narrow(1, 0, (g.f1 - pc + 1) / 2).select(2, pc).fill_(1);
     }
   }
-  return (torch::cat({patches, torch::ones_like(valid).expand({2, g.batch, g.hh_count, g.ww_count, 2, 1})}, -1) *
-          valid)
+  return (torch::cat({patches, torch::ones_like(valid).expand({2, g.batch, g.hh_count, g.ww_count, 2, 1})}, -1) * valid)
       .view({-1, 10});
 }
 
@@ -124,7 +121,7 @@ class SubsamplingConvolutions : public torch::autograd::Function<SubsamplingConv
     }
 
     auto kernel = w2.permute({2, 3, 1, 0}).contiguous().to(compute);  // (row, column, C in, C out)
-    Tensor out;  // (M, C) float32
+    Tensor out;                                                       // (M, C) float32
     for (int64_t i = 0; i < 3; ++i) {
       const auto k01 = kernel[i].narrow(0, 0, 2).view({2 * c, c});
       const auto k2 = kernel[i][2];
@@ -240,18 +237,16 @@ Tensor subsampling_convolutions_cpu(const Tensor& features, const Tensor& conv1_
   check_features(features, compute);
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
   auto h = FirstConvolution::apply(features.detach().to(torch::kFloat), conv1_weight, conv1_bias);
-  auto y = at::conv2d(h.permute({0, 3, 1, 2}), conv2_weight.contiguous(at::MemoryFormat::ChannelsLast),
-                      conv2_bias, /*stride=*/2)
+  auto y = at::conv2d(h.permute({0, 3, 1, 2}), conv2_weight.contiguous(at::MemoryFormat::ChannelsLast), conv2_bias,
+                      /*stride=*/2)
                .relu_();
   return y.permute({0, 2, 3, 1});  // (B, T', F', C), contiguous: oneDNN keeps the input's channels-last layout
 }
 
-Tensor subsampling_convolutions_as_gemms(const Tensor& features, const Tensor& conv1_weight,
-                                         const Tensor& conv1_bias, const Tensor& conv2_weight,
-                                         const Tensor& conv2_bias, at::ScalarType compute) {
+Tensor subsampling_convolutions_as_gemms(const Tensor& features, const Tensor& conv1_weight, const Tensor& conv1_bias,
+                                         const Tensor& conv2_weight, const Tensor& conv2_bias, at::ScalarType compute) {
   check_features(features, compute);
-  return SubsamplingConvolutions::apply(features.detach(), conv1_weight, conv1_bias, conv2_weight, conv2_bias,
-                                        compute);
+  return SubsamplingConvolutions::apply(features.detach(), conv1_weight, conv1_bias, conv2_weight, conv2_bias, compute);
 }
 
 }  // namespace asr

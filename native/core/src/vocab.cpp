@@ -17,8 +17,8 @@ std::vector<int64_t> encode_text(const std::string& normalized) {
       ids.push_back(3 + (c - 'a'));
     } else {
       throw Error(codes::kInvalidArgument,
-                  "character " + std::to_string(static_cast<unsigned char>(c)) + " at position " +
-                      std::to_string(i) + " of '" + normalized +
+                  "character " + std::to_string(static_cast<unsigned char>(c)) + " at position " + std::to_string(i) +
+                      " of '" + normalized +
                       "' is outside the vocabulary (a-z, apostrophe, space); normalise the text first");
     }
   }

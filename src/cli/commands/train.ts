@@ -1,7 +1,8 @@
 /** `asr-trainer train`: one TrainingRun in this process, with progress output and graceful Ctrl-C. */
 
 import { loadConfig } from '../../config/index.js';
-import { TrainingRun, type TrainRequest } from '../../training/index.js';
+import type { TrainRequest } from '../../contract/index.js';
+import { TrainingRun } from '../../training/index.js';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../exit.js';
 import { ProgressReporter } from '../progress.js';
 
@@ -32,7 +33,10 @@ export function trainRequestFrom(options: TrainOptions): TrainRequest {
 
 export async function trainCommand(options: TrainOptions): Promise<number> {
   const config = loadConfig({ path: options.config });
-  const reporter = new ProgressReporter(process.stdout, { tty: process.stdout.isTTY === true, verbose: options.verbose });
+  const reporter = new ProgressReporter(process.stdout, {
+    tty: process.stdout.isTTY === true,
+    verbose: options.verbose,
+  });
 
   let run: TrainingRun | null = null;
   let interrupted = false;

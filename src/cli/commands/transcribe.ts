@@ -29,7 +29,11 @@ export async function transcribeCommand(files: string[], options: TranscribeOpti
   const results = await transcriber.transcribeFiles(files);
   if (options.json) {
     process.stdout.write(
-      JSON.stringify({ checkpoint: transcriber.checkpoint, results: results.map((r) => ({ file: r.id, text: r.text })) }, null, 2) + '\n',
+      JSON.stringify(
+        { checkpoint: transcriber.checkpoint, results: results.map((r) => ({ file: r.id, text: r.text })) },
+        null,
+        2,
+      ) + '\n',
     );
     return;
   }

@@ -4,7 +4,7 @@ import type { AsrConfig } from '../../config/schema.js';
 import { modelDimensionsOf } from '../../config/models.js';
 import { datasetAvailability } from '../../data/dataset.js';
 import type { TrainingSupervisor } from '../../training/supervisor.js';
-import { ErrorSchema } from '../schemas.js';
+import { ErrorBodySchema } from '../../contract/index.js';
 
 const DatasetSchema = Type.Object({
   name: Type.String(),
@@ -33,7 +33,7 @@ export function catalogRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
         schema: {
           summary: 'Configured datasets and whether their folders are present',
           tags: ['catalog'],
-          response: { 200: Type.Object({ datasets: Type.Array(DatasetSchema) }), 401: ErrorSchema },
+          response: { 200: Type.Object({ datasets: Type.Array(DatasetSchema) }), 401: ErrorBodySchema },
         },
       },
       async () => ({
@@ -47,7 +47,7 @@ export function catalogRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
         schema: {
           summary: 'Configured models and their resolved dimensions',
           tags: ['catalog'],
-          response: { 200: Type.Object({ models: Type.Array(ModelSchema) }), 401: ErrorSchema },
+          response: { 200: Type.Object({ models: Type.Array(ModelSchema) }), 401: ErrorBodySchema },
         },
       },
       async () => ({
@@ -70,7 +70,11 @@ export function catalogRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
           },
         },
       },
-      async () => ({ status: 'ok' as const, uptime_s: (Date.now() - startedAt) / 1000, training_state: supervisor.status().state }),
+      async () => ({
+        status: 'ok' as const,
+        uptime_s: (Date.now() - startedAt) / 1000,
+        training_state: supervisor.status().state,
+      }),
     );
   };
 }

@@ -2,28 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CheckpointStore } from '../../checkpoints/index.js';
 import type { AsrConfig } from '../../config/schema.js';
-import { ErrorSchema } from '../schemas.js';
-
-const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '^[a-z0-9][a-z0-9_.-]*$' });
-
-const CheckpointSchema = Type.Object({
-  name: Type.String(),
-  model_name: Type.String(),
-  dataset_name: Type.String(),
-  kind: Type.Union([Type.Literal('epoch'), Type.Literal('step')]),
-  epoch: Type.Integer(),
-  step: Type.Integer({ description: 'batches done inside epoch' }),
-  global_step: Type.Union([Type.Integer(), Type.Null()]),
-  size_mb: Type.Number(),
-  created_at: Type.String(),
-  metrics: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
-    description: 'val_loss, val_cer, val_wer (fractions) at an epoch end',
-  }),
-  is_latest: Type.Boolean(),
-  is_best: Type.Boolean(),
-  valid: Type.Boolean({ description: 'false: incomplete or corrupt (no valid sidecar); resume skips it' }),
-  problem: Type.Optional(Type.String()),
-});
+import { CheckpointListSchema, CheckpointNameSchema, ErrorBodySchema, NameSchema } from '../../contract/index.js';
 
 export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
   const store = new CheckpointStore({ dir: config.paths.checkpoints });
@@ -35,19 +14,13 @@ export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
           summary: 'Checkpoints, newest first (optionally of one model and/or dataset)',
           tags: ['checkpoints'],
           querystring: Type.Object(
-            { model_name: Type.Optional(Name), dataset_name: Type.Optional(Name) },
+            { model_name: Type.Optional(NameSchema()), dataset_name: Type.Optional(NameSchema()) },
             { additionalProperties: false },
           ),
           response: {
-            200: Type.Object({
-              checkpoints: Type.Array(CheckpointSchema),
-              broken_links: Type.Array(
-                Type.Object({ name: Type.String(), target: Type.String(), valid: Type.Literal(false), problem: Type.String() }),
-                { description: 'latest/best links that lead nowhere or out of the folder (resume never follows them)' },
-              ),
-            }),
-            400: ErrorSchema,
-            401: ErrorSchema,
+            200: CheckpointListSchema,
+            400: ErrorBodySchema,
+            401: ErrorBodySchema,
           },
         },
       },
@@ -70,11 +43,37 @@ export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
             metrics: e.metrics,
             is_latest: e.is_latest,
             is_best: e.is_best,
+            run_id: e.run_id,
+            resumed_from: e.resumed_from,
+            pinned: e.pinned,
             valid: e.valid,
             ...(e.problem ? { problem: e.problem } : {}),
           })),
         };
       },
     );
+
+    for (const action of ['pin', 'unpin'] as const) {
+      app.post(
+        `/api/checkpoints/:name/${action}`,
+        {
+          schema: {
+            summary:
+              action === 'pin'
+                ? 'Pin a checkpoint: retention never deletes it'
+                : 'Unpin a checkpoint: retention treats it like any other',
+            tags: ['checkpoints'],
+            params: Type.Object({ name: CheckpointNameSchema() }),
+            response: {
+              200: Type.Object({ name: Type.String(), pinned: Type.Boolean() }),
+              400: ErrorBodySchema,
+              401: ErrorBodySchema,
+              404: ErrorBodySchema,
+            },
+          },
+        },
+        async (request) => store.setPinned(request.params.name, action === 'pin'),
+      );
+    }
   };
 }

@@ -5,9 +5,7 @@ import { runConfigSnapshot } from '../../config/snapshot.js';
 import { AsrTrainerError } from '../../errors.js';
 import { MetricsLog, readMetricsHistory } from '../../training/metrics-log.js';
 import type { TrainingSupervisor } from '../../training/supervisor.js';
-import { ErrorSchema } from '../schemas.js';
-
-const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+import { ErrorBodySchema, NameSchema } from '../../contract/index.js';
 
 export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -16,10 +14,11 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
       {
         schema: {
           summary: "A model/dataset pair's metrics.jsonl: step lines (loss, lr) and epoch lines (val loss, CER, WER)",
-          description: 'Defaults to the pair of the current or last run. Lines a resume from an older checkpoint replaced are left out.',
+          description:
+            'Defaults to the pair of the current or last run. Lines a resume from an older checkpoint replaced are left out.',
           tags: ['metrics'],
           querystring: Type.Object(
-            { model_name: Type.Optional(Name), dataset_name: Type.Optional(Name) },
+            { model_name: Type.Optional(NameSchema()), dataset_name: Type.Optional(NameSchema()) },
             { additionalProperties: false },
           ),
           response: {
@@ -28,8 +27,8 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
               dataset_name: Type.String(),
               records: Type.Array(Type.Record(Type.String(), Type.Unknown())),
             }),
-            400: ErrorSchema,
-            401: ErrorSchema,
+            400: ErrorBodySchema,
+            401: ErrorBodySchema,
           },
         },
       },
@@ -38,7 +37,10 @@ export function metricsRoutes(config: AsrConfig, supervisor: TrainingSupervisor)
         const model = request.query.model_name ?? status.model_name;
         const dataset = request.query.dataset_name ?? status.dataset_name;
         if (!model || !dataset) {
-          throw new AsrTrainerError('E_INVALID_ARGUMENT', 'Give model_name and dataset_name (no run yet to default to)');
+          throw new AsrTrainerError(
+            'E_INVALID_ARGUMENT',
+            'Give model_name and dataset_name (no run yet to default to)',
+          );
         }
         // Only configured pairs: an unknown name is a 400 that lists the known ones, not an empty history.
         runConfigSnapshot(config, model, dataset);

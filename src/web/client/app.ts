@@ -13,7 +13,15 @@ import { LogPanel } from './log-panel.js';
 import { EventStream, type ConnectionState } from './socket.js';
 import { isActive, StatusPanel } from './status-panel.js';
 import { TrainForm, type StartKind } from './train-form.js';
-import type { CheckpointInfo, EpochMetrics, Progress, ServerMessage, StartRequest, StartResponse, TrainStatus } from './types.js';
+import type {
+  CheckpointInfo,
+  EpochMetrics,
+  Progress,
+  ServerMessage,
+  StartRequest,
+  StartResponse,
+  TrainStatus,
+} from './types.js';
 
 class Dashboard {
   private readonly charts = new TrainingCharts(element('loss-chart'), element('cer-chart'));
@@ -166,7 +174,13 @@ class Dashboard {
 
   private applyProgress(progress: Progress): void {
     if (this.status) {
-      this.status = { ...this.status, epoch: progress.epoch, step: progress.step, loss: progress.loss, lr: progress.lr };
+      this.status = {
+        ...this.status,
+        epoch: progress.epoch,
+        step: progress.step,
+        loss: progress.loss,
+        lr: progress.lr,
+      };
     }
     this.statusPanel.showProgress(progress, this.status?.epochs ?? null);
     if (this.isShown(this.status)) {
@@ -183,7 +197,9 @@ class Dashboard {
 
   /** Live points belong on the curves only when the running pair is the one on screen. */
   private isShown(status: TrainStatus | null): boolean {
-    return !status?.model_name || (status.model_name === this.shown?.model && status.dataset_name === this.shown?.dataset);
+    return (
+      !status?.model_name || (status.model_name === this.shown?.model && status.dataset_name === this.shown?.dataset)
+    );
   }
 
   private reportError(err: unknown): void {

@@ -73,7 +73,9 @@ class Curve {
         height: 220,
         scales: { x: { time: false } },
         axes: [
-          this.integerX ? { label: this.xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : { label: this.xLabel },
+          this.integerX
+            ? { label: this.xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }
+            : { label: this.xLabel },
           { label: this.yLabel },
         ],
         series: [

@@ -13,7 +13,11 @@ export function isActive(status: TrainStatus): boolean {
 function describeFailure(error: TrainStatus['error']): string {
   if (!error) return '';
   if (typeof error === 'string') return error;
-  const how = error.signal ? ` (signal ${error.signal})` : error.exit_code != null ? ` (exit code ${error.exit_code})` : '';
+  const how = error.signal
+    ? ` (signal ${error.signal})`
+    : error.exit_code != null
+      ? ` (exit code ${error.exit_code})`
+      : '';
   const tail = error.last_logs?.length ? `\n${error.last_logs.join('\n')}` : '';
   return `${error.message}${error.code ? ` [${error.code}]` : ''}${how}${tail}`;
 }

@@ -25,6 +25,10 @@ Audio read_audio(const std::string& path);
 // non-positive rate.
 std::vector<float> resample(const std::vector<float>& samples, double from_hz, double to_hz);
 
+// The samples at the model's rate: resampled unless `sample_rate` is kModelSampleRate already (E_INVALID_ARGUMENT
+// for a non-positive rate).
+std::vector<float> to_model_rate(std::vector<float> samples, double sample_rate);
+
 // read_audio + resample to kModelSampleRate.
 std::vector<float> load_audio_16k(const std::string& path);
 

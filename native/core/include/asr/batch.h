@@ -8,12 +8,12 @@
 namespace asr {
 
 struct Batch {
-  torch::Tensor features;         // (B, T, n_mels) float32, per-utterance normalised, zero padded
-  torch::Tensor feature_lengths;  // (B) int64, valid frames of each row
-  torch::Tensor targets;          // (B, L) int64 token ids (vocab.h), padded with 0 (blank)
-  torch::Tensor target_lengths;   // (B) int64
-  std::vector<std::string> ids;   // utterance ids, for logs and transcripts
-  std::vector<std::string> texts; // normalised reference transcripts, for CER/WER
+  torch::Tensor features;          // (B, T, n_mels) float32, per-utterance normalised, zero padded
+  torch::Tensor feature_lengths;   // (B) int64, valid frames of each row
+  torch::Tensor targets;           // (B, L) int64 token ids (vocab.h), padded with 0 (blank)
+  torch::Tensor target_lengths;    // (B) int64
+  std::vector<std::string> ids;    // utterance ids, for logs and transcripts
+  std::vector<std::string> texts;  // normalised reference transcripts, for CER/WER
 };
 
 // Frames left after the two stride-2 3x3 convolutions of the subsampling front end.

@@ -16,6 +16,19 @@ namespace asr {
 // (from inside `work`), it runs `work` inline.
 void run_on_compute_thread(const std::function<void()>& work);
 
+// Queues `work` on the compute thread and returns at once; it runs after everything queued before it. An
+// exception it throws is dropped, so it should not throw.
+void post_to_compute_thread(std::function<void()> work);
+
+// The compute thread's intra-op thread count as last seen there (when it started and after each piece of
+// work), or as last set by set_compute_thread_threads: answered without waiting for the thread, which may
+// be busy with a whole training call.
+int compute_thread_threads();
+
+// Sets the compute thread's intra-op threads (0: all cores; E_INVALID_ARGUMENT below 0) without waiting:
+// the count is applied before any work queued after this call. Returns the count set.
+int set_compute_thread_threads(int threads);
+
 // Whether the calling thread is the compute thread.
 bool on_compute_thread();
 

@@ -26,7 +26,7 @@ struct UtteranceSpec {
 };
 
 struct FeatureStoreOptions {
-  std::string cache_dir;                 // created if missing; empty: compute in memory, no cache file
+  std::string cache_dir;                // created if missing; empty: compute in memory, no cache file
   std::string cache_name = "features";  // file <cache_dir>/<cache_name>.fbank — one per dataset/split
   FbankOptions fbank;
   int threads = 0;  // worker threads computing features; 0: all cores
@@ -52,8 +52,8 @@ class FeatureStore {
   // "text outside the vocabulary: <cause>", "too short: <T'> frames after subsampling for <L> tokens".
   // Throws asr::Error(E_IO) when the cache cannot be written, E_INVALID_ARGUMENT for bad options or
   // duplicate ids.
-  static std::shared_ptr<FeatureStore> open(const std::vector<UtteranceSpec>& specs,
-                                            const FeatureStoreOptions& opts, ProgressFn progress = {});
+  static std::shared_ptr<FeatureStore> open(const std::vector<UtteranceSpec>& specs, const FeatureStoreOptions& opts,
+                                            ProgressFn progress = {});
 
   // In memory, no cache: for tests and the README example. samples16k are mono 16 kHz in [-1, 1].
   // The same skip rules apply (except the WAV ones).
@@ -61,6 +61,14 @@ class FeatureStore {
                                                   const std::vector<std::vector<float>>& samples16k,
                                                   const std::vector<std::string>& texts,
                                                   const FbankOptions& fbank = {});
+
+  // from_audio for samples at any rate: each utterance is resampled to 16 kHz first (to_model_rate, audio.h)
+  // and its features computed at 16 kHz (fbank.sample_rate is taken as 16 kHz).
+  static std::shared_ptr<FeatureStore> from_audio_at_rates(const std::vector<std::string>& ids,
+                                                           std::vector<std::vector<float>> samples,
+                                                           const std::vector<double>& sample_rates,
+                                                           const std::vector<std::string>& texts,
+                                                           FbankOptions fbank = {});
 
   int64_t size() const { return static_cast<int64_t>(entries_.size()); }
   int64_t num_mel_bins() const { return num_mel_bins_; }
@@ -101,8 +109,8 @@ class FeatureStore {
 };
 
 struct BatchPlanOptions {
-  int64_t batch_size = 16;   // utterances per batch (upper bound when max_frames is set too)
-  int64_t max_frames = 0;    // >0: a batch's padded size (rows * longest frames) stays within this budget
+  int64_t batch_size = 16;  // utterances per batch (upper bound when max_frames is set too)
+  int64_t max_frames = 0;   // >0: a batch's padded size (rows * longest frames) stays within this budget
   uint64_t seed = 0;
   int64_t bucket_chunk = 0;  // utterances sorted together; 0: 32 batches' worth (32 * batch_size)
   bool shuffle = true;       // false: store order (then sorted within chunks if bucket), batches in order
@@ -113,8 +121,7 @@ struct BatchPlanOptions {
 // draw, so every platform gets the same order), sort by length within chunks, cut into batches, permute the
 // batches. A pure function of (store sizes and lengths, options, epoch): a resume at batch position p sees
 // the batches the uninterrupted run saw. Throws E_INVALID_ARGUMENT for batch_size < 1.
-std::vector<std::vector<int64_t>> plan_epoch(const FeatureStore& store, const BatchPlanOptions& opts,
-                                             int64_t epoch);
+std::vector<std::vector<int64_t>> plan_epoch(const FeatureStore& store, const BatchPlanOptions& opts, int64_t epoch);
 
 // Padding share of a plan: (sum over batches of rows * longest - real frames) / (rows * longest).
 double padding_share(const FeatureStore& store, const std::vector<std::vector<int64_t>>& plan);
@@ -126,8 +133,7 @@ Batch collate(const FeatureStore& store, const std::vector<int64_t>& indices);
 // on, then std::nullopt; an exception thrown while preparing a batch leaves next().
 class Prefetcher {
  public:
-  Prefetcher(std::shared_ptr<const FeatureStore> store, std::vector<std::vector<int64_t>> plan,
-             int64_t start = 0);
+  Prefetcher(std::shared_ptr<const FeatureStore> store, std::vector<std::vector<int64_t>> plan, int64_t start = 0);
   ~Prefetcher();
   Prefetcher(const Prefetcher&) = delete;
   Prefetcher& operator=(const Prefetcher&) = delete;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 namespace asr {
 
@@ -30,6 +31,10 @@ struct FbankOptions {
 // Returns (frames, num_mel_bins) float32; frames = 1 + (n - window) / shift, 0 rows when n < window.
 // Power spectrum, povey window, log with a floor of float32 epsilon (torchaudio's).
 torch::Tensor fbank(const torch::Tensor& wave, const FbankOptions& opts = {});
+
+// fbank of mono samples at any rate: resampled to the model's 16 kHz first (to_model_rate, audio.h), so
+// opts.sample_rate is taken as 16 kHz.
+torch::Tensor fbank_of_audio(std::vector<float> samples, double sample_rate, FbankOptions opts = {});
 
 // Number of frames fbank returns for n samples.
 int64_t fbank_frames(int64_t num_samples, const FbankOptions& opts = {});

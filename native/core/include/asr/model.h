@@ -12,20 +12,45 @@
 
 namespace asr {
 
+// The ModelConfig fields as (type, name, default): this one list declares the struct and is the field list
+// of every conversion (the addon's JS objects, the checkpoint's model_config entry and its reader), so a
+// field added here reaches all of them.
+#define ASR_MODEL_CONFIG_FIELDS(X)   \
+  X(int64_t, n_mels, 80)             \
+  X(int64_t, d_model, 144)           \
+  X(int64_t, num_layers, 4)          \
+  X(int64_t, num_heads, 4)           \
+  X(int64_t, ffn_dim, 576)           \
+  X(int64_t, conv_kernel, 31)        \
+  X(int64_t, vocab_size, kVocabSize) \
+  X(double, dropout, 0.1)
+
 struct ModelConfig {
-  int64_t n_mels = 80;
-  int64_t d_model = 144;
-  int64_t num_layers = 4;
-  int64_t num_heads = 4;
-  int64_t ffn_dim = 576;
-  int64_t conv_kernel = 31;
-  int64_t vocab_size = kVocabSize;
-  double dropout = 0.1;
+#define ASR_DECLARE_FIELD(type, name, value) type name = value;
+  ASR_MODEL_CONFIG_FIELDS(ASR_DECLARE_FIELD)
+#undef ASR_DECLARE_FIELD
 };
+
+// The field names, in declaration order.
+inline constexpr const char* kModelConfigFields[] = {
+#define ASR_FIELD_NAME(type, name, value) #name,
+    ASR_MODEL_CONFIG_FIELDS(ASR_FIELD_NAME)
+#undef ASR_FIELD_NAME
+};
+
+// Calls visit(name, field) for each field in declaration order; `config` may be const.
+template <typename Config, typename Visit>
+void for_each_model_config_field(Config& config, Visit&& visit) {
+#define ASR_VISIT_FIELD(type, name, value) visit(#name, config.name);
+  ASR_MODEL_CONFIG_FIELDS(ASR_VISIT_FIELD)
+#undef ASR_VISIT_FIELD
+}
 
 // xs (d144, 4 layers, the demo size) | s (d144, 16, Conformer-S) | m (d256, 16) | l (d512, 17, 8 heads);
 // anything else throws asr::Error(E_INVALID_ARGUMENT) listing the known names.
 ModelConfig model_preset(const std::string& name);
+// The trainable parameters a ConformerCTC of this config has, counted from the shapes without building it.
+int64_t parameter_count(const ModelConfig& config);
 // Throws E_INVALID_ARGUMENT naming the first field that cannot build a model (e.g. d_model % num_heads).
 void validate_model_config(const ModelConfig& config);
 

@@ -10,20 +10,10 @@
 #include "asr/batch.h"
 #include "asr/checkpoint.h"
 #include "asr/model.h"
+#include "asr/runtime.h"
+#include "asr/spec_augment.h"
 
 namespace asr {
-
-// Masks drawn from the torch CPU generator (so a checkpoint's saved state replays them), per utterance:
-// `freq_masks` bands of width U{0..freq_width} mel bins, `time_masks` spans of width
-// U{0..time_width_fraction * length} frames inside the valid part. Masked values become 0 (the mean of
-// normalised features).
-struct SpecAugmentOptions {
-  bool enabled = true;
-  int freq_masks = 2;
-  int freq_width = 27;
-  int time_masks = 2;
-  double time_width_fraction = 0.05;
-};
 
 // Learning rate (Noam warm-up, computed from the optimizer update count u = 1, 2, ...):
 //   lr(u) = learning_rate * min(u / warmup_steps, sqrt(warmup_steps / u))
@@ -44,9 +34,9 @@ struct TrainConfig {
 };
 
 struct StepResult {
-  double loss = 0;       // CTC loss of this batch (mean over utterances of loss / target length)
-  double lr = 0;         // learning rate used by this step's update (or the next one, mid-accumulation)
-  double grad_norm = 0;  // global L2 norm before clipping; 0 mid-accumulation
+  double loss = 0;          // CTC loss of this batch (mean over utterances of loss / target length)
+  double lr = 0;            // learning rate used by this step's update (or the next one, mid-accumulation)
+  double grad_norm = 0;     // global L2 norm before clipping; 0 mid-accumulation
   int64_t global_step = 0;  // batches trained so far, this one included
   int64_t utterances = 0, frames = 0;
   double seconds = 0;
@@ -55,7 +45,7 @@ struct StepResult {
 };
 
 struct EvalResult {
-  double loss = 0;  // mean over utterances (as the training loss)
+  double loss = 0;          // mean over utterances (as the training loss)
   double cer = 0, wer = 0;  // fractions
   int64_t utterances = 0;
   std::vector<std::string> hypotheses, references, ids;
@@ -94,22 +84,11 @@ class Trainer {
   std::unique_ptr<State> state_;
 };
 
-// SpecAugment's mask (B, frames, bins) bool on the CPU, true where a value is masked, drawn from the
-// default CPU generator; time spans stay inside each row's length.
-torch::Tensor spec_augment_mask(const SpecAugmentOptions& options, const torch::Tensor& lengths, int64_t frames,
-                                int64_t bins);
-// Resolves auto|cpu|cuda|cuda:N (E_CUDA_UNAVAILABLE / E_INVALID_ARGUMENT as the Trainer does).
-torch::Device resolve_device(const std::string& device);
 // Noam rate for optimizer update u (1-based); see TrainConfig.
 double noam_lr(double peak, int64_t warmup_steps, int64_t update);
-// Sets LibTorch's intra-op threads; 0 means std::thread::hardware_concurrency(). Returns the count set.
-int set_threads(int threads);
-// glibc hands freed blocks above its mmap threshold (and a heap top above its trim threshold) back to the
-// kernel at once. A training step frees and reallocates the same large activations every step, so each
-// step page-faults them all in again: measured ~100k minor faults and a quarter of an xs step's time on
-// CPU. Raising both thresholds to 1 GiB keeps that memory in the process (xs: ~70 MB more resident, steps
-// ~25% faster). Applied once per process by the first Trainer; skipped when ASR_TRAINER_MALLOC=default or
-// when glibc's own MALLOC_*/GLIBC_TUNABLES variables are set. Returns whether it was applied.
-bool keep_freed_memory();
+// Checks both configs and resolves the device as the constructor does first (the same errors); builds
+// nothing, so it is cheap enough for a caller that must answer at once.
+void validate_train_config(const TrainConfig& config);
+torch::Device check_trainer_config(const ModelConfig& model, const TrainConfig& train);
 
 }  // namespace asr

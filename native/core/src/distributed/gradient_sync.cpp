@@ -15,7 +15,7 @@ namespace asr::distributed {
 
 struct GradientSynchronizer::Impl {
   struct Bucket {
-    std::vector<size_t> params;   // indices into `params`
+    std::vector<size_t> params;    // indices into `params`
     std::vector<int64_t> offsets;  // each one's start in `flat`
     torch::Tensor flat;
     size_t pending = 0;  // gradients not yet ready in this backward
@@ -94,8 +94,7 @@ class GradientReadyHook : public torch::autograd::FunctionPostHook {
 
 }  // namespace
 
-GradientSynchronizer::GradientSynchronizer(ProcessGroup& group, std::vector<torch::Tensor> parameters,
-                                           double bucket_mb)
+GradientSynchronizer::GradientSynchronizer(ProcessGroup& group, std::vector<torch::Tensor> parameters, double bucket_mb)
     : impl_(std::make_shared<Impl>()) {
   if (!(bucket_mb > 0)) {
     throw Error(codes::kInvalidArgument, "gradient bucket size must be > 0 MB, got " + std::to_string(bucket_mb));
@@ -111,8 +110,8 @@ GradientSynchronizer::GradientSynchronizer(ProcessGroup& group, std::vector<torc
   for (size_t i = s.params.size(); i-- > 0;) {
     const auto& p = s.params[i];
     if (!p.requires_grad() || p.device() != group.device()) {
-      throw Error(codes::kInvalidArgument, "parameter " + std::to_string(i) + " must require grad and live on " +
-                                               group.device().str());
+      throw Error(codes::kInvalidArgument,
+                  "parameter " + std::to_string(i) + " must require grad and live on " + group.device().str());
     }
     const int64_t size = p.numel() * static_cast<int64_t>(p.element_size());
     if (bytes >= cap || s.buckets.back().flat.scalar_type() != p.scalar_type()) {

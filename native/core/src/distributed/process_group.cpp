@@ -1,8 +1,8 @@
 #include "asr/distributed/process_group.h"
 
+#include <torch/version.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/version.h>
 #ifdef ASR_HAVE_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -39,9 +39,7 @@ std::string seconds(double s) {
   return out.str();
 }
 
-std::chrono::milliseconds to_ms(double s) {
-  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0));
-}
+std::chrono::milliseconds to_ms(double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0)); }
 
 bool is_loopback(const std::string& address) {
   return address == "localhost" || address.rfind("127.", 0) == 0 || address == "::1";
@@ -115,10 +113,10 @@ torch::Device device_for(const WorldInfo& world, const std::string& kind) {
   if (kind != "cuda") throw Error(codes::kInvalidArgument, "device '" + kind + "' is not one of cpu, cuda");
   const auto count = static_cast<int>(torch::cuda::device_count());
   if (world.local_rank >= count) {
-    throw Error(codes::kCudaUnavailable, "LOCAL_RANK=" + std::to_string(world.local_rank) + " needs cuda:" +
-                                             std::to_string(world.local_rank) + " but this machine has " +
-                                             std::to_string(count) + " CUDA device(s); start at most " +
-                                             std::to_string(count) + " worker(s) per machine (nproc_per_node)");
+    throw Error(codes::kCudaUnavailable,
+                "LOCAL_RANK=" + std::to_string(world.local_rank) + " needs cuda:" + std::to_string(world.local_rank) +
+                    " but this machine has " + std::to_string(count) + " CUDA device(s); start at most " +
+                    std::to_string(count) + " worker(s) per machine (nproc_per_node)");
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(world.local_rank));
 }
@@ -134,8 +132,9 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, const ProcessGroupOptions& op
   s.options = options;
   s.backend = resolve_backend(options);
   if (s.backend == "nccl" && !nccl_available()) {
-    throw Error(codes::kDistributed, "backend nccl is not in this build (its LibTorch has no c10d NCCL); use "
-                                     "backend gloo, or build against a CUDA LibTorch with NCCL");
+    throw Error(codes::kDistributed,
+                "backend nccl is not in this build (its LibTorch has no c10d NCCL); use "
+                "backend gloo, or build against a CUDA LibTorch with NCCL");
   }
   if (s.backend == "nccl" && !options.device.is_cuda()) {
     throw Error(codes::kDistributed, "backend nccl needs a CUDA device; use gloo on the CPU");
@@ -167,16 +166,15 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, const ProcessGroupOptions& op
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    const std::string fix = world.rank == 0 ? "check that all " + std::to_string(world.world_size) +
-                                                  " ranks were started with MASTER_ADDR=" + world.master_addr +
-                                                  " MASTER_PORT=" + std::to_string(world.master_port) +
-                                                  " and that the port is free"
-                                            : "check that rank 0 runs and that " + where +
-                                                  " is reachable from this machine (firewall, MASTER_ADDR)";
+    const std::string fix =
+        world.rank == 0
+            ? "check that all " + std::to_string(world.world_size) +
+                  " ranks were started with MASTER_ADDR=" + world.master_addr +
+                  " MASTER_PORT=" + std::to_string(world.master_port) + " and that the port is free"
+            : "check that rank 0 runs and that " + where + " is reachable from this machine (firewall, MASTER_ADDR)";
     throw Error(codes::kDistributed, "rendezvous of rank " + std::to_string(world.rank) + " of " +
                                          std::to_string(world.world_size) + " at " + where + " failed (timeout_s=" +
-                                         seconds(options.timeout_s) + "): " + describe(e) +
-                                         ". Fix: " + fix);
+                                         seconds(options.timeout_s) + "): " + describe(e) + ". Fix: " + fix);
   }
 }
 

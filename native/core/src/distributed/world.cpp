@@ -44,8 +44,10 @@ WorldInfo world_from_environment(const EnvironmentLookup& lookup) {
   if (!missing.empty()) {
     std::string list;
     for (const auto& name : missing) list += (list.empty() ? "" : ", ") + name;
-    fail("a distributed worker needs all of RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, "
-         "MASTER_PORT; missing: " + list + ". Fix: " + kLaunchers + ", or unset them all for one process.");
+    fail(
+        "a distributed worker needs all of RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, "
+        "MASTER_PORT; missing: " +
+        list + ". Fix: " + kLaunchers + ", or unset them all for one process.");
   }
   WorldInfo world;
   world.rank = parse_int("RANK", *lookup("RANK"));

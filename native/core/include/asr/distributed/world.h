@@ -8,10 +8,10 @@
 namespace asr::distributed {
 
 struct WorldInfo {
-  int rank = 0;              // RANK: 0 .. world_size - 1 over all machines; rank 0 hosts the TCPStore
-  int local_rank = 0;        // LOCAL_RANK: index on this machine; picks the CUDA device
-  int world_size = 1;        // WORLD_SIZE
-  int local_world_size = 1;  // LOCAL_WORLD_SIZE: workers on this machine
+  int rank = 0;                           // RANK: 0 .. world_size - 1 over all machines; rank 0 hosts the TCPStore
+  int local_rank = 0;                     // LOCAL_RANK: index on this machine; picks the CUDA device
+  int world_size = 1;                     // WORLD_SIZE
+  int local_world_size = 1;               // LOCAL_WORLD_SIZE: workers on this machine
   std::string master_addr = "127.0.0.1";  // MASTER_ADDR: rank 0's machine
   int master_port = 29500;                // MASTER_PORT: rank 0's TCPStore port
 

@@ -33,7 +33,11 @@ function multipart(files: Array<{ name: string; data: Buffer }>): { body: Buffer
   const boundary = '----asr-test-boundary';
   const chunks: Buffer[] = [];
   for (const f of files) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="audio"; filename="${f.name}"\r\nContent-Type: audio/wav\r\n\r\n`));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="audio"; filename="${f.name}"\r\nContent-Type: audio/wav\r\n\r\n`,
+      ),
+    );
     chunks.push(f.data, Buffer.from('\r\n'));
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
@@ -42,7 +46,12 @@ function multipart(files: Array<{ name: string; data: Buffer }>): { body: Buffer
 
 describe('POST /api/transcribe', () => {
   it('answers 404 before any checkpoint exists', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/transcribe', headers: { 'content-type': 'audio/wav' }, payload: clip('TINY-0010') });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/transcribe',
+      headers: { 'content-type': 'audio/wav' },
+      payload: clip('TINY-0010'),
+    });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ code: 'E_NO_CHECKPOINT' });
   });
@@ -50,13 +59,25 @@ describe('POST /api/transcribe', () => {
   it('transcribes a WAV body with the best checkpoint, the same text as the CLI', async () => {
     const run = await TrainingRun.prepare(config, { model_name: 'tiny', dataset_name: 'tiny', epochs: 2 });
     await run.run();
-    const res = await app.inject({ method: 'POST', url: '/api/transcribe', headers: { 'content-type': 'audio/wav' }, payload: clip('TINY-0010') });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/transcribe',
+      headers: { 'content-type': 'audio/wav' },
+      payload: clip('TINY-0010'),
+    });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json() as { text: string; checkpoint: string; results: Array<{ file: string; text: string }> };
     expect(body.checkpoint).toMatch(/^tiny-tiny-epoch-[12]\.pt$/);
     expect(body.text).toMatch(/^[a-z' ]*$/);
     expect(body.results).toEqual([{ file: 'audio.wav', text: body.text }]);
-    const cli = await runCli(['transcribe', '--config', workspace.configPath, '--checkpoint', body.checkpoint, join(workspace.datasetDir, 'wavs', 'TINY-0010.wav')]);
+    const cli = await runCli([
+      'transcribe',
+      '--config',
+      workspace.configPath,
+      '--checkpoint',
+      body.checkpoint,
+      join(workspace.datasetDir, 'wavs', 'TINY-0010.wav'),
+    ]);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toBe(`${body.text}\n`);
   });
@@ -86,11 +107,19 @@ describe('POST /api/transcribe', () => {
       payload: clip('TINY-0010'),
     });
     expect(res.statusCode).toBe(404);
-    expect(res.json()).toMatchObject({ code: 'E_CHECKPOINT_NOT_FOUND', message: "Specified checkpoint 'tiny-tiny-epoch-77.pt' not found" });
+    expect(res.json()).toMatchObject({
+      code: 'E_CHECKPOINT_NOT_FOUND',
+      message: "Specified checkpoint 'tiny-tiny-epoch-77.pt' not found",
+    });
   });
 
   it('answers 400 for an empty body and 422 for bytes that are not audio', async () => {
-    const empty = await app.inject({ method: 'POST', url: '/api/transcribe', headers: { 'content-type': 'audio/wav' }, payload: Buffer.alloc(0) });
+    const empty = await app.inject({
+      method: 'POST',
+      url: '/api/transcribe',
+      headers: { 'content-type': 'audio/wav' },
+      payload: Buffer.alloc(0),
+    });
     expect(empty.statusCode).toBe(400);
     const garbage = await app.inject({
       method: 'POST',

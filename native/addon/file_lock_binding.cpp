@@ -1,0 +1,66 @@
+// JS holds a lock as its descriptor number: a plain number is never garbage-collected, so the lock
+// lasts until unlockFile() or the death of the process, never until a forgotten handle is finalised.
+// The descriptor is also what src/training hands to the trainer child, and what fs.writeSync uses
+// to write the owner record into the locked file.
+#include "file_lock_binding.h"
+
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "asr/file_lock.h"
+#include "binding.h"
+
+namespace asr_addon {
+namespace {
+
+// The locks this process holds, by descriptor: one table per process, as descriptors are.
+std::mutex held_mutex;
+std::map<int, asr::FileLock> held;
+
+int32_t Keep(asr::FileLock lock) {
+  const int fd = lock.fd();
+  std::lock_guard<std::mutex> guard(held_mutex);
+  held.insert_or_assign(fd, std::move(lock));
+  return fd;
+}
+
+// lockFile(path): the descriptor holding the lock, or null while another open file holds it.
+Napi::Value LockFile(const Napi::CallbackInfo& info) {
+  const std::string path = StringArg(info[0], "path");
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    auto lock = asr::FileLock::try_acquire(path);
+    if (!lock) return info.Env().Null();
+    return Napi::Number::New(info.Env(), Keep(std::move(*lock)));
+  });
+}
+
+// adoptFileLock(fd, path): takes over a descriptor inherited from the parent process; returns it.
+Napi::Value AdoptFileLock(const Napi::CallbackInfo& info) {
+  const int64_t fd = IntArg(info[0], "fd");
+  const std::string path = StringArg(info[1], "path");
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), Keep(asr::FileLock::adopt(static_cast<int>(fd), path)));
+  });
+}
+
+// unlockFile(fd): closes a descriptor lockFile/adoptFileLock returned; unknown ones are ignored, so
+// a second call is harmless.
+Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
+  const int64_t fd = IntArg(info[0], "fd");
+  std::lock_guard<std::mutex> guard(held_mutex);
+  held.erase(static_cast<int>(fd));
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void RegisterFileLock(Napi::Env env, Napi::Object exports) {
+  exports.DefineProperties({
+      Napi::PropertyDescriptor::Function(env, exports, "lockFile", LockFile, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "adoptFileLock", AdoptFileLock, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "unlockFile", UnlockFile, napi_enumerable),
+  });
+}
+
+}  // namespace asr_addon

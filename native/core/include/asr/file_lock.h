@@ -1,0 +1,45 @@
+#pragma once
+// An exclusive kernel lock on an open file, for the checkpoint folder's one-writer lock.
+//
+// Linux open-file-description locks (fcntl F_OFD_SETLK): the kernel drops the lock when the last
+// descriptor of the open file closes, which includes the death of every process holding one, zombie or
+// not. A pid check cannot do that: kill(pid, 0) succeeds on a zombie that PID 1 has not reaped yet.
+// Unlike classic POSIX record locks, an OFD lock belongs to the open file, not to the process, so a
+// forked child that inherits the descriptor holds the same lock, and closing an unrelated descriptor of
+// the same file in the same process does not drop it.
+#include <optional>
+#include <string>
+
+namespace asr {
+
+class FileLock {
+ public:
+  // Opens (creating, mode 0644) `path` and takes the lock without waiting. nullopt when another open
+  // file holds it; asr::Error (E_IO) when the file cannot be opened or locked for any other reason.
+  // When another process removed the file between open and lock, retries on the new file, so the
+  // holder always locks the file the path names.
+  static std::optional<FileLock> try_acquire(const std::string& path);
+
+  // Takes over a descriptor inherited from the process that locked `path` (same open file, so the
+  // lock is already ours). E_IO when `fd` is not that file or its lock is held elsewhere.
+  static FileLock adopt(int fd, const std::string& path);
+
+  FileLock(FileLock&& other) noexcept;
+  FileLock& operator=(FileLock&& other) noexcept;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock();  // releases
+
+  // The descriptor, to hand to a child process (it keeps the lock while any copy stays open).
+  int fd() const noexcept { return fd_; }
+  // True while `path` still names the locked file (not removed or replaced by someone else).
+  bool still_names(const std::string& path) const;
+  // Closes this descriptor; the lock ends when no other process holds a copy. Safe to call twice.
+  void release() noexcept;
+
+ private:
+  explicit FileLock(int fd) noexcept : fd_(fd) {}
+  int fd_ = -1;
+};
+
+}  // namespace asr

@@ -1,0 +1,78 @@
+// Process-level settings a trainer depends on: intra-op threads, the device, glibc's allocator thresholds.
+#include "asr/runtime.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "asr/errors.h"
+
+namespace asr {
+
+int thread_count(int threads) {
+  if (threads < 0) {
+    throw Error(codes::kInvalidArgument, "threads must be >= 0 (0: all cores), got " + std::to_string(threads));
+  }
+  return threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) : threads;
+}
+
+int set_threads(int threads) {
+  const int n = thread_count(threads);
+  at::set_num_threads(n);
+  return n;
+}
+
+torch::Device resolve_device(const std::string& device) {
+  const bool cuda = torch::cuda::is_available();
+  if (device == "auto") return cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (device == "cpu") return torch::Device(torch::kCPU);
+  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
+    int64_t index = 0;
+    if (device.size() > 5) {
+      const std::string digits = device.substr(5);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 6) {
+        throw Error(codes::kInvalidArgument, "device '" + device + "' is not auto, cpu, cuda or cuda:N");
+      }
+      index = std::stoll(digits);
+    }
+    if (!cuda) {
+      throw Error(codes::kCudaUnavailable, "device '" + device + "' asked for CUDA, but the linked LibTorch " +
+                                               "has no CUDA or no GPU is visible; use device: cpu or auto, or " +
+                                               "build against a CUDA LibTorch (LIBTORCH=...)");
+    }
+    const auto count = static_cast<int64_t>(torch::cuda::device_count());
+    if (index >= count) {
+      throw Error(codes::kCudaUnavailable, "device '" + device + "' does not exist: " + std::to_string(count) +
+                                               " CUDA device(s) visible (cuda:0..cuda:" + std::to_string(count - 1) +
+                                               ")");
+    }
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw Error(codes::kInvalidArgument, "device '" + device + "' is not auto, cpu, cuda or cuda:N");
+}
+
+bool keep_freed_memory() {
+#if defined(__GLIBC__)
+  static const bool applied = [] {
+    // Someone who tuned glibc's allocator through its environment variables keeps their settings.
+    if (const char* choice = std::getenv("ASR_TRAINER_MALLOC"); choice && std::string(choice) == "default") {
+      return false;
+    }
+    for (const char* name : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}) {
+      if (std::getenv(name)) return false;
+    }
+    constexpr int kOneGiB = 1 << 30;
+    return mallopt(M_MMAP_THRESHOLD, kOneGiB) == 1 && mallopt(M_TRIM_THRESHOLD, kOneGiB) == 1;
+  }();
+  return applied;
+#else
+  return false;
+#endif
+}
+
+}  // namespace asr

@@ -1,0 +1,142 @@
+// asr::FileLock across real processes: fork() gives a second process with its own open file.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "asr/errors.h"
+#include "asr/file_lock.h"
+
+namespace {
+
+// One folder per test process, removed when it ends (forked children leave with _exit, skipping this).
+struct TempFolder {
+  std::filesystem::path path;
+  ~TempFolder() { std::filesystem::remove_all(path); }
+};
+
+std::string temp_lock_path(const char* name) {
+  static const TempFolder folder{std::filesystem::temp_directory_path() /
+                                 ("asr-file-lock-" + std::to_string(getpid()))};
+  std::filesystem::create_directories(folder.path);
+  const auto path = folder.path / name;
+  std::filesystem::remove(path);
+  return path.string();
+}
+
+// Runs `body` in a forked child and returns its exit code. Only async-signal-safe work in the child.
+template <typename F>
+int in_child(F body) {
+  const pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(FileLock, SecondProcessCannotTakeItUntilReleased) {
+  const std::string path = temp_lock_path("second.lock");
+  auto lock = asr::FileLock::try_acquire(path);
+  ASSERT_TRUE(lock.has_value());
+  EXPECT_EQ(in_child([&] { return asr::FileLock::try_acquire(path).has_value() ? 1 : 0; }), 0);
+  // An OFD lock belongs to the open file: a second open in the holder's own process is refused too.
+  EXPECT_FALSE(asr::FileLock::try_acquire(path).has_value());
+  lock->release();
+  EXPECT_EQ(in_child([&] { return asr::FileLock::try_acquire(path).has_value() ? 1 : 0; }), 1);
+}
+
+TEST(FileLock, SigkilledHolderReleasesItEvenUnreaped) {
+  const std::string path = temp_lock_path("killed.lock");
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t holder = fork();
+  if (holder == 0) {
+    auto lock = asr::FileLock::try_acquire(path);
+    const char byte = lock ? 'y' : 'n';
+    if (write(ready[1], &byte, 1) != 1) _exit(2);
+    for (;;) pause();
+  }
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  ASSERT_EQ(byte, 'y');
+  EXPECT_FALSE(asr::FileLock::try_acquire(path).has_value());
+
+  ASSERT_EQ(kill(holder, SIGKILL), 0);
+  // Not reaped yet: the holder is a zombie, and kill(pid, 0) still succeeds on it.
+  for (int i = 0; i < 200; ++i) {
+    char state = 0;
+    FILE* stat = std::fopen(("/proc/" + std::to_string(holder) + "/stat").c_str(), "r");
+    ASSERT_NE(stat, nullptr);
+    const int fields = std::fscanf(stat, "%*d (%*[^)]) %c", &state);
+    std::fclose(stat);
+    if (fields == 1 && state == 'Z') break;
+    usleep(10'000);
+  }
+  EXPECT_EQ(kill(holder, 0), 0);
+  EXPECT_TRUE(asr::FileLock::try_acquire(path).has_value());
+
+  waitpid(holder, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+TEST(FileLock, ChildAdoptsAnInheritedDescriptor) {
+  const std::string path = temp_lock_path("inherited.lock");
+  auto lock = asr::FileLock::try_acquire(path);
+  ASSERT_TRUE(lock.has_value());
+  const int fd = lock->fd();
+  // The child holds the same open file: adopting succeeds, and its copy keeps the lock after the
+  // parent lets go of its own.
+  int ready[2];
+  int done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    try {
+      auto adopted = asr::FileLock::adopt(fd, path);
+      char byte = 'y';
+      if (write(ready[1], &byte, 1) != 1) _exit(2);
+      if (read(done[0], &byte, 1) != 1) _exit(3);
+      _exit(0);
+    } catch (const asr::Error&) {
+      _exit(4);
+    }
+  }
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  lock->release();
+  EXPECT_FALSE(asr::FileLock::try_acquire(path).has_value());
+  ASSERT_EQ(write(done[1], &byte, 1), 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(asr::FileLock::try_acquire(path).has_value());
+  for (int end : {ready[0], ready[1], done[0], done[1]}) close(end);
+}
+
+TEST(FileLock, AdoptRefusesAnotherFile) {
+  const std::string path = temp_lock_path("adopt.lock");
+  auto lock = asr::FileLock::try_acquire(path);
+  ASSERT_TRUE(lock.has_value());
+  auto other = asr::FileLock::try_acquire(temp_lock_path("other.lock"));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_THROW(asr::FileLock::adopt(other->fd(), path), asr::Error);
+}
+
+TEST(FileLock, RetakesTheFileThePathNamesAfterARemoval) {
+  const std::string path = temp_lock_path("removed.lock");
+  auto first = asr::FileLock::try_acquire(path);
+  ASSERT_TRUE(first.has_value());
+  std::filesystem::remove(path);
+  EXPECT_FALSE(first->still_names(path));
+  auto second = asr::FileLock::try_acquire(path);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_TRUE(second->still_names(path));
+}
+
+}  // namespace

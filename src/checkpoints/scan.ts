@@ -16,38 +16,20 @@ import {
   sidecarName,
   validateDatasetName,
   validateModelName,
-  type CheckpointKind,
   type ParsedCheckpointName,
 } from './names.js';
+import type { CheckpointEntry as ListedCheckpoint } from '../contract/index.js';
 import { parseSidecar, sidecarMismatch, type CheckpointMetrics, type CheckpointSidecar } from './sidecar.js';
 
-/** One row of GET /api/checkpoints, plus what the store knows about its health. */
-export interface CheckpointEntry {
-  name: string;
-  model_name: string;
-  dataset_name: string;
-  kind: CheckpointKind;
-  epoch: number;
-  step: number;
-  global_step: number | null;
+/**
+ * One row of GET /api/checkpoints — the contract's entry (src/contract/checkpoints.ts) — plus its size in
+ * bytes. `valid` means the sidecar is present and matches name, size and sha256; the hash is computed once
+ * per file version (inode, size, mtime, ctime) and cached by the store, so a listing re-reads only changed
+ * files. `pinned`: a `NAME.pt.pin` marker keeps it out of retention (pins.ts).
+ */
+export interface CheckpointEntry extends Omit<ListedCheckpoint, 'metrics'> {
   size_bytes: number;
-  /** MiB, two decimals. */
-  size_mb: number;
-  created_at: string;
   metrics: CheckpointMetrics;
-  is_latest: boolean;
-  is_best: boolean;
-  /** The run that saved it and the checkpoint that run resumed from (null: a fresh start, or not recorded). */
-  run_id: string | null;
-  resumed_from: string | null;
-  /** A `NAME.pt.pin` marker keeps it out of retention (pins.ts). */
-  pinned: boolean;
-  /**
-   * Sidecar present and matching name, size and sha256. The hash is computed once per file version
-   * (inode, size, mtime, ctime) and cached by the store, so a listing re-reads only changed files.
-   */
-  valid: boolean;
-  problem?: string;
 }
 
 export interface ListFilter {

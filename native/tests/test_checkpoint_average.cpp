@@ -9,6 +9,7 @@
 #include "asr/checkpoint_average.h"
 #include "asr/errors.h"
 #include "remove_tree.h"
+#include "temp_dir.h"
 #include "test_model_helpers.h"
 
 namespace fs = std::filesystem;
@@ -16,18 +17,7 @@ namespace fs = std::filesystem;
 namespace asr {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "asr-average-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { asr_test::remove_tree(path_); }
-  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
+using TempDir = asr_test::TempDir;
 
 c10::Dict<c10::IValue, c10::IValue> model_of(const std::string& path) {
   return read_checkpoint(path).dict.toGenericDict().at("model").toGenericDict();
@@ -62,7 +52,7 @@ std::string expect_error(F&& f, const std::string& code) {
 }
 
 TEST(CheckpointAverage, EachTensorIsTheFloat64MeanAndCountersComeFromTheLast) {
-  TempDir dir;
+  TempDir dir("asr-average-test");
   const auto inputs = three_checkpoints(dir);
   const auto out = dir.file("average.pt");
   const auto summary = average_checkpoints(inputs, out);
@@ -94,7 +84,7 @@ TEST(CheckpointAverage, EachTensorIsTheFloat64MeanAndCountersComeFromTheLast) {
 }
 
 TEST(CheckpointAverage, OutputDropsTheOptimizerMomentsAndLoadsIntoATrainer) {
-  TempDir dir;
+  TempDir dir("asr-average-test");
   const auto inputs = three_checkpoints(dir);
   const auto out = dir.file("average.pt");
   average_checkpoints(inputs, out);
@@ -122,7 +112,7 @@ TEST(CheckpointAverage, PythonTorchLoadsTheAverage) {
   if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "/usr/bin/python3 with torch is not installed (scripts/setup.sh installs it)";
   }
-  TempDir dir;
+  TempDir dir("asr-average-test");
   const auto out = dir.file("average.pt");
   average_checkpoints(three_checkpoints(dir), out);
   const std::string cmd =
@@ -135,7 +125,7 @@ TEST(CheckpointAverage, PythonTorchLoadsTheAverage) {
 }
 
 TEST(CheckpointAverage, MismatchedModelsFailNamingTheKey) {
-  TempDir dir;
+  TempDir dir("asr-average-test");
   const auto inputs = three_checkpoints(dir);
   const auto out = dir.file("average.pt");
 

@@ -16,6 +16,7 @@
 #include "distributed_fixtures.h"
 #include "distributed_launcher.h"
 #include "remove_tree.h"
+#include "temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace asr::distributed;
@@ -23,18 +24,7 @@ using namespace asr::distributed;
 namespace asr_test {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "asr-dist-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { remove_tree(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = asr_test::TempDir;
 
 EnvironmentLookup lookup_from(std::map<std::string, std::string> values) {
   return [values](const std::string& name) -> std::optional<std::string> {
@@ -174,7 +164,7 @@ void expect_all_exit_zero(const LaunchResult& run) {
 }
 
 TEST(TwoRanks, BroadcastMakesEveryRankHoldRankZerosParametersAndBuffers) {
-  TempDir dir;
+  TempDir dir("asr-dist-test");
   const auto run = launch_ranks("broadcast", 2, {0, 1}, dir.path(), 120);
   expect_all_exit_zero(run);
   std::vector<torch::Tensor> rank0, rank1;
@@ -193,7 +183,7 @@ TEST(TwoRanks, BroadcastMakesEveryRankHoldRankZerosParametersAndBuffers) {
 }
 
 TEST(TwoRanks, BucketedSumOfHalfBatchesEqualsOneProcessOnTheWholeBatch) {
-  TempDir dir;
+  TempDir dir("asr-dist-test");
   const auto run = launch_ranks("gradients", 2, {0, 1}, dir.path(), 180);
   expect_all_exit_zero(run);
   auto model = equivalence_model();
@@ -219,7 +209,7 @@ TEST(TwoRanks, BucketedSumOfHalfBatchesEqualsOneProcessOnTheWholeBatch) {
 }
 
 TEST(TwoRanks, AParameterWithoutAGradientOnSomeRankCountsAsZerosThere) {
-  TempDir dir;
+  TempDir dir("asr-dist-test");
   const auto run = launch_ranks("unused", 2, {0, 1}, dir.path(), 120);
   expect_all_exit_zero(run);
   std::vector<torch::Tensor> rank0, rank1;
@@ -243,7 +233,7 @@ TEST(TwoRanks, AParameterWithoutAGradientOnSomeRankCountsAsZerosThere) {
 }
 
 void expect_survivor_fails_within_timeout(const std::string& scenario, int expected_signal) {
-  TempDir dir;
+  TempDir dir("asr-dist-test");
   const auto run = launch_ranks(scenario, 2, {0, 1}, dir.path(), 90);
   ASSERT_EQ(run.ranks.size(), 2u);
   const auto& survivor = run.ranks[0];
@@ -268,7 +258,7 @@ TEST(TwoRanks, ARankThatNeverJoinsTheCollectiveMakesItFailAfterTheTimeout) {
 // A measurement, not a check (2 shared cores make timings noisy): run it by hand with
 //   asr_distributed_tests --gtest_also_run_disabled_tests --gtest_filter='*AllreduceShare*'
 TEST(TwoRanks, DISABLED_ReportsTheAllreduceShareOfAnXsStep) {
-  TempDir dir;
+  TempDir dir("asr-dist-test");
   const auto run = launch_ranks("bench", 2, {0, 1}, dir.path(), 590);
   expect_all_exit_zero(run);
   std::cout << run.ranks[0].log;

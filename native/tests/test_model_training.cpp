@@ -16,6 +16,7 @@
 #include "asr/checkpoint.h"
 #include "asr/errors.h"
 #include "remove_tree.h"
+#include "temp_dir.h"
 #include "test_model_helpers.h"
 
 namespace fs = std::filesystem;
@@ -23,19 +24,7 @@ namespace fs = std::filesystem;
 namespace asr {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "asr-model-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { asr_test::remove_tree(path_); }
-  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = asr_test::TempDir;
 
 template <typename F>
 Error expect_error(F&& f, const std::string& code) {
@@ -184,7 +173,7 @@ TEST(Training, EvaluateAndTranscribeDecodeEveryUtterance) {
 }
 
 TEST(Checkpoint, RoundTripRestoresModelOptimizerAndMeta) {
-  TempDir dir;
+  TempDir dir("asr-model-test");
   const auto path = dir.file("ckpt.pt");
   Trainer a(test::tiny_model(), test::tiny_train());
   const auto batch = test::random_batch(6, {70, 60}, 6);
@@ -224,7 +213,7 @@ TEST(Checkpoint, RoundTripRestoresModelOptimizerAndMeta) {
 }
 
 TEST(Checkpoint, MissingTruncatedAndForeignFilesFailWithCodes) {
-  TempDir dir;
+  TempDir dir("asr-model-test");
   expect_error([&] { read_checkpoint_meta(dir.file("absent.pt")); }, codes::kCheckpointNotFound);
 
   const auto garbage = dir.file("garbage.pt");
@@ -254,7 +243,7 @@ TEST(Checkpoint, MissingTruncatedAndForeignFilesFailWithCodes) {
 }
 
 TEST(Checkpoint, CorruptedBytesEitherLoadOrFailWithACodeButNeverCrash) {
-  TempDir dir;
+  TempDir dir("asr-model-test");
   Trainer trainer(test::tiny_model(), test::tiny_train());
   const auto good = dir.file("good.pt");
   trainer.save_checkpoint(good, {});
@@ -282,7 +271,7 @@ TEST(Checkpoint, CorruptedBytesEitherLoadOrFailWithACodeButNeverCrash) {
 }
 
 TEST(Checkpoint, ShapeMismatchNamesTheFirstDifferingKeyAndBothShapes) {
-  TempDir dir;
+  TempDir dir("asr-model-test");
   const auto path = dir.file("small.pt");
   Trainer(test::tiny_model(), test::tiny_train()).save_checkpoint(path, {});
   auto wider = test::tiny_model();
@@ -301,7 +290,7 @@ TEST(Checkpoint, ShapeMismatchNamesTheFirstDifferingKeyAndBothShapes) {
 }
 
 TEST(Checkpoint, WriteIntoAMissingFolderIsAnIoErrorNamingThePath) {
-  TempDir dir;
+  TempDir dir("asr-model-test");
   Trainer trainer(test::tiny_model(), test::tiny_train());
   const auto path = dir.file("no/such/folder/ckpt.pt");
   const auto e = expect_error([&] { trainer.save_checkpoint(path, {}); }, codes::kIo);
@@ -309,7 +298,7 @@ TEST(Checkpoint, WriteIntoAMissingFolderIsAnIoErrorNamingThePath) {
 }
 
 TEST(Checkpoint, AFailedWriteIsAnIoErrorAndLeavesNeitherTempNorTarget) {
-  TempDir dir;
+  TempDir dir("asr-model-test");
   Trainer trainer(test::tiny_model(), test::tiny_train());
   const auto path = dir.file("full.pt");
   // A 4 KiB file-size limit makes write() fail with EFBIG part-way, as a full disk fails with ENOSPC.
@@ -334,7 +323,7 @@ TEST(Checkpoint, AFailedWriteIsAnIoErrorAndLeavesNeitherTempNorTarget) {
 // Runs k steps, saves, loads into a fresh trainer and trains on: the losses must equal, bit for bit, those
 // of the run that never stopped. Dropout and SpecAugment are on, so the generator state must round-trip.
 void expect_exact_resume(int64_t accumulation, int stop_after) {
-  TempDir dir;
+  TempDir dir("asr-model-test");
   auto train = test::tiny_train(11);
   train.grad_accumulation = accumulation;
   std::vector<Batch> batches;
@@ -370,7 +359,7 @@ TEST(Interop, PythonTorchLoadsTheCheckpointAndTorchaudioConformerAcceptsItsEncod
   if (std::system("/usr/bin/python3 -c 'import torch, torchaudio' > /dev/null 2>&1") != 0) {
     GTEST_SKIP() << "/usr/bin/python3 with torch and torchaudio is not installed (scripts/setup.sh installs it)";
   }
-  TempDir dir;
+  TempDir dir("asr-model-test");
   auto model = test::tiny_model();
   Trainer trainer(model, test::tiny_train());
   trainer.train_step(test::random_batch(8, {80, 66}, 6));

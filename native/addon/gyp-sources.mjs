@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sources = [];
-for (const list of ['sources-model.cmake', 'sources-data.cmake', 'sources-distributed.cmake']) {
+// The distributed layer (sources-distributed.cmake) joins once the addon links it, as CMake's asr_addon does not
+// yet; it needs the c10d defines (USE_C10D_GLOO, USE_DISTRIBUTED) that CMake takes from Torch's targets.
+for (const list of ['sources-model.cmake', 'sources-data.cmake']) {
   const text = readFileSync(join(root, 'native/core', list), 'utf8');
   for (const match of text.matchAll(/\$\{CMAKE_CURRENT_LIST_DIR\}\/(\S+\.cpp)/g)) {
     sources.push(join('native/core', match[1]));

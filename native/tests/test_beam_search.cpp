@@ -107,12 +107,7 @@ TEST(BeamSearch, RejectsBadWidthsAndShapes) {
 }
 
 TEST(BeamSearch, OnATinyTrainedModelBeamIsNoWorseThanGreedy) {
-  auto train = test::tiny_train();
-  train.spec_augment.enabled = false;
-  train.warmup_steps = 0;
-  auto model = test::tiny_model();
-  model.dropout = 0.0;
-  Trainer trainer(model, train);
+  Trainer trainer(test::fixed_batch_model(), test::fixed_batch_train());
   const auto batch = test::random_batch(3, {120, 100, 90, 80}, 8);
   for (int i = 0; i < 40; ++i) ASSERT_TRUE(trainer.train_step(batch).finite);
 

@@ -35,6 +35,20 @@ inline TrainConfig tiny_train(uint64_t seed = 7) {
   return t;
 }
 
+// Nothing random in the step and no warm-up (no SpecAugment, no dropout): for tests that train on one
+// fixed batch and expect it to be learnt.
+inline TrainConfig fixed_batch_train() {
+  auto t = tiny_train();
+  t.spec_augment.enabled = false;
+  t.warmup_steps = 0;
+  return t;
+}
+inline ModelConfig fixed_batch_model() {
+  auto m = tiny_model();
+  m.dropout = 0.0;
+  return m;
+}
+
 // Random features, frame counts given, random transcripts of `chars` characters drawn from a-z and space.
 inline Batch random_batch(uint64_t seed, const std::vector<int64_t>& frames, int64_t chars, int64_t mels = 80) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);

@@ -20,6 +20,7 @@ import {
   PathsSchema,
   ServerSchema,
   TrainingSchema,
+  DistributedSchema,
   type AnySchema,
   type AsrConfig,
 } from './schema.js';
@@ -117,6 +118,13 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): AsrConfi
   const server = checkValue(ServerSchema, root.server, 'server', problems);
   const paths = checkValue(PathsSchema, root.paths, 'paths', problems);
   const training = checkValue(TrainingSchema, root.training, 'training', problems);
+  const distributed = checkValue(DistributedSchema, root.distributed, 'distributed', problems);
+  if (Value.Check(DistributedSchema, distributed) && distributed.node_rank >= distributed.nnodes) {
+    problems.push({
+      path: 'distributed.node_rank',
+      message: `must be below distributed.nnodes (${distributed.nnodes}): machines count from 0 (got ${distributed.node_rank})`,
+    });
+  }
   const datasets = checkMap(DatasetSchema, root.datasets, DEFAULT_DATASETS, 'datasets', problems);
   const models = checkMap(ModelSchema, root.models, DEFAULT_MODELS, 'models', problems);
   for (const [name, entry] of Object.entries(models)) {
@@ -144,6 +152,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): AsrConfi
     ),
     models,
     training,
+    distributed,
   };
   // The walk above is the validation; this guards the walk itself against drifting from the schema.
   if (!Value.Check(AsrConfigSchema, config)) {

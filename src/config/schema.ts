@@ -130,6 +130,41 @@ export const TrainingSchema = Type.Object(
   { ...closed, default: {} },
 );
 
+/** Data-parallel training over LibTorch's c10d (README "Distributed training"). */
+export const DistributedSchema = Type.Object(
+  {
+    nproc_per_node: Type.Integer({
+      minimum: 1,
+      default: 1,
+      description: 'worker processes on this machine (1 = one process, no process group)',
+    }),
+    nnodes: Type.Integer({ minimum: 1, default: 1, description: 'machines in the run' }),
+    node_rank: Type.Integer({ minimum: 0, default: 0, description: "this machine's index; the server runs on node 0" }),
+    master_addr: Type.String({
+      minLength: 1,
+      default: '127.0.0.1',
+      description: "node 0's address, reachable from every node",
+    }),
+    master_port: Type.Integer({ minimum: 1, maximum: 65535, default: 29500, description: "rank 0's TCPStore port" }),
+    backend: Type.Union([Type.Literal('auto'), Type.Literal('gloo'), Type.Literal('nccl')], {
+      default: 'auto',
+      expected: 'one of auto, gloo, nccl',
+      description: 'auto: nccl on CUDA, gloo on CPU',
+    }),
+    timeout_s: Type.Number({
+      exclusiveMinimum: 0,
+      default: 60,
+      description: 'a rendezvous or collective that waits longer fails the run instead of hanging',
+    }),
+    max_restarts: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: '> 0: a failed worker group restarts from the latest checkpoint, at most this many times',
+    }),
+  },
+  { ...closed, default: {} },
+);
+
 /** The whole file. Maps (datasets, models) are validated entry by entry by the loader (see load.ts). */
 export const AsrConfigSchema = Type.Object(
   {
@@ -138,6 +173,7 @@ export const AsrConfigSchema = Type.Object(
     datasets: Type.Record(Type.String({ pattern: NAME_PATTERN }), DatasetSchema),
     models: Type.Record(Type.String({ pattern: NAME_PATTERN }), ModelSchema),
     training: TrainingSchema,
+    distributed: DistributedSchema,
   },
   closed,
 );
@@ -149,6 +185,7 @@ export type PathsConfig = Static<typeof PathsSchema>;
 export type DatasetConfig = Static<typeof DatasetSchema>;
 export type ModelEntryConfig = Static<typeof ModelSchema>;
 export type TrainingConfig = Static<typeof TrainingSchema>;
+export type DistributedConfig = Static<typeof DistributedSchema>;
 
 /** What a config holds when the file leaves a map out entirely (mirrors config.yaml). */
 export const DEFAULT_DATASETS: Record<string, { path: string; val_list?: string }> = {

@@ -29,6 +29,12 @@ export const ProgressPayloadSchema = Type.Object({
   loss: Type.Number(),
   lr: Type.Number(),
   utterances_per_s: Type.Number(),
+  rank_step_s: Type.Optional(
+    Type.Array(Type.Number(), {
+      description:
+        "data-parallel runs: each rank's time for this step in seconds, index = rank (the slowest sets the pace)",
+    }),
+  ),
 });
 export type ProgressPayload = Static<typeof ProgressPayloadSchema>;
 

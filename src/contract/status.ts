@@ -22,6 +22,9 @@ export const RunFailureSchema = Type.Object({
   last_logs: Type.Optional(
     Type.Array(Type.String(), { description: 'the last log lines before the failure, oldest first' }),
   ),
+  rank: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'data-parallel runs: the rank (worker process) whose end failed the run' }),
+  ),
 });
 export type RunFailure = Static<typeof RunFailureSchema>;
 
@@ -41,6 +44,11 @@ export const StatusSchema = Type.Object({
   loss: NullableNumber(),
   lr: NullableNumber(),
   resumed_from: NullableString(),
+  world_size: Type.Integer({ minimum: 1, description: 'worker processes training the run (1: one process)' }),
+  restarts: Type.Integer({
+    minimum: 0,
+    description: 'times the worker group was restarted from the latest checkpoint (distributed.max_restarts)',
+  }),
   error: Type.Optional(RunFailureSchema),
 });
 export type StatusPayload = Static<typeof StatusSchema>;

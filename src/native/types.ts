@@ -84,6 +84,15 @@ export interface StepResult {
   finite: boolean;
   /** An optimizer update happened (every grad_accumulation batches). */
   updated: boolean;
+  /**
+   * Attached to a world (Trainer.attachWorld): every rank's time for this step, index = rank; `seconds`
+   * is this rank's. Absent for a trainer on its own.
+   */
+  rank_seconds?: number[];
+  /** Attached to a world: this rank's wait for the gradient allreduce after backward, in seconds. */
+  allreduce_s?: number;
+  /** Attached to a world: the ids of the utterances this rank trained in this step (its shard). */
+  ids?: string[];
 }
 
 /** A step as `onStep` sees it: `batch_index` is the position in the `batches` given to train(). */
@@ -230,6 +239,16 @@ export interface Trainer {
   save(path: string, meta?: CheckpointMetaInput, options?: SaveOptions): Promise<void>;
   /** Restores model, optimizer, schedule and generators; E_CHECKPOINT_CORRUPT / E_SHAPE_MISMATCH / … */
   load(path: string): Promise<CheckpointMeta>;
+  /**
+   * Joins a data-parallel run (after load on rank 0, on every rank): rank 0's weights, buffers, optimizer
+   * state and global step are broadcast to all. From then on train() and evaluate() take the GLOBAL
+   * batches (the same on every rank) and each rank works on its contiguous share of each batch; gradients
+   * are summed in buckets during backward, the loss is normalised over the global batch, BatchNorm buffers
+   * follow rank 0 after each step, dropout and SpecAugment draw from (seed, global step, rank), and a
+   * `signal` abort on any rank stops every rank after the same step. evaluate() returns the global
+   * loss/CER/WER (hypotheses of this rank's share only). save() stays a local write: call it on rank 0.
+   */
+  attachWorld(world: World): Promise<void>;
   readonly globalStep: number;
   readonly parameterCount: number;
   /** "cpu", "cuda:0", … */
@@ -238,6 +257,41 @@ export interface Trainer {
   readonly lr: number;
   readonly modelConfig: ModelConfig;
   readonly trainConfig: TrainConfig;
+}
+
+/**
+ * Where this worker sits in a data-parallel run: torchrun's RANK, LOCAL_RANK, WORLD_SIZE,
+ * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, plus the backend, the bound on every wait, and the
+ * training device (cuda picks cuda:LOCAL_RANK).
+ */
+export interface WorldOptions {
+  rank: number;
+  local_rank: number;
+  world_size: number;
+  local_world_size: number;
+  master_addr: string;
+  master_port: number;
+  backend: 'auto' | 'gloo' | 'nccl';
+  timeout_s: number;
+  device: string;
+}
+
+/**
+ * A joined c10d process group (TCPStore rendezvous + Gloo or NCCL). Every call is a collective: all ranks
+ * make the same calls in the same order. A rank that died or never comes makes the others reject with
+ * E_DISTRIBUTED within timeout_s; after that the world is unusable: end the process.
+ */
+export interface World {
+  readonly rank: number;
+  readonly size: number;
+  /** What "auto" resolved to: "gloo" or "nccl". */
+  readonly backend: string;
+  /** Resolves once every rank has called it. */
+  barrier(): Promise<void>;
+  /** True on every rank when any rank passed true (a MAX allreduce): how ranks agree to stop. */
+  anyRank(flag: boolean): Promise<boolean>;
+  /** Rank 0's text on every rank: rank 0 passes it, the others pass null (a broadcast). */
+  shareFromRank0(text: string | null): Promise<string>;
 }
 
 export interface TrainerConstructor {
@@ -312,6 +366,13 @@ export interface NativeAddon {
   adoptFileLock(fd: number, path: string): number;
   /** Closes a descriptor lockFile/adoptFileLock returned (unknown ones are ignored). */
   unlockFile(fd: number): void;
+  /** Whether this build has the data-parallel layer (c10d; built when libgloo-dev is present). */
+  readonly distributed: boolean;
+  /**
+   * Joins the process group (blocks off the main thread until all world_size ranks arrive, at most
+   * timeout_s; E_DISTRIBUTED names the address and the fix). E_DISTRIBUTED when !distributed.
+   */
+  joinWorld(options: WorldOptions): Promise<World>;
   FeatureStore: FeatureStoreStatics;
   Trainer: TrainerConstructor;
 }

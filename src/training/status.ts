@@ -19,6 +19,8 @@ export function idleStatus(): StatusPayload {
     loss: null,
     lr: null,
     resumed_from: null,
+    world_size: 1,
+    restarts: 0,
   };
 }
 

@@ -128,7 +128,20 @@ describe('config validation errors name the key path and the file', () => {
 
   it('an unknown top-level section', () => {
     const error = loadError('trainer:\n  epochs: 3\n');
-    expect(error.message).toContain('trainer: unknown key (known keys: server, paths, datasets, models, training)');
+    expect(error.message).toContain(
+      'trainer: unknown key (known keys: server, paths, datasets, models, training, distributed)',
+    );
+  });
+
+  it('a node_rank outside nnodes, with the fix', () => {
+    const error = loadError('distributed:\n  nnodes: 2\n  node_rank: 2\n');
+    expect(error.message).toContain('distributed.node_rank: must be below distributed.nnodes (2)');
+  });
+
+  it('a backend that c10d does not have', () => {
+    expect(loadError('distributed:\n  backend: mpi\n').message).toContain(
+      'distributed.backend: must be one of auto, gloo, nccl',
+    );
   });
 
   it('an unknown key inside a dataset entry', () => {

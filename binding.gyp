@@ -18,6 +18,7 @@
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "_GLIBCXX_USE_CXX11_ABI=1",
+        "<!@(node native/addon/gyp-sources.mjs --defines)",
       ],
       # LibTorch throws C++ exceptions and uses RTTI; node-gyp turns both off by default.
       "cflags!": ["-fno-exceptions"],

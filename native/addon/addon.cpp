@@ -13,6 +13,7 @@
 #include "asr/errors.h"
 #include "binding.h"
 #include "file_lock_binding.h"
+#include "world_binding.h"
 
 namespace asr_addon {
 
@@ -167,6 +168,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   RegisterCheckpointAverage(env, exports);
   RegisterFileLock(env, exports);
+  RegisterWorld(env, exports);
   return exports;
 }
 

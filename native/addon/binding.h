@@ -14,6 +14,7 @@
 
 #include "asr/checkpoint.h"
 #include "asr/dataset.h"
+#include "asr/distributed/world.h"
 #include "asr/features.h"
 #include "asr/model.h"
 #include "asr/trainer.h"
@@ -24,6 +25,7 @@ struct AddonData {
   Napi::FunctionReference error_class;  // AsrTrainerError, handed over by src/native.ts (setErrorClass)
   Napi::FunctionReference feature_store;
   Napi::FunctionReference trainer;
+  Napi::FunctionReference world;  // World (world_binding.cpp), in a build with the distributed layer
 };
 AddonData& Data(Napi::Env env);
 
@@ -83,6 +85,14 @@ asr::CheckpointMeta CheckpointMetaFromJs(const Napi::Value& value);
 // E_CHECKPOINT_CORRUPT when the stored config/metrics text is not a JSON object.
 Napi::Object CheckpointMetaToJs(Napi::Env env, const asr::CheckpointMeta& meta);
 Napi::Array StringsToJs(Napi::Env env, const std::vector<std::string>& strings);
+// joinWorld's options (WorldOptions in src/native/types.ts); checked for consistency by the rendezvous.
+struct WorldRequest {
+  asr::distributed::WorldInfo world;
+  std::string backend = "auto";
+  double timeout_s = 60;
+  std::string device = "auto";
+};
+WorldRequest WorldRequestFromJs(const Napi::Value& value);
 
 // ---- async jobs ------------------------------------------------------------------------------------
 

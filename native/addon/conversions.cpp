@@ -126,6 +126,13 @@ Napi::Object StepResultToJs(Napi::Env env, const asr::StepResult& r) {
   o.Set("seconds", r.seconds);
   o.Set("finite", r.finite);
   o.Set("updated", r.updated);
+  if (!r.rank_seconds.empty()) {  // attached to a world
+    Napi::Array seconds = Napi::Array::New(env, r.rank_seconds.size());
+    for (size_t i = 0; i < r.rank_seconds.size(); ++i) seconds.Set(static_cast<uint32_t>(i), r.rank_seconds[i]);
+    o.Set("rank_seconds", seconds);
+    o.Set("allreduce_s", r.allreduce_s);
+    o.Set("ids", StringsToJs(env, r.ids));
+  }
   return o;
 }
 
@@ -205,6 +212,31 @@ Napi::Object CheckpointMetaToJs(Napi::Env env, const asr::CheckpointMeta& m) {
   o.Set("config", ParseJsonObject(env, m.config_json, "config"));
   o.Set("metrics", ParseJsonObject(env, m.metrics_json, "metrics"));
   return o;
+}
+
+WorldRequest WorldRequestFromJs(const Napi::Value& value) {
+  const std::string what = "world options";
+  Napi::Object o = ObjectArg(value, what);
+  CheckKeys(o,
+            {"rank", "local_rank", "world_size", "local_world_size", "master_addr", "master_port", "backend",
+             "timeout_s", "device"},
+            what);
+  WorldRequest r;
+  auto small_int = [&](const char* key, int fallback) {
+    const int64_t v = IntField(o, key, fallback, what);
+    if (v < -1'000'000 || v > 1'000'000) ThrowInvalid(o.Env(), what + "." + key + " is out of range");
+    return static_cast<int>(v);
+  };
+  r.world.rank = small_int("rank", r.world.rank);
+  r.world.local_rank = small_int("local_rank", r.world.local_rank);
+  r.world.world_size = small_int("world_size", r.world.world_size);
+  r.world.local_world_size = small_int("local_world_size", r.world.local_world_size);
+  r.world.master_addr = StringField(o, "master_addr", r.world.master_addr, what);
+  r.world.master_port = small_int("master_port", r.world.master_port);
+  r.backend = StringField(o, "backend", r.backend, what);
+  r.timeout_s = NumberField(o, "timeout_s", r.timeout_s, what);
+  r.device = StringField(o, "device", r.device, what);
+  return r;
 }
 
 }  // namespace asr_addon

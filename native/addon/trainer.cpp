@@ -5,6 +5,7 @@
 #include "asr/train_loop.h"
 #include "asr/trainer.h"
 #include "trainer_wrap.h"
+#include "world_binding.h"
 
 namespace asr_addon {
 
@@ -16,6 +17,7 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceMethod<&TrainerWrap::Transcribe>("transcribe"),
                          InstanceMethod<&TrainerWrap::Save>("save"),
                          InstanceMethod<&TrainerWrap::Load>("load"),
+                         InstanceMethod<&TrainerWrap::AttachWorld>("attachWorld"),
                          InstanceAccessor<&TrainerWrap::Ready>("ready"),
                          InstanceAccessor<&TrainerWrap::GlobalStep>("globalStep"),
                          InstanceAccessor<&TrainerWrap::ParameterCount>("parameterCount"),
@@ -188,6 +190,12 @@ Napi::Value TrainerWrap::Save(const Napi::CallbackInfo& info) {
 Napi::Value TrainerWrap::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Launch(env, "load", [&] { return NewLoadJob(env, this, StringArg(info[0], "path")); });
+}
+
+Napi::Value TrainerWrap::AttachWorld(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Launch(env, "attachWorld",
+                [&] { return NewAttachWorldJob(env, this, WorldCollectivesArg(info[0], "attachWorld(world)")); });
 }
 
 Napi::Function DefineTrainer(Napi::Env env) { return TrainerWrap::Define(env); }

@@ -1,5 +1,5 @@
-// The Trainer's jobs: build, train, evaluate, transcribe, save, load. Each waits for the build on its worker
-// thread and runs the trainer's work on the compute thread (asr/train_loop.h, asr/compute_thread.h).
+// The Trainer's jobs: build, train, evaluate, transcribe, save, load, attachWorld. Each waits for the build on its
+// worker thread and runs the trainer's work on the compute thread (asr/train_loop.h, asr/compute_thread.h).
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -212,6 +212,21 @@ class LoadJob : public TrainerJob {
   asr::CheckpointMeta meta_;
 };
 
+// The broadcasts of attach_world are collectives: on the compute thread, in order with the trainer's steps.
+class AttachWorldJob : public TrainerJob {
+ public:
+  AttachWorldJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<asr::Collectives> world)
+      : TrainerJob(env, "asr.Trainer.attachWorld", owner), world_(std::move(world)) {}
+
+ private:
+  void Run() override {
+    std::shared_ptr<asr::Trainer> trainer = Await();
+    asr::run_for_trainer(*trainer, [&] { trainer->attach_world(world_); });
+  }
+
+  std::shared_ptr<asr::Collectives> world_;
+};
+
 Napi::Function CallbackArg(Napi::Env env, const Napi::Value& value, const char* what) {
   if (!value.IsFunction()) ThrowInvalid(env, std::string(what) + " must be a function");
   return value.As<Napi::Function>();
@@ -254,6 +269,10 @@ AsyncJob* NewSaveJob(Napi::Env env, TrainerWrap* owner, std::string path, asr::C
 
 AsyncJob* NewLoadJob(Napi::Env env, TrainerWrap* owner, std::string path) {
   return new LoadJob(env, owner, std::move(path));
+}
+
+AsyncJob* NewAttachWorldJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<asr::Collectives> world) {
+  return new AttachWorldJob(env, owner, std::move(world));
 }
 
 }  // namespace asr_addon

@@ -39,6 +39,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Transcribe(const Napi::CallbackInfo& info);
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value AttachWorld(const Napi::CallbackInfo& info);
   Napi::Value Ready(const Napi::CallbackInfo& info);
   Napi::Value GlobalStep(const Napi::CallbackInfo& info);
   Napi::Value ParameterCount(const Napi::CallbackInfo& info);
@@ -94,5 +95,6 @@ AsyncJob* NewTranscribeJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<co
 AsyncJob* NewSaveJob(Napi::Env env, TrainerWrap* owner, std::string path, asr::CheckpointMeta meta,
                      const Napi::Value& on_snapshot);
 AsyncJob* NewLoadJob(Napi::Env env, TrainerWrap* owner, std::string path);
+AsyncJob* NewAttachWorldJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<asr::Collectives> world);
 
 }  // namespace asr_addon

@@ -10,6 +10,8 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/spec_augment.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer_checkpoint.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/trainer_world.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/batch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/precision.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint_average.cpp

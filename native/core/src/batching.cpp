@@ -152,7 +152,7 @@ void Prefetcher::run(int64_t start) {
   for (auto i = static_cast<size_t>(start); i < plan_.size(); ++i) {
     std::optional<Batch> batch;
     try {
-      batch = collate(*store_, plan_[i]);
+      batch = plan_[i].empty() ? Batch{} : collate(*store_, plan_[i]);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::current_exception();

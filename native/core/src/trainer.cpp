@@ -47,8 +47,6 @@ std::string shape_string(const torch::Tensor& t) {
   return out.str();
 }
 
-namespace {
-
 torch::Tensor ctc(const torch::Tensor& log_probs, const torch::Tensor& out_lengths, const Batch& batch,
                   torch::Device device, at::Reduction::Reduction reduction) {
   // (B, T, V) -> (T, B, V) as a view; lengths go to the host as the CTC kernels want them there.
@@ -77,6 +75,8 @@ void check_targets(const Batch& batch) {
                 "batch targets must be (B, L) with B = " + std::to_string(b) + " and target_lengths (B)");
   }
 }
+
+namespace {
 
 std::vector<std::string> references_of(const Batch& batch) {
   if (batch.texts.size() == static_cast<size_t>(batch.features.size(0))) return batch.texts;
@@ -118,23 +118,41 @@ Trainer::Trainer(const ModelConfig& model, const TrainConfig& train) : state_(st
 
 Trainer::~Trainer() = default;
 
+std::pair<torch::Tensor, torch::Tensor> Trainer::State::train_forward(const Batch& batch) {
+  model->train();
+  auto features = batch.features.to(device, torch::kFloat, /*non_blocking=*/true);
+  const auto& sa = config.spec_augment;
+  if (sa.enabled && (sa.freq_masks > 0 || sa.time_masks > 0)) {
+    auto mask = spec_augment_mask(sa, batch.feature_lengths, features.size(1), features.size(2));
+    features = features.masked_fill(mask.to(device, true), 0.0);
+  }
+  AutocastScope autocast(precision, device.type());
+  return model->forward(features, batch.feature_lengths);
+}
+
+void Trainer::State::update(StepResult& r) {
+  const double max_norm = config.grad_clip > 0 ? config.grad_clip : std::numeric_limits<double>::infinity();
+  r.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+  if (std::isfinite(r.grad_norm)) {
+    group_options().lr(r.lr);
+    optimizer->step();
+    r.updated = true;
+  } else {
+    r.finite = false;  // skip the update rather than write NaN into the weights
+  }
+  optimizer->zero_grad();
+}
+
 StepResult Trainer::train_step(const Batch& batch) {
   auto& s = *state_;
+  if (s.world) {
+    const auto [first, last] = shard_range(batch_rows(batch), s.world->rank(), s.world->size());
+    return train_shard(slice_rows(batch, first, last), batch_rows(batch));
+  }
   check_batch(batch, s.model_config);
   check_targets(batch);
   const auto started = std::chrono::steady_clock::now();
-  s.model->train();
-  auto features = batch.features.to(s.device, torch::kFloat, /*non_blocking=*/true);
-  const auto& sa = s.config.spec_augment;
-  if (sa.enabled && (sa.freq_masks > 0 || sa.time_masks > 0)) {
-    auto mask = spec_augment_mask(sa, batch.feature_lengths, features.size(1), features.size(2));
-    features = features.masked_fill(mask.to(s.device, true), 0.0);
-  }
-  torch::Tensor log_probs, out_lengths;
-  {
-    AutocastScope autocast(s.precision, s.device.type());
-    std::tie(log_probs, out_lengths) = s.model->forward(features, batch.feature_lengths);
-  }
+  auto [log_probs, out_lengths] = s.train_forward(batch);
   auto loss = ctc(log_probs, out_lengths, batch, s.device, at::Reduction::Mean);
 
   StepResult r;
@@ -149,37 +167,25 @@ StepResult Trainer::train_step(const Batch& batch) {
   s.global_step += 1;
   const int64_t update = (s.global_step + accumulation - 1) / accumulation;  // the update this batch feeds
   r.lr = noam_lr(s.config.learning_rate, s.config.warmup_steps, update);
-  if (!s.mid_accumulation()) {
-    const double max_norm = s.config.grad_clip > 0 ? s.config.grad_clip : std::numeric_limits<double>::infinity();
-    r.grad_norm = torch::nn::utils::clip_grad_norm_(s.params, max_norm);
-    if (std::isfinite(r.grad_norm)) {
-      s.group_options().lr(r.lr);
-      s.optimizer->step();
-      r.updated = true;
-    } else {
-      r.finite = false;  // skip the update rather than write NaN into the weights
-    }
-    s.optimizer->zero_grad();
-  }
+  if (!s.mid_accumulation()) s.update(r);
   r.global_step = s.global_step;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return r;
 }
 
-EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
-  auto& s = *state_;
-  EvalResult result;
+double Trainer::State::evaluate_into(const std::vector<Batch>& batches, EvalResult& result) {
   torch::NoGradGuard no_grad;
-  s.model->eval();
+  model->eval();
   double loss_sum = 0;
   for (const auto& batch : batches) {
-    check_batch(batch, s.model_config);
+    if (world && batch_rows(batch) == 0) continue;  // an empty share of a global batch
+    check_batch(batch, model_config);
     check_targets(batch);
-    AutocastScope autocast(s.precision, s.device.type());
-    auto [log_probs, out_lengths] = s.model->forward(batch.features, batch.feature_lengths);
+    AutocastScope autocast(precision, device.type());
+    auto [log_probs, out_lengths] = model->forward(batch.features, batch.feature_lengths);
     // Per-utterance loss / target length, the quantity the training loss averages.
-    auto per_utt = ctc(log_probs, out_lengths, batch, s.device, at::Reduction::None);
-    auto target_lengths = batch.target_lengths.to(s.device, torch::kDouble).clamp_min(1);
+    auto per_utt = ctc(log_probs, out_lengths, batch, device, at::Reduction::None);
+    auto target_lengths = batch.target_lengths.to(device, torch::kDouble).clamp_min(1);
     loss_sum += (per_utt.to(torch::kDouble) / target_lengths).sum().item<double>();
     const auto decoded = ctc_greedy_decode(log_probs, out_lengths);
     const auto refs = references_of(batch);
@@ -190,7 +196,22 @@ EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
       result.utterances += 1;
     }
   }
-  s.model->train();
+  model->train();
+  return loss_sum;
+}
+
+EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
+  auto& s = *state_;
+  if (s.world) {
+    std::vector<Batch> shards;
+    for (const auto& batch : batches) {
+      const auto [first, last] = shard_range(batch_rows(batch), s.world->rank(), s.world->size());
+      shards.push_back(slice_rows(batch, first, last));
+    }
+    return evaluate_shards(shards);
+  }
+  EvalResult result;
+  const double loss_sum = s.evaluate_into(batches, result);
   result.loss = result.utterances > 0 ? loss_sum / static_cast<double>(result.utterances) : 0.0;
   result.cer = character_errors(result.references, result.hypotheses).rate();
   result.wer = word_errors(result.references, result.hypotheses).rate();

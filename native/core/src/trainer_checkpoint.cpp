@@ -19,20 +19,6 @@ using GenericList = c10::impl::GenericList;
 
 GenericDict string_dict() { return GenericDict(c10::StringType::get(), c10::AnyType::get()); }
 
-// The optimizer keeps each parameter's state under a key made from its TensorImpl: LibTorch 1.x uses
-// the address printed as a string, later releases may key by the pointer itself; the map's key type says.
-template <typename StateMap>
-typename StateMap::key_type optimizer_state_key(const torch::Tensor& param) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream key;
-    key << param.unsafeGetTensorImpl();
-    return key.str();
-  } else {
-    return static_cast<Key>(param.unsafeGetTensorImpl());
-  }
-}
-
 at::Generator cuda_generator(size_t index) {
   return at::globalContext().defaultGenerator(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index)));
 }

@@ -1,12 +1,16 @@
 #pragma once
 // Trainer::State, shared by the files that implement the Trainer (trainer.cpp: steps; trainer_checkpoint.cpp:
-// snapshot and load). Not part of the core's interface.
+// snapshot and load; trainer_world.cpp: the data-parallel mode). Not part of the core's interface.
 #include <torch/torch.h>
 
 #include <memory>
+#include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "asr/collectives.h"
 #include "asr/precision.h"
 #include "asr/trainer.h"
 
@@ -22,13 +26,43 @@ struct Trainer::State {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   int64_t global_step = 0;  // batches trained
   Precision precision = Precision::kFp32;
+  std::shared_ptr<Collectives> world;               // set by attach_world
+  std::unique_ptr<GradientSummer> gradient_summer;  // its hooks on `params`
 
   int64_t updates() const { return global_step / config.grad_accumulation; }
   bool mid_accumulation() const { return global_step % config.grad_accumulation != 0; }
   torch::optim::AdamWOptions& group_options() {
     return static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[0].options());
   }
+
+  // The training forward of a batch: SpecAugment (when enabled), then the model under autocast.
+  std::pair<torch::Tensor, torch::Tensor> train_forward(const Batch& batch);
+  // The end of an accumulation: clip to grad_clip, step (unless the norm is not finite), zero the gradients.
+  // Sets r.grad_norm, r.updated, and r.finite = false for a skipped update.
+  void update(StepResult& r);
+  // The local part of evaluate: per batch the loss sum, greedy hypotheses and references appended to `out`.
+  double evaluate_into(const std::vector<Batch>& batches, EvalResult& out);
 };
+
+// The optimizer keeps each parameter's state under a key made from its TensorImpl: LibTorch 1.x uses
+// the address printed as a string, later releases may key by the pointer itself; the map's key type says.
+template <typename StateMap>
+typename StateMap::key_type optimizer_state_key(const torch::Tensor& param) {
+  using Key = typename StateMap::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;
+    key << param.unsafeGetTensorImpl();
+    return key.str();
+  } else {
+    return static_cast<Key>(param.unsafeGetTensorImpl());
+  }
+}
+
+// Shared checks and pieces of the steps (trainer.cpp).
+void check_batch(const Batch& batch, const ModelConfig& mc);
+void check_targets(const Batch& batch);
+torch::Tensor ctc(const torch::Tensor& log_probs, const torch::Tensor& out_lengths, const Batch& batch,
+                  torch::Device device, at::Reduction::Reduction reduction);
 
 // "[2, 3]": a tensor's shape for error messages.
 std::string shape_string(const torch::Tensor& t);

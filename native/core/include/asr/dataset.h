@@ -130,7 +130,8 @@ double padding_share(const FeatureStore& store, const std::vector<std::vector<in
 Batch collate(const FeatureStore& store, const std::vector<int64_t>& indices);
 
 // Prepares batch i+1 on its own thread while batch i trains. next() returns the plan's batches from `start`
-// on, then std::nullopt; an exception thrown while preparing a batch leaves next().
+// on, then std::nullopt; an exception thrown while preparing a batch leaves next(). An empty index list
+// gives a default (empty) Batch: a rank's share of a global batch smaller than the world.
 class Prefetcher {
  public:
   Prefetcher(std::shared_ptr<const FeatureStore> store, std::vector<std::vector<int64_t>> plan, int64_t start = 0);

@@ -30,12 +30,15 @@ void run_for_trainer(const Trainer& trainer, const std::function<void()>& work);
 
 // One step per batch (indices into `store`), in order, preparing the next batch while one trains. `stop` is
 // asked before each step: true ends the loop (the step in flight has finished) with `cancelled`. `on_step`
-// gets each step and its index in `batches` right after it, on the compute thread.
+// gets each step and its index in `batches` right after it, on the compute thread. Attached to a world
+// (Trainer::attach_world), `batches` are the global batches (the same on every rank): each rank prepares and
+// trains only its share, and the stop flag is agreed (a MAX over ranks) at every step boundary.
 TrainBatchesResult train_batches(Trainer& trainer, std::shared_ptr<const FeatureStore> store,
                                  std::vector<std::vector<int64_t>> batches, const std::function<bool()>& stop = {},
                                  const std::function<void(size_t, const StepResult&)>& on_step = {});
 
-// Trainer::evaluate over the collated batches.
+// Trainer::evaluate over the collated batches; attached to a world, over this rank's shares of them
+// (Trainer::evaluate_shards: global loss, CER and WER on every rank).
 EvalResult evaluate_batches(Trainer& trainer, const FeatureStore& store,
                             const std::vector<std::vector<int64_t>>& batches);
 

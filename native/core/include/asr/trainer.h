@@ -9,6 +9,7 @@
 
 #include "asr/batch.h"
 #include "asr/checkpoint.h"
+#include "asr/collectives.h"
 #include "asr/model.h"
 #include "asr/runtime.h"
 #include "asr/spec_augment.h"
@@ -42,6 +43,10 @@ struct StepResult {
   double seconds = 0;
   bool finite = true;    // false: loss or gradient was NaN/inf, the update was skipped
   bool updated = false;  // an optimizer update happened (every grad_accumulation batches)
+  // Attached to a world only (empty / 0 otherwise). loss, utterances, frames and finite are then global.
+  std::vector<double> rank_seconds;  // every rank's `seconds` for this step, index = rank
+  double allreduce_s = 0;            // this rank's wait for the gradient sums; 0 mid-accumulation
+  std::vector<std::string> ids;      // the utterances of this rank's share
 };
 
 struct EvalResult {
@@ -59,8 +64,10 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
+  // Attached to a world, `batch` is the global batch and this rank trains its rows (train_shard).
   StepResult train_step(const Batch& batch);
-  EvalResult evaluate(const std::vector<Batch>& batches);  // eval mode, no SpecAugment, greedy decoding
+  // Eval mode, no SpecAugment, greedy decoding. Attached: global batches, as evaluate_shards on this rank's rows.
+  EvalResult evaluate(const std::vector<Batch>& batches);
   std::vector<std::string> transcribe(const Batch& batch);
 
   void save_checkpoint(const std::string& path, const CheckpointMeta& meta);  // snapshot() + write_checkpoint
@@ -68,6 +75,25 @@ class Trainer {
   // Restores model, optimizer, schedule position and generators. Throws E_CHECKPOINT_NOT_FOUND,
   // E_CHECKPOINT_CORRUPT, or E_SHAPE_MISMATCH naming the first differing key and both shapes.
   CheckpointMeta load_checkpoint(const std::string& path);
+
+  // Data parallel (trainer_world.cpp). Makes this trainer rank world->rank()'s copy of one run: rank 0's
+  // parameters, buffers, AdamW moments and step counts, optimizer settings, global step and seed are broadcast
+  // (call it after rank 0 loaded its checkpoint, on every rank), and the gradient hooks go in. From then on
+  // train_step and evaluate take GLOBAL batches (the same on every rank) of which each rank works on its
+  // shard (shard_range): the loss is normalised over the global batch and the gradients summed, so the
+  // update equals one process's on the whole batch up to float summation order, except that BatchNorm
+  // normalises each rank's share by its own statistics (as DDP does); its running statistics follow rank
+  // 0's after every step. Dropout and SpecAugment draw from rank_step_stream_seed(seed, global step, rank)
+  // (asr/distributed/rng_keys.h), so a resume at the same world size replays bitwise. E_INVALID_ARGUMENT
+  // when already attached.
+  void attach_world(std::shared_ptr<Collectives> world);
+  Collectives* world() const;  // null until attach_world
+  // Attached: this rank's share of a global batch of `global_batch_size` utterances; an empty share is a
+  // default Batch (it still takes part in every collective).
+  StepResult train_shard(const Batch& shard, int64_t global_batch_size);
+  // Attached: this rank's shares of the evaluation batches; loss, cer, wer and utterances are global
+  // (equal on every rank), hypotheses, references and ids this rank's.
+  EvalResult evaluate_shards(const std::vector<Batch>& shards);
 
   int64_t global_step() const;
   int64_t parameter_count() const;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -258,6 +259,16 @@ void ProcessGroup::barrier() {
   } catch (const std::exception& e) {
     throw Error(codes::kDistributed, "barrier on rank " + std::to_string(rank()) + " failed: " + describe(e));
   }
+}
+
+std::string ProcessGroup::broadcast_string(const std::string& text) {
+  if (size() == 1) return text;
+  auto length = torch::tensor({static_cast<int64_t>(text.size())}, torch::kLong);
+  broadcast({length}, 0);
+  auto bytes = torch::zeros({length.item<int64_t>()}, torch::kUInt8);
+  if (rank() == 0) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
+  if (bytes.numel() > 0) broadcast({bytes}, 0);
+  return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel()));
 }
 
 }  // namespace asr::distributed

@@ -74,6 +74,8 @@ class ProcessGroup {
   int64_t allreduce_max(int64_t value);
   // Every rank returns only once all have called it (e.g. after rank 0 committed a checkpoint).
   void barrier();
+  // Rank 0's `text` on every rank (the others' argument is ignored): its length, then its bytes.
+  std::string broadcast_string(const std::string& text);
 
  private:
   struct Impl;

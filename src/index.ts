@@ -33,6 +33,8 @@ export { AsrTrainerError, isAsrTrainerError, type AsrErrorCode } from './errors.
 export { loadConfig, parseConfig, type AsrConfig, type LoadedConfig } from './config/index.js';
 export { TrainingRun, planRun, type PrepareOptions, type RunOptions, type RunOutcome } from './training/index.js';
 export { CheckpointStore, type CheckpointStoreOptions } from './checkpoints/index.js';
+/** `averageCheckpoints(config, {model_name, dataset_name, last_n})`: what POST /api/checkpoints/average does. */
+export { averageCheckpoints, type AverageOptions } from './averaging/index.js';
 export { buildApp, serve, type BuildAppOptions, type RunningServer, type ServeOptions } from './server/index.js';
 
 // The contract: what crosses the API, the WebSocket and the trainer process (src/contract).

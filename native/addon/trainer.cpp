@@ -2,6 +2,7 @@
 #include <chrono>
 #include <utility>
 
+#include "asr/beam_search.h"
 #include "asr/train_loop.h"
 #include "asr/trainer.h"
 #include "trainer_wrap.h"
@@ -172,7 +173,18 @@ Napi::Value TrainerWrap::Transcribe(const Napi::CallbackInfo& info) {
     Napi::Array wrapped = Napi::Array::New(env, 1);
     wrapped.Set(0u, info[1]);
     auto indices = BatchesArg(wrapped, store->size(), "indices");
-    return NewTranscribeJob(env, this, store, std::move(indices[0]));
+    Napi::Object options = OptionsArg(env, info[2], "transcribe options");
+    CheckKeys(options, {"beam"}, "transcribe options");
+    // 0: greedy decoding; a width is checked here so that a bad one rejects before any work is queued.
+    int64_t beam = 0;
+    if (!options.Get("beam").IsUndefined()) {
+      beam = IntArg(options.Get("beam"), "options.beam");
+      if (beam < 1 || beam > asr::kMaxBeamWidth) {
+        ThrowInvalid(env, "options.beam must be a beam width from 1 to " + std::to_string(asr::kMaxBeamWidth) +
+                              " (leave it out for greedy decoding), got " + std::to_string(beam));
+      }
+    }
+    return NewTranscribeJob(env, this, store, std::move(indices[0]), beam);
   });
 }
 

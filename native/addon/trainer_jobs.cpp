@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "asr/beam_search.h"
 #include "asr/compute_thread.h"
 #include "asr/train_loop.h"
 #include "trainer_wrap.h"
@@ -151,15 +152,27 @@ class EvaluateJob : public TrainerJob {
 class TranscribeJob : public TrainerJob {
  public:
   TranscribeJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                std::vector<int64_t> indices)
-      : TrainerJob(env, "asr.Trainer.transcribe", owner), store_(std::move(store)), indices_(std::move(indices)) {}
+                std::vector<int64_t> indices, int64_t beam_width)
+      : TrainerJob(env, "asr.Trainer.transcribe", owner),
+        store_(std::move(store)),
+        indices_(std::move(indices)),
+        beam_width_(beam_width) {}
 
  private:
-  void Run() override { texts_ = asr::transcribe_utterances(*Await(), *store_, indices_); }
+  void Run() override {
+    std::shared_ptr<asr::Trainer> trainer = Await();
+    if (beam_width_ == 0) {
+      texts_ = asr::transcribe_utterances(*trainer, *store_, indices_);
+      return;
+    }
+    asr::run_for_trainer(
+        *trainer, [&] { texts_ = asr::transcribe_beam(*trainer, asr::collate(*store_, indices_), beam_width_); });
+  }
   Napi::Value Result(Napi::Env env) override { return StringsToJs(env, texts_); }
 
   std::shared_ptr<const asr::FeatureStore> store_;
   std::vector<int64_t> indices_;
+  int64_t beam_width_;
   std::vector<std::string> texts_;
 };
 
@@ -254,8 +267,8 @@ AsyncJob* NewEvaluateJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<cons
 }
 
 AsyncJob* NewTranscribeJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                           std::vector<int64_t> indices) {
-  return new TranscribeJob(env, owner, std::move(store), std::move(indices));
+                           std::vector<int64_t> indices, int64_t beam_width) {
+  return new TranscribeJob(env, owner, std::move(store), std::move(indices), beam_width);
 }
 
 AsyncJob* NewSaveJob(Napi::Env env, TrainerWrap* owner, std::string path, asr::CheckpointMeta meta,

@@ -90,8 +90,9 @@ AsyncJob* NewTrainJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const a
                       std::vector<std::vector<int64_t>> batches, const Napi::Value& signal, const Napi::Value& on_step);
 AsyncJob* NewEvaluateJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
                          std::vector<std::vector<int64_t>> batches);
+// beam_width 0: greedy decoding; 1..asr::kMaxBeamWidth: CTC prefix beam search of that width.
 AsyncJob* NewTranscribeJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                           std::vector<int64_t> indices);
+                           std::vector<int64_t> indices, int64_t beam_width);
 AsyncJob* NewSaveJob(Napi::Env env, TrainerWrap* owner, std::string path, asr::CheckpointMeta meta,
                      const Napi::Value& on_snapshot);
 AsyncJob* NewLoadJob(Napi::Env env, TrainerWrap* owner, std::string path);

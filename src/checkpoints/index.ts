@@ -10,6 +10,7 @@
  * - `links.ts`: pointing, reading and checking the `…-latest.pt` / `…-best.pt` symlinks;
  * - `retention.ts`: what a commit leaves behind, deleted in a crash-safe order;
  * - `pins.ts`: `NAME.pt.pin` markers that keep a checkpoint out of retention;
+ * - `average-inputs.ts`: which checkpoints an average is made of (src/averaging/ makes it);
  * - `backup.ts`: copies to `paths.backup` after commits, and restoring from them on resume;
  * - `sidecar.ts`: the sidecar format; `compat.ts`: whether a checkpoint fits the requested model;
  * - `lock.ts`: the one-writer lock (a kernel lock; `lock-owner.ts`: its record and lease); `files.ts`: crash-safe writes and null-on-missing reads.
@@ -31,6 +32,10 @@
  * Names: `{model}-{dataset}-epoch-{N}.pt` ends epoch N; `…-epoch-{N}-step-{S}.pt` is a save after S
  * steps of epoch N (N not finished), ordered by S and before `…-epoch-{N}.pt`. `…-latest.pt` and `…-best.pt` are
  * relative symlinks to the newest valid checkpoint and to the lowest `metrics.val_cer`.
+ *
+ * Averages: `{model}-{dataset}-avg-{F}-{L}.pt` is the mean of epoch checkpoints F..L (kind `average`, its
+ * sidecar lists `averaged_from`). It competes for `best` (its own val CER), never for `latest` or auto-resume
+ * (isTrainingSave() in scan.ts), and retention never deletes it.
  *
  * Timelines: a committed checkpoint is never overwritten. A run resumed from an older checkpoint that
  * reaches a position already saved writes `…-epoch-{N}-v2.pt` (`-v3`, …; `…-epoch-N-step-S-v2.pt`)
@@ -54,11 +59,13 @@ export {
 export { type CheckpointEntry, type ListFilter } from './scan.js';
 export { type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 export { type RetainRequest } from './retention.js';
+export { MIN_AVERAGE_INPUTS, type AverageInputsRequest } from './average-inputs.js';
 export { type BrokenLink } from './links.js';
 export { backupOptions, type BackupOptions } from './backup.js';
 export {
   MAX_NAME_LENGTH,
   NAME_PATTERN,
+  averageCheckpointName,
   checkpointName,
   isLinkNameFor,
   linkName,

@@ -7,7 +7,7 @@ import { realpath, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir, readNames, readlinkOrNull, replaceSymlink } from './files.js';
 import { LINK_ROLES, linkName, parseLinkName, type LinkRole } from './names.js';
-import { scanPair, validateFilter, type ListFilter, type Scanned } from './scan.js';
+import { isTrainingSave, scanPair, validateFilter, type ListFilter, type Scanned } from './scan.js';
 import { valCer } from './sidecar.js';
 import type { CheckpointLogger } from './store.js';
 import { hashProblem } from './verify.js';
@@ -58,7 +58,8 @@ export async function brokenLinks(dir: string, filter: ListFilter): Promise<Brok
 }
 
 /**
- * Points `latest` at the newest valid checkpoint and `best` at the lowest val CER, hashing any target
+ * Points `latest` at the newest valid training save and `best` at the lowest val CER (an average's
+ * included: its CER is measured on the same validation split), hashing any target
  * but the one just committed (`verified`, hashed by the commit).
  */
 export async function updateLinks(
@@ -79,7 +80,7 @@ export async function updateLinks(
     for (const s of ranked) if (await verify(s)) return s;
     return null;
   };
-  const latest = await pick(valid);
+  const latest = await pick(valid.filter(isTrainingSave));
   // Equal CERs: the newer wins (`valid` is newest first and the sort is stable).
   const ranked = valid
     .filter((s) => valCer(s.entry.metrics) !== null)

@@ -11,12 +11,16 @@ export { MAX_NAME_LENGTH };
 /** Linux NAME_MAX. */
 export const MAX_FILE_NAME_BYTES = 255;
 
-export type CheckpointKind = 'epoch' | 'step';
+/** `average`: the mean of epoch checkpoints' weights (averageCheckpointName()), never a training save. */
+export type CheckpointKind = 'epoch' | 'step' | 'average';
 
 export interface ParsedCheckpointName {
   /** `{model}-{dataset}`; which split is meant is only known from the sidecar or the caller. */
   prefix: string;
+  /** The epoch it ends (for an average: its last input's, whose position it carries). */
   epoch: number;
+  /** An average only: the epoch of its first input. */
+  firstEpoch?: number;
   /** The `-step-{S}` part of a mid-epoch checkpoint; null for an epoch checkpoint. */
   nameStep: number | null;
   kind: CheckpointKind;
@@ -28,6 +32,8 @@ export interface ParsedCheckpointName {
 }
 
 const CHECKPOINT_NAME = /^(.+)-epoch-(0|[1-9][0-9]*)(?:-step-(0|[1-9][0-9]*))?(?:-v([2-9]|[1-9][0-9]+))?\.pt$/;
+/** No name matches both: this one ends in `-avg-F-L`, the other in `-epoch-N` or `-step-S` (before `-vN`). */
+const AVERAGE_NAME = /^(.+)-avg-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)(?:-v([2-9]|[1-9][0-9]+))?\.pt$/;
 
 export function validateModelName(model: unknown): string {
   return validateName(model, 'model');
@@ -84,7 +90,28 @@ export function checkpointName(model: string, dataset: string, epoch: number, st
   return `${prefix}-epoch-${epoch}-step-${step}.pt`;
 }
 
+/**
+ * `{model}-{dataset}-avg-{first}-{last}.pt`: the average of epoch checkpoints whose epochs run from
+ * `first` to `last` (the store saves `…-avg-F-L-vN.pt` when that name is committed already).
+ */
+export function averageCheckpointName(model: string, dataset: string, first: number, last: number): string {
+  const prefix = pairPrefix(model, dataset);
+  validateCount(first, 'first epoch');
+  validateCount(last, 'last epoch');
+  if (first > last) {
+    throw new AsrTrainerError('E_INVALID_ARGUMENT', `An average's first epoch (${first}) is after its last (${last})`);
+  }
+  return `${prefix}-avg-${first}-${last}.pt`;
+}
+
 export function parseCheckpointName(name: string): ParsedCheckpointName | null {
+  const average = AVERAGE_NAME.exec(name);
+  if (average) {
+    const [first, last] = [Number(average[2]), Number(average[3])];
+    const version = average[4] === undefined ? 1 : Number(average[4]);
+    if (![first, last, version].every(Number.isSafeInteger) || first > last) return null;
+    return { prefix: average[1]!, epoch: last, firstEpoch: first, nameStep: null, kind: 'average', version };
+  }
   const match = CHECKPOINT_NAME.exec(name);
   if (!match) return null;
   const epoch = Number(match[2]);
@@ -96,7 +123,8 @@ export function parseCheckpointName(name: string): ParsedCheckpointName | null {
 
 /**
  * The name of the `version`-th checkpoint at a position: checkpointName()'s for version 1,
- * `…-epoch-N-vV.pt` / `…-epoch-N-step-S-vV.pt` after (Lightning's ModelCheckpoint convention).
+ * `…-epoch-N-vV.pt` / `…-epoch-N-step-S-vV.pt` / `…-avg-F-L-vV.pt` after (Lightning's ModelCheckpoint
+ * convention).
  */
 export function versionedCheckpointName(name: string, version: number): string {
   validateCount(version, 'version');

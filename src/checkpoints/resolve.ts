@@ -19,7 +19,7 @@ import {
   validatePlainFileName,
 } from './names.js';
 import { restoreFromBackup, validBackup } from './backup.js';
-import { orderNewestFirst, scanOne, scanPair, type Scanned } from './scan.js';
+import { isTrainingSave, orderNewestFirst, scanOne, scanPair, type Scanned } from './scan.js';
 import type { CheckpointSidecar } from './sidecar.js';
 import type { CheckpointLogger } from './store.js';
 import { hashProblem } from './verify.js';
@@ -41,7 +41,8 @@ export interface ResolvedCheckpoint {
 
 /**
  * The checkpoint a run resumes from. A named one must be a valid checkpoint of this model and
- * dataset; otherwise the newest valid one (orderNewestFirst()), skipping (with a warning) any without
+ * dataset (an average included); otherwise the newest valid training save (orderNewestFirst(),
+ * isTrainingSave()), skipping (with a warning) any without
  * a valid sidecar or whose sha256 differs. With a backup folder, a checkpoint whose copy here is
  * missing or damaged is first restored from its verified backup copy (with a warning).
  */
@@ -100,7 +101,7 @@ async function resolveLatest(
   const candidates = orderNewestFirst([
     ...here,
     ...backupOnly.filter((s) => s.entry.valid && !names.has(s.entry.name)),
-  ]);
+  ]).filter(isTrainingSave);
   for (const s of candidates) {
     const problem = names.has(s.entry.name) ? (s.entry.problem ?? (await hashProblem(dir, s))) : `the file is missing`;
     if (problem === null) {
@@ -207,7 +208,7 @@ async function resolveSpecific(
   if (!found.stats.isFile() || parsed === null) {
     throw new AsrTrainerError(
       'E_INVALID_ARGUMENT',
-      `Invalid checkpoint name: '${requested}' is not a checkpoint file (expected ${model}-${dataset}-epoch-N.pt or …-epoch-N-step-S.pt)`,
+      `Invalid checkpoint name: '${requested}' is not a checkpoint file (expected ${model}-${dataset}-epoch-N.pt, …-epoch-N-step-S.pt or …-avg-F-L.pt)`,
     );
   }
   const scanned = await scanOne(dir, name, parsed, found.stats, { model, dataset });

@@ -18,7 +18,7 @@ import {
   validateModelName,
   validatePlainFileName,
 } from './names.js';
-import { scanPair, type Scanned } from './scan.js';
+import { isTrainingSave, scanPair, type Scanned } from './scan.js';
 import { parseSidecar, valCer } from './sidecar.js';
 import type { CheckpointLogger } from './store.js';
 
@@ -52,7 +52,8 @@ export function validateRetention(keep: unknown): number {
  * orderNewestFirst()'s sense: the most recent run's first), step checkpoints a newer epoch checkpoint
  * supersedes, and leftovers older than the running save. Never the best, the newest, the resumed-from
  * or the current checkpoint, a pinned one, a link target, anything of another model/dataset, nor
- * anything in the backup folder. `keep: 0` deletes no checkpoint (leftovers still go).
+ * anything in the backup folder. Averages (`…-avg-F-L.pt`) are no epoch checkpoints: never counted,
+ * never deleted; a person removes them. `keep: 0` deletes no checkpoint (leftovers still go).
  */
 export async function retain(
   dir: string,
@@ -68,7 +69,8 @@ export async function retain(
   const scanned = await scanPair(dir, model, dataset);
   const valid = scanned.filter((s) => s.entry.valid);
   const protectedNames = new Set<string>();
-  for (const name of [resumedFrom, current, valid[0]?.entry.name, bestOf(valid)?.entry.name]) {
+  const newest = valid.find(isTrainingSave);
+  for (const name of [resumedFrom, current, newest?.entry.name, bestOf(valid)?.entry.name]) {
     if (name) protectedNames.add(name);
   }
   for (const target of await linkTargets(dir, model, dataset)) protectedNames.add(target);

@@ -126,6 +126,16 @@ export function orderForListing(scanned: Scanned[]): Scanned[] {
   return ordered.flat();
 }
 
+/**
+ * Whether a checkpoint is a training save (epoch or step), not an average. "The newest checkpoint" (the
+ * `latest` link, auto-resume, the one retention always keeps) means the newest training save: an average
+ * continues no run by itself, and resuming one restarts the optimizer's moments, so it is resumed only when
+ * asked for by name.
+ */
+export function isTrainingSave(s: Scanned): boolean {
+  return s.parsed.kind !== 'average';
+}
+
 /** One model/dataset's checkpoints, newest first (orderNewestFirst()). */
 export async function scanPair(dir: string, model: string, dataset: string): Promise<Scanned[]> {
   return orderNewestFirst(await scanFolder(dir, { model, dataset }));
@@ -221,6 +231,7 @@ export async function scanOne(
     pinned: (await lstatOrNull(path.join(dir, pinName(name)))) !== null,
     valid: problem === undefined,
     ...(problem !== undefined ? { problem } : {}),
+    ...(sidecar?.averaged_from !== undefined ? { averaged_from: sidecar.averaged_from } : {}),
   };
   return { entry, parsed, sidecar: problem === undefined ? sidecar : null, hasSidecarFile, mtimeMs: stats.mtimeMs };
 }

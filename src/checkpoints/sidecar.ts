@@ -36,6 +36,11 @@ export interface CheckpointSidecar {
   /** The model config the checkpoint was trained with, so resume compatibility needs no .pt read. */
   model_config?: ModelConfigRecord;
   batch_size?: number;
+  /**
+   * An average (kind `average`) only: the checkpoints whose weights it is the mean of, in epoch order; its
+   * position (epoch, step, global_step) and config are the last one's, its metrics its own evaluation's.
+   */
+  averaged_from?: string[];
 }
 
 export type SidecarCheck = { ok: true; sidecar: CheckpointSidecar } | { ok: false; problem: string };
@@ -71,8 +76,8 @@ export function parseSidecar(text: string): SidecarCheck {
   for (const key of ['epoch', 'step', 'global_step', 'size'] as const) {
     if (!isCount(v[key])) return { ok: false, problem: `sidecar field '${key}' is not a non-negative integer` };
   }
-  if (v.kind !== 'epoch' && v.kind !== 'step')
-    return { ok: false, problem: `sidecar field 'kind' is not 'epoch' or 'step'` };
+  if (v.kind !== 'epoch' && v.kind !== 'step' && v.kind !== 'average')
+    return { ok: false, problem: `sidecar field 'kind' is not 'epoch', 'step' or 'average'` };
   if (!/^[0-9a-f]{64}$/.test(v.sha256 as string)) return { ok: false, problem: 'sidecar sha256 is not 64 hex digits' };
   if (Number.isNaN(Date.parse(v.created_at as string)))
     return { ok: false, problem: 'sidecar created_at is not a date' };
@@ -84,6 +89,17 @@ export function parseSidecar(text: string): SidecarCheck {
   }
   if (v.resumed_from !== undefined && v.resumed_from !== null && typeof v.resumed_from !== 'string') {
     return { ok: false, problem: `sidecar field 'resumed_from' is not a string or null` };
+  }
+  const averagedFrom = v.averaged_from;
+  if (averagedFrom !== undefined || v.kind === 'average') {
+    if (
+      !Array.isArray(averagedFrom) ||
+      averagedFrom.length === 0 ||
+      !averagedFrom.every((n) => typeof n === 'string')
+    ) {
+      return { ok: false, problem: `sidecar field 'averaged_from' is not a list of checkpoint names` };
+    }
+    if (v.kind !== 'average') return { ok: false, problem: `sidecar lists 'averaged_from' on a ${v.kind} checkpoint` };
   }
   if (v.batch_size !== undefined && !isCount(v.batch_size)) {
     return { ok: false, problem: `sidecar field 'batch_size' is not a non-negative integer` };

@@ -10,7 +10,9 @@ import { lstatOrNull, readNames, sha256File, writeFileAtomic } from './files.js'
 import { brokenLinks, updateLinks, type BrokenLink } from './links.js';
 import { BackupCopier, type BackupOptions } from './backup.js';
 import { acquireLock, type CheckpointLock } from './lock.js';
+import { selectAverageInputs, type AverageInputsRequest } from './average-inputs.js';
 import {
+  averageCheckpointName,
   checkpointName,
   checkpointOfSidecarName,
   lockFileName,
@@ -27,7 +29,15 @@ import {
 import { setPinned } from './pins.js';
 import { resolveForResume, type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 import { retain, validateRetention, type RetainRequest } from './retention.js';
-import { MIB, orderForListing, scanFolder, validateFilter, type CheckpointEntry, type ListFilter } from './scan.js';
+import {
+  MIB,
+  orderForListing,
+  scanFolder,
+  validateFilter,
+  type CheckpointEntry,
+  type ListFilter,
+  type Scanned,
+} from './scan.js';
 import {
   SIDECAR_FORMAT_VERSION,
   parseSidecar,
@@ -68,6 +78,8 @@ export interface CommitRequest {
   batch_size?: number;
   /** Apply retention right after the commit (what the trainer does after each save). */
   retain?: { keep: number; resumedFrom?: string | null };
+  /** An average's (an `…-avg-F-L.pt` name) inputs, required for one and refused for any other. */
+  averaged_from?: string[];
 }
 
 export interface CommitResult {
@@ -118,6 +130,27 @@ export class CheckpointStore {
    */
   async nameForSave(model: string, dataset: string, epoch: number, step?: number | null): Promise<string> {
     const base = checkpointName(model, dataset, epoch, step);
+    const name = await this.freeName(base);
+    if (name !== base) {
+      this.logger.info(`Checkpoint '${base}' already exists (an earlier timeline); this run saves '${name}' beside it`);
+    }
+    return name;
+  }
+
+  /** nameForSave() for an average of epochs `first`..`last`: `…-avg-F-L.pt`, or `…-avg-F-L-vN.pt` when taken. */
+  async nameForAverage(model: string, dataset: string, first: number, last: number): Promise<string> {
+    const base = averageCheckpointName(model, dataset, first, last);
+    const name = await this.freeName(base);
+    if (name !== base) this.logger.info(`Average '${base}' already exists; this average is saved as '${name}'`);
+    return name;
+  }
+
+  /** See selectAverageInputs() (average-inputs.ts): the verified inputs of an average, in epoch order. */
+  selectAverageInputs(request: AverageInputsRequest): Promise<Scanned[]> {
+    return selectAverageInputs(this.dir, this.logger, request);
+  }
+
+  private async freeName(base: string): Promise<string> {
     const folders = [this.dir, ...(this.backups ? [this.backups.options.dir] : [])];
     const taken = async (name: string): Promise<boolean> => {
       for (const folder of folders) {
@@ -129,11 +162,7 @@ export class CheckpointStore {
     };
     let version = 1;
     while (await taken(versionedCheckpointName(base, version))) version += 1;
-    const name = versionedCheckpointName(base, version);
-    if (version > 1) {
-      this.logger.info(`Checkpoint '${base}' already exists (an earlier timeline); this run saves '${name}' beside it`);
-    }
-    return name;
+    return versionedCheckpointName(base, version);
   }
 
   /** Absolute path of a plain file name in the folder; anything else is E_INVALID_ARGUMENT. */
@@ -201,6 +230,14 @@ export class CheckpointStore {
         );
       }
     }
+    if ((parsed.kind === 'average') !== (request.averaged_from !== undefined)) {
+      throw new AsrTrainerError(
+        'E_INVALID_ARGUMENT',
+        parsed.kind === 'average'
+          ? `Cannot commit average '${name}' without averaged_from (its inputs)`
+          : `Cannot commit '${name}' with averaged_from: only an …-avg-F-L.pt name holds an average`,
+      );
+    }
     if (request.retain) validateRetention(request.retain.keep);
     await assertNoNameCollision(this.dir, model, dataset);
     const ptPath = path.join(this.dir, name);
@@ -230,6 +267,7 @@ export class CheckpointStore {
       resumed_from: request.resumed_from ?? null,
       ...(request.model_config !== undefined ? { model_config: request.model_config } : {}),
       ...(request.batch_size !== undefined ? { batch_size: request.batch_size } : {}),
+      ...(request.averaged_from !== undefined ? { averaged_from: request.averaged_from } : {}),
     };
     // A sidecar this store could not read back would silently turn a good save into a skipped one.
     const check = parseSidecar(serializeSidecar(sidecar));

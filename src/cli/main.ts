@@ -1,11 +1,11 @@
 /**
- * `asr-trainer`: serve the API and dashboard, train in-process, list checkpoints, transcribe WAV files
- * and generate the mini corpus. Commands load their modules lazily so `--help` never loads the addon.
+ * `asr-trainer`: serve the API and dashboard, train in-process, list and average checkpoints, transcribe
+ * WAV files and generate the mini corpus. Commands load their modules lazily so `--help` never loads the addon.
  */
 
 import { Command, Option } from 'commander';
 import { EXIT_OK, reportError } from './exit.js';
-import { positiveInteger } from './options.js';
+import { beamWidth, nameList, positiveInteger } from './options.js';
 
 function configOption(): Option {
   return new Option(
@@ -63,6 +63,24 @@ export function buildProgram(): Command {
     .action(async (options) => (await import('./commands/checkpoints.js')).checkpointsCommand(options));
 
   program
+    .command('average')
+    .description(
+      'average epoch checkpoints into {model}-{dataset}-avg-{first}-{last}.pt, scored on the validation split',
+    )
+    .addOption(configOption())
+    .option('--last <n>', 'average the newest N epoch checkpoints (at least 2)', positiveInteger)
+    .option(
+      '--names <names>',
+      'average these checkpoints (comma-separated names from `asr-trainer checkpoints`)',
+      nameList,
+    )
+    .option('-m, --model <name>', "model whose checkpoints to average (default: the most recent run's)")
+    .option('-d, --dataset <name>', "dataset whose checkpoints to average (default: the most recent run's)")
+    .option('--json', 'print the POST /api/checkpoints/average JSON')
+    .addHelpText('after', '\nA run resumed from an average keeps its schedule but restarts the optimizer moments.')
+    .action(async (options) => (await import('./commands/average.js')).averageCommand(options));
+
+  program
     .command('transcribe')
     .description('transcribe WAV files with a trained checkpoint')
     .addOption(configOption())
@@ -70,6 +88,7 @@ export function buildProgram(): Command {
     .option('--checkpoint <name>', 'checkpoint name (default: the best of --model/--dataset)')
     .option('-m, --model <name>', 'model whose best checkpoint to use when --checkpoint is not given')
     .option('-d, --dataset <name>', 'dataset whose best checkpoint to use when --checkpoint is not given')
+    .option('--beam <width>', 'CTC prefix beam search of this width, 1-256 (default: greedy decoding)', beamWidth)
     .option('--json', 'print [{file, text}] as JSON')
     .action(async (files: string[], options) =>
       (await import('./commands/transcribe.js')).transcribeCommand(files, options),

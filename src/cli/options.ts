@@ -1,6 +1,7 @@
 /** Parsers for option values: each rejects bad input as a usage error that names the option. */
 
 import { InvalidArgumentError } from 'commander';
+import { BEAM_RULE, parseBeamWidth } from '../contract/transcribe.js';
 
 export function positiveInteger(value: string): number {
   const n = Number(value);
@@ -8,4 +9,17 @@ export function positiveInteger(value: string): number {
     throw new InvalidArgumentError(`expected a positive integer, got '${value}'.`);
   }
   return n;
+}
+
+export function beamWidth(value: string): number {
+  const width = parseBeamWidth(value);
+  if (width === null) throw new InvalidArgumentError(`expected ${BEAM_RULE}, got '${value}'.`);
+  return width;
+}
+
+/** `a,b,c` → ['a', 'b', 'c'] (spaces around names dropped); an empty item is an error. */
+export function nameList(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new InvalidArgumentError(`expected comma-separated names, got '${value}'.`);
+  return names;
 }

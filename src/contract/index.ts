@@ -10,3 +10,4 @@ export * from './events.js';
 export * from './names.js';
 export * from './status.js';
 export * from './train.js';
+export * from './transcribe.js';

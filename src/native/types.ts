@@ -207,6 +207,14 @@ export interface TrainOptions {
   onStep?: (step: StepProgress) => void;
 }
 
+export interface TranscribeOptions {
+  /**
+   * CTC prefix beam search keeping this many prefixes per frame (1..256, asr::kMaxBeamWidth; anything
+   * else is E_INVALID_ARGUMENT); absent: greedy decoding (the best token per frame).
+   */
+  beam?: number;
+}
+
 export interface SaveOptions {
   /** Main thread, once the state is copied: from here on train() and the other calls are accepted. */
   onSnapshot?: () => void;
@@ -230,7 +238,8 @@ export interface Trainer {
   /** Trains on the given batches (indices into `store`) in order, one step each. */
   train(store: FeatureStore, batches: number[][], options?: TrainOptions): Promise<TrainOutcome>;
   evaluate(store: FeatureStore, batches: number[][]): Promise<EvalResult>;
-  transcribe(store: FeatureStore, indices: number[]): Promise<string[]>;
+  /** Texts in the order of `indices`: greedy CTC decoding, or a prefix beam search with `beam`. */
+  transcribe(store: FeatureStore, indices: number[], options?: TranscribeOptions): Promise<string[]>;
   /**
    * Atomic write (temp file, fsync, rename, folder fsync); resolves once the file is durable. With
    * `onSnapshot`, the trainer is free for the next call as soon as its state is copied (onSnapshot runs

@@ -110,7 +110,11 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(trainRoutes(supervisor));
-  await app.register(checkpointRoutes(config));
+  await app.register(
+    checkpointRoutes(config, {
+      onLog: (level, message) => (level === 'info' ? app.log.info(message) : app.log.warn(message)),
+    }),
+  );
   await app.register(catalogRoutes(config, supervisor));
   await app.register(metricsRoutes(config, supervisor));
   await app.register(prometheusRoutes(runMetrics));

@@ -1,6 +1,7 @@
 /**
  * POST /api/transcribe: a WAV body (audio/wav, or multipart/form-data with one or more file parts) →
- * the text, decoded by a checkpoint (`checkpoint` query, default the best of the current or newest run).
+ * the text, decoded by a checkpoint (`checkpoint` query, default the best of the current or newest run),
+ * greedily or with a CTC prefix beam search (`beam` query).
  * The same Transcriber as `asr-trainer transcribe`, run in a TranscriptionProcess (a child process) so that
  * a LibTorch crash there answers this request 503 E_TRANSCRIBER_CRASHED instead of ending the API.
  * Register with `app.register(transcribeRoutes(transcriber))`.
@@ -15,7 +16,8 @@ import { AsrTrainerError } from '../errors.js';
 import type { TranscribeTarget, Transcription } from '../transcribe/index.js';
 import { boundaryOf, multipartFiles } from '../transcribe/multipart.js';
 import type { TranscriptionProcess } from '../transcribe/process.js';
-import { CheckpointNameSchema, ErrorBodySchema, NameSchema } from '../contract/index.js';
+import type { TranscribeOptions } from '../native.js';
+import { BEAM_RULE, CheckpointNameSchema, ErrorBodySchema, NameSchema, parseBeamWidth } from '../contract/index.js';
 
 const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
 /** A minute of 16-bit 48 kHz stereo is 11 MB; leave room for a few clips in one multipart body. */
@@ -54,6 +56,8 @@ export function transcribeRoutes(
               ),
               model_name: Type.Optional(NameSchema()),
               dataset_name: Type.Optional(NameSchema()),
+              // A string: query values are not coerced (see buildApp), and parseBeamWidth() words the 400.
+              beam: Type.Optional(Type.String({ maxLength: 16, description: BEAM_RULE })),
             },
             { additionalProperties: false },
           ),
@@ -74,6 +78,7 @@ export function transcribeRoutes(
         },
       },
       async (request) => {
+        const decoding = decodingOptions(request.query.beam);
         const body: unknown = request.body;
         const contentType = String(request.headers['content-type'] ?? '');
         const files = audioFiles(body, contentType);
@@ -83,7 +88,7 @@ export function transcribeRoutes(
           model_name: request.query.model_name ?? pair.model_name,
           dataset_name: request.query.dataset_name ?? pair.dataset_name,
         };
-        const { checkpoint, results } = await transcribeBuffers(transcriber, target, files);
+        const { checkpoint, results } = await transcribeBuffers(transcriber, target, files, decoding);
         return {
           text: results.map((r) => r.text).join('\n'),
           checkpoint,
@@ -92,6 +97,15 @@ export function transcribeRoutes(
       },
     );
   };
+}
+
+function decodingOptions(beam: string | undefined): TranscribeOptions {
+  if (beam === undefined) return {};
+  const width = parseBeamWidth(beam);
+  if (width === null) {
+    throw new AsrTrainerError('E_INVALID_ARGUMENT', `Invalid beam '${beam}': use ${BEAM_RULE}`, { beam });
+  }
+  return { beam: width };
 }
 
 function audioFiles(body: unknown, contentType: string): Array<{ name: string; data: Buffer }> {
@@ -126,6 +140,7 @@ async function transcribeBuffers(
   transcriber: TranscriptionProcess,
   target: TranscribeTarget,
   files: Array<{ name: string; data: Buffer }>,
+  options: TranscribeOptions,
 ): Promise<{ checkpoint: string; results: Transcription[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'asr-transcribe-'));
   try {
@@ -136,7 +151,7 @@ async function transcribeBuffers(
         return path;
       }),
     );
-    const { checkpoint, texts } = await transcriber.transcribeFiles(target, paths);
+    const { checkpoint, texts } = await transcriber.transcribeFiles(target, paths, options);
     return { checkpoint, results: texts.map((text, i) => ({ id: files[i].name, text })) };
   } finally {
     await rm(dir, { recursive: true, force: true });

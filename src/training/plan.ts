@@ -7,6 +7,7 @@ import {
   CheckpointStore,
   backupOptions,
   checkResumeCompatibility,
+  type CheckpointSidecar,
   type ResolvedCheckpoint,
 } from '../checkpoints/index.js';
 import { assertDatasetPresent } from '../data/dataset.js';
@@ -110,7 +111,8 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     { model_config: sidecar.model_config ?? { ...model }, batch_size: sidecar.batch_size ?? null },
     { model_config: { ...model }, batch_size: batchSize },
   );
-  const epochEnd = sidecar.kind === 'epoch';
+  // An average carries its last input's position: an epoch end.
+  const epochEnd = sidecar.kind !== 'step';
   const startEpoch = epochEnd ? sidecar.epoch + 1 : sidecar.epoch;
   if (startEpoch > epochs) {
     throw new AsrTrainerError(
@@ -125,6 +127,18 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     start_step: epochEnd ? 0 : sidecar.step,
     start_global_step: sidecar.global_step,
     resumed_from: sidecar.name,
-    warnings: [...new Set([...resolved.warnings, ...compatibility.warnings])],
+    warnings: [
+      ...new Set([
+        ...resolved.warnings,
+        ...compatibility.warnings,
+        ...(sidecar.kind === 'average' ? [averageResumeWarning(sidecar, startEpoch)] : []),
+      ]),
+    ],
   };
+}
+
+/** What a resume from an average keeps and what it restarts (asr/checkpoint_average.h drops the moments). */
+function averageResumeWarning(sidecar: CheckpointSidecar, startEpoch: number): string {
+  const inputs = sidecar.averaged_from ?? [];
+  return `Checkpoint '${sidecar.name}' is an average of ${inputs.length} checkpoints (${inputs.join(', ')}): training continues from the averaged weights at epoch ${startEpoch}, and the learning-rate schedule continues from global step ${sidecar.global_step}, but the optimizer's moments (AdamW's gradient averages) restart from zero, since they belonged to other weights; this is not an exact resume`;
 }

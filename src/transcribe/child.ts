@@ -27,7 +27,7 @@ async function transcribe(request: Extract<ParentToTranscriber, { cmd: 'transcri
     loaded = null;
     loaded = { key, transcriber: await Transcriber.open(config, { checkpoint: resolved.name }) };
   }
-  const results = await loaded.transcriber.transcribeFiles(request.files);
+  const results = await loaded.transcriber.transcribeFiles(request.files, request.options);
   return {
     kind: 'result',
     id: request.id,

@@ -1,14 +1,15 @@
 /**
  * Transcription with a trained checkpoint: the one code path behind `asr-trainer transcribe` and
  * POST /api/transcribe. A Transcriber holds one loaded model; audio goes through the same features as
- * training (FeatureStore.fromAudio) and greedy CTC decoding (Trainer.transcribe). The CLI runs it in its
+ * training (FeatureStore.fromAudio) and CTC decoding (Trainer.transcribe: greedy, or a prefix beam search with
+ * `beam`). The CLI runs it in its
  * own process; the API through TranscriptionProcess (./process.ts), which runs it in ./child.ts.
  */
 
 import { CheckpointStore, isLinkNameFor, linkName, type CheckpointEntry } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { loadNative, type Trainer } from '../native.js';
+import { loadNative, type Trainer, type TranscribeOptions } from '../native.js';
 
 export interface TranscribeTarget {
   /** A checkpoint name from the listing, or `{model}-{dataset}-best.pt` / `-latest.pt`; absent: the best. */
@@ -115,7 +116,7 @@ export class Transcriber {
     return new Transcriber(trainer, resolved.name, resolved.model_name, resolved.dataset_name);
   }
 
-  async transcribe(inputs: AudioInput[]): Promise<Transcription[]> {
+  async transcribe(inputs: AudioInput[], options: TranscribeOptions = {}): Promise<Transcription[]> {
     if (inputs.length === 0) return [];
     const native = loadNative();
     const store = await native.FeatureStore.fromAudio(
@@ -133,20 +134,21 @@ export class Transcriber {
     const texts = await this.trainer.transcribe(
       store,
       Array.from({ length: store.size }, (_, i) => i),
+      options,
     );
     const byId = new Map(store.ids().map((id, i) => [id, texts[i] ?? '']));
     return inputs.map((input) => ({ id: input.id, text: byId.get(input.id) ?? '' }));
   }
 
   /** WAV (or any libsndfile format) files, read and resampled to 16 kHz by the addon. */
-  async transcribeFiles(paths: string[]): Promise<Transcription[]> {
+  async transcribeFiles(paths: string[], options: TranscribeOptions = {}): Promise<Transcription[]> {
     const native = loadNative();
     const inputs: AudioInput[] = [];
     for (const [i, path] of paths.entries()) {
       const audio = await native.readAudio(path);
       inputs.push({ id: `${i}`, samples: audio.samples, sample_rate: audio.sample_rate });
     }
-    const results = await this.transcribe(inputs);
+    const results = await this.transcribe(inputs, options);
     return results.map((r, i) => ({ id: paths[i], text: r.text }));
   }
 }

@@ -1,9 +1,11 @@
 import type { AsrConfig } from '../config/schema.js';
+import type { TranscribeOptions } from '../native.js';
 import type { TranscribeTarget } from './index.js';
 
 /** Messages between TranscriptionProcess and its process (child_process IPC, advanced serialization). */
 export type ParentToTranscriber =
-  { cmd: 'init'; config: AsrConfig } | { cmd: 'transcribe'; id: number; target: TranscribeTarget; files: string[] };
+  | { cmd: 'init'; config: AsrConfig }
+  | { cmd: 'transcribe'; id: number; target: TranscribeTarget; files: string[]; options: TranscribeOptions };
 
 export type TranscriberToParent =
   /** `texts` in the order of the request's `files`; `checkpoint` is the file that decoded them. */

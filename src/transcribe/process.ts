@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { AsrConfig } from '../config/schema.js';
+import type { TranscribeOptions } from '../native.js';
 import { AsrTrainerError, type AsrErrorCode } from '../errors.js';
 import { forkEntry } from '../fork-entry.js';
 import type { TranscribeTarget } from './index.js';
@@ -60,8 +61,12 @@ export class TranscriptionProcess {
   }
 
   /** Decodes audio files (any libsndfile format, any rate) with the checkpoint the target resolves to. */
-  transcribeFiles(target: TranscribeTarget, files: string[]): Promise<FilesTranscription> {
-    const result = this.queue.then(() => this.dispatch(target, files));
+  transcribeFiles(
+    target: TranscribeTarget,
+    files: string[],
+    options: TranscribeOptions = {},
+  ): Promise<FilesTranscription> {
+    const result = this.queue.then(() => this.dispatch(target, files, options));
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -76,7 +81,7 @@ export class TranscriptionProcess {
     await exited;
   }
 
-  private dispatch(target: TranscribeTarget, files: string[]): Promise<FilesTranscription> {
+  private dispatch(target: TranscribeTarget, files: string[], options: TranscribeOptions): Promise<FilesTranscription> {
     if (this.closed) {
       return Promise.reject(new AsrTrainerError('E_INTERNAL', 'Transcription is closed: the server is shutting down'));
     }
@@ -84,7 +89,7 @@ export class TranscriptionProcess {
     return new Promise<FilesTranscription>((resolve, reject) => {
       const id = this.nextId++;
       this.inFlight = { id, resolve, reject };
-      this.send(child, { cmd: 'transcribe', id, target, files });
+      this.send(child, { cmd: 'transcribe', id, target, files, options });
     });
   }
 

@@ -113,6 +113,57 @@ describe('POST /api/transcribe', () => {
     });
   });
 
+  it('decodes with a beam search when asked, the same text as the CLI with --beam', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/transcribe?checkpoint=tiny-tiny-epoch-2.pt&beam=4',
+      headers: { 'content-type': 'audio/wav' },
+      payload: clip('TINY-0010'),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as { text: string; checkpoint: string };
+    expect(body.text).toMatch(/^[a-z' ]*$/);
+    const cli = await runCli([
+      'transcribe',
+      '--config',
+      workspace.configPath,
+      '--checkpoint',
+      body.checkpoint,
+      '--beam',
+      '4',
+      join(workspace.datasetDir, 'wavs', 'TINY-0010.wav'),
+    ]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toBe(`${body.text}\n`);
+  });
+
+  it.each(['0', '257', 'abc', '1.5', ''])('answers 400 E_INVALID_ARGUMENT for beam=%j', async (beam) => {
+    const res = await app.inject({
+      method: 'POST',
+      url: `/api/transcribe?beam=${beam}`,
+      headers: { 'content-type': 'audio/wav' },
+      payload: clip('TINY-0010'),
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+      message: expect.stringMatching(/beam width from 1 to 256/),
+    });
+  });
+
+  it('refuses a bad --beam on the command line with exit code 2', async () => {
+    const cli = await runCli([
+      'transcribe',
+      '--config',
+      workspace.configPath,
+      '--beam',
+      '0',
+      join(workspace.datasetDir, 'wavs', 'TINY-0010.wav'),
+    ]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toMatch(/beam width from 1 to 256/);
+  });
+
   it('answers 400 for an empty body and 422 for bytes that are not audio', async () => {
     const empty = await app.inject({
       method: 'POST',

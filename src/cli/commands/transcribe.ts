@@ -15,6 +15,8 @@ export interface TranscribeOptions {
   model?: string;
   dataset?: string;
   json?: boolean;
+  /** A beam width (options.ts beamWidth() has checked it); absent: greedy decoding. */
+  beam?: number;
 }
 
 export async function transcribeCommand(files: string[], options: TranscribeOptions): Promise<void> {
@@ -26,7 +28,7 @@ export async function transcribeCommand(files: string[], options: TranscribeOpti
     model_name: options.model,
     dataset_name: options.dataset,
   });
-  const results = await transcriber.transcribeFiles(files);
+  const results = await transcriber.transcribeFiles(files, options.beam === undefined ? {} : { beam: options.beam });
   if (options.json) {
     process.stdout.write(
       JSON.stringify(

@@ -2,9 +2,22 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CheckpointStore } from '../../checkpoints/index.js';
 import type { AsrConfig } from '../../config/schema.js';
-import { CheckpointListSchema, CheckpointNameSchema, ErrorBodySchema, NameSchema } from '../../contract/index.js';
+import { averageCheckpoints } from '../../averaging/index.js';
+import {
+  AverageRequestSchema,
+  AverageResultSchema,
+  CheckpointListSchema,
+  CheckpointNameSchema,
+  ErrorBodySchema,
+  NameSchema,
+} from '../../contract/index.js';
 
-export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
+export interface CheckpointRoutesOptions {
+  /** Where the averaging's log lines go (the server's log). */
+  onLog?: (level: 'info' | 'warning', message: string) => void;
+}
+
+export function checkpointRoutes(config: AsrConfig, options: CheckpointRoutesOptions = {}): FastifyPluginAsyncTypebox {
   const store = new CheckpointStore({ dir: config.paths.checkpoints });
   return async (app) => {
     app.get(
@@ -48,6 +61,7 @@ export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
             pinned: e.pinned,
             valid: e.valid,
             ...(e.problem ? { problem: e.problem } : {}),
+            ...(e.averaged_from ? { averaged_from: e.averaged_from } : {}),
           })),
         };
       },
@@ -75,5 +89,33 @@ export function checkpointRoutes(config: AsrConfig): FastifyPluginAsyncTypebox {
         async (request) => store.setPinned(request.params.name, action === 'pin'),
       );
     }
+
+    app.post(
+      '/api/checkpoints/average',
+      {
+        schema: {
+          summary:
+            'Average epoch checkpoints into {model}-{dataset}-avg-{first}-{last}.pt, scored on the validation split',
+          description:
+            "Give exactly one of names and last_n (at least 2 checkpoints). The average keeps the last input's position; a run resumed from it restarts the optimizer moments. 409 E_LOCKED while a run trains the pair.",
+          tags: ['checkpoints'],
+          body: AverageRequestSchema,
+          response: {
+            201: AverageResultSchema,
+            400: ErrorBodySchema,
+            401: ErrorBodySchema,
+            404: ErrorBodySchema,
+            409: ErrorBodySchema,
+            422: ErrorBodySchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        const result = await averageCheckpoints(config, request.body, {
+          logger: { info: (m) => options.onLog?.('info', m), warn: (m) => options.onLog?.('warning', m) },
+        });
+        return reply.code(201).send(result);
+      },
+    );
   };
 }

@@ -66,6 +66,8 @@ export interface CommitRequest {
   resumed_from?: string | null;
   model_config?: ModelConfigRecord;
   batch_size?: number;
+  /** Processes that trained it (1: one process); the position counts global batches either way. */
+  world_size?: number;
   /** Apply retention right after the commit (what the trainer does after each save). */
   retain?: { keep: number; resumedFrom?: string | null };
 }
@@ -230,6 +232,7 @@ export class CheckpointStore {
       resumed_from: request.resumed_from ?? null,
       ...(request.model_config !== undefined ? { model_config: request.model_config } : {}),
       ...(request.batch_size !== undefined ? { batch_size: request.batch_size } : {}),
+      ...(request.world_size !== undefined ? { world_size: request.world_size } : {}),
     };
     // A sidecar this store could not read back would silently turn a good save into a skipped one.
     const check = parseSidecar(serializeSidecar(sidecar));

@@ -29,6 +29,13 @@ interface ReporterOptions {
   verbose?: boolean;
 }
 
+/** A data-parallel step waits for its slowest rank: that one, and its time, are what to watch. */
+function slowestRank(rankSeconds: number[] | undefined): string {
+  if (!rankSeconds || rankSeconds.length === 0) return '';
+  const slowest = rankSeconds.indexOf(Math.max(...rankSeconds));
+  return `  ${rankSeconds.length} ranks, slowest rank ${slowest} ${rankSeconds[slowest]!.toFixed(3)} s`;
+}
+
 export class ProgressReporter {
   private epochs: number | null;
   private epochStartedAt = 0;
@@ -62,7 +69,9 @@ export class ProgressReporter {
         const leftSteps =
           Math.max(p.steps_per_epoch - p.step, 0) + Math.max((this.epochs ?? p.epoch) - p.epoch, 0) * p.steps_per_epoch;
         const eta = perStep === null ? null : leftSteps * perStep;
-        const figures = `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.utterances_per_s.toFixed(1)} utt/s  ETA ${formatDuration(eta)}`;
+        const figures =
+          `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.utterances_per_s.toFixed(1)} utt/s  ETA ${formatDuration(eta)}` +
+          slowestRank(p.rank_step_s);
         const epochLabel = `epoch ${p.epoch}/${this.epochs ?? '?'}`;
         if (this.options.tty) {
           // Redraw at most ten times a second, but always draw an epoch's first and last step.

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` — the project against its PyTorch reference, side by side in one run.
  *
- *   npm run bench                      the standard suite (a few minutes): step, MFU, checkpoint, service, features
+ *   npm run bench                      the standard suite (a few minutes): step, MFU, checkpoint, service, features,
+ *                                      distributed
  *   npm run bench -- --quality         time to val CER ≤ 10% on the mini corpus instead (minutes)
  *   npm run bench -- --only step,features --rounds 5
  *
@@ -22,13 +23,14 @@ import { fixedLength, makeBatch, miniCorpus, readAll, REPO } from './lib/corpus.
 import { PYTHON, REFERENCE_KEEP_FREED_MEMORY, ReferenceWorker } from './lib/reference.js';
 import { machine, renderTable, writeResults, type Row } from './lib/report.js';
 import { checkpointSuite } from './suites/checkpoint.js';
+import { distributedSuite } from './suites/distributed.js';
 import { featuresSuite } from './suites/features.js';
 import { qualitySuite } from './suites/quality.js';
 import { serviceSuite } from './suites/service.js';
 import { matmulPeak, stepSuite } from './suites/step.js';
 import { calibrateThreads } from './lib/threads.js';
 
-const STANDARD = ['step', 'checkpoint', 'service', 'features'];
+const STANDARD = ['step', 'checkpoint', 'service', 'features', 'distributed'];
 
 const program = new Command()
   .name('bench')
@@ -226,6 +228,15 @@ async function main(): Promise<void> {
     if (suites.includes('features')) {
       log('features');
       rows.push(...(await featuresSuite(addon, ref, work, corpus.train, 60, 5, threads.project)));
+    }
+    if (suites.includes('distributed')) {
+      if (addon.distributed) {
+        log('distributed');
+        const cacheDir = join(work, 'distributed-cache');
+        rows.push(...(await distributedSuite({ cores, rounds: opts.rounds, steps: 6, cacheDir, log })));
+      } else {
+        log('distributed: skipped, this addon was built without the data-parallel layer (apt libgloo-dev, rebuild)');
+      }
     }
   } finally {
     ref.close();

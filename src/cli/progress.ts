@@ -29,11 +29,11 @@ interface ReporterOptions {
   verbose?: boolean;
 }
 
-/** A data-parallel step waits for its slowest rank: that one, and its time, are what to watch. */
-function slowestRank(rankSeconds: number[] | undefined): string {
-  if (!rankSeconds || rankSeconds.length === 0) return '';
-  const slowest = rankSeconds.indexOf(Math.max(...rankSeconds));
-  return `  ${rankSeconds.length} ranks, slowest rank ${slowest} ${rankSeconds[slowest]!.toFixed(3)} s`;
+/** A data-parallel step: the world size and the rank that set its pace (the slowest). */
+export function formatSlowestRank(rankStepS: number[] | undefined): string | null {
+  if (!rankStepS || rankStepS.length <= 1) return null;
+  const slowest = rankStepS.indexOf(Math.max(...rankStepS));
+  return `world ${rankStepS.length}, slowest rank ${slowest} ${rankStepS[slowest].toFixed(3)} s/step`;
 }
 
 export class ProgressReporter {
@@ -42,6 +42,7 @@ export class ProgressReporter {
   private epochStartStep = 0;
   private barShown = false;
   private lastDraw = 0;
+  private worldShown: string | null = null;
 
   constructor(
     private readonly out: NodeJS.WriteStream | NodeJS.WritableStream,
@@ -69,9 +70,10 @@ export class ProgressReporter {
         const leftSteps =
           Math.max(p.steps_per_epoch - p.step, 0) + Math.max((this.epochs ?? p.epoch) - p.epoch, 0) * p.steps_per_epoch;
         const eta = perStep === null ? null : leftSteps * perStep;
+        const slowest = formatSlowestRank(p.rank_step_s);
         const figures =
           `loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ${p.utterances_per_s.toFixed(1)} utt/s  ETA ${formatDuration(eta)}` +
-          slowestRank(p.rank_step_s);
+          (slowest ? `  ${slowest}` : '');
         const epochLabel = `epoch ${p.epoch}/${this.epochs ?? '?'}`;
         if (this.options.tty) {
           // Redraw at most ten times a second, but always draw an epoch's first and last step.
@@ -97,7 +99,14 @@ export class ProgressReporter {
         // Reported by the run's log line ("Saved checkpoint …").
         break;
       case 'status': {
-        if (event.payload.epochs) this.epochs = event.payload.epochs;
+        const { epochs, world_size, restarts } = event.payload;
+        if (epochs) this.epochs = epochs;
+        // A data-parallel run says its world once, and again when a restart changes it.
+        const world = `world size ${world_size}` + (restarts > 0 ? `, restarts ${restarts}` : '');
+        if ((world_size > 1 || restarts > 0) && world !== this.worldShown) {
+          this.worldShown = world;
+          this.line(world);
+        }
         break;
       }
       case 'log': {

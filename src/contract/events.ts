@@ -44,6 +44,9 @@ export const CheckpointPayloadSchema = Type.Object({
   epoch: Type.Integer(),
   step: Type.Integer(),
   size_mb: Type.Number(),
+  save_s: Type.Optional(
+    Type.Number({ description: "seconds from the state's snapshot to the commit (training goes on meanwhile)" }),
+  ),
 });
 export type CheckpointPayload = Static<typeof CheckpointPayloadSchema>;
 

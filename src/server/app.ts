@@ -12,7 +12,9 @@ import { clientErrorHandler, errorBody, installErrorHandlers } from './errors.js
 import { catalogRoutes } from './routes/catalog.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { prometheusRoutes } from './routes/prometheus.js';
 import { trainRoutes } from './routes/train.js';
+import { RunMetrics } from './run-metrics.js';
 import { transcribeRoutes } from './transcribe.js';
 import { WsHub, type WsHubOptions } from './ws-hub.js';
 
@@ -72,6 +74,8 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   const supervisor = new TrainingSupervisor(config, options.supervisor);
   const hub = new WsHub(options.ws);
   supervisor.on('event', (event) => hub.broadcast(event));
+  const runMetrics = new RunMetrics(supervisor.status());
+  supervisor.on('event', (event) => runMetrics.observe(event));
   app.decorate('supervisor', supervisor);
   app.decorate('wsHub', hub);
   app.addHook('preClose', async () => {
@@ -109,6 +113,7 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   await app.register(checkpointRoutes(config));
   await app.register(catalogRoutes(config, supervisor));
   await app.register(metricsRoutes(config, supervisor));
+  await app.register(prometheusRoutes(runMetrics));
   await app.register(
     transcribeRoutes(transcriber, {
       defaultPair: () => {

@@ -5,10 +5,12 @@ import { errorBody } from './errors.js';
 /** Paths that never need the token: the liveness probe. */
 const OPEN_PATHS = new Set(['/api/health']);
 
-/** The dashboard's static shell carries no data; the API, its docs and /ws do. */
+/** The dashboard's static shell carries no data; the API, its docs, /ws and /metrics do. */
 function isProtected(path: string): boolean {
   if (OPEN_PATHS.has(path)) return false;
-  return path.startsWith('/api/') || path === '/ws' || path === '/docs' || path.startsWith('/docs/');
+  return (
+    path.startsWith('/api/') || path === '/ws' || path === '/metrics' || path === '/docs' || path.startsWith('/docs/')
+  );
 }
 
 function digest(value: string): Buffer {

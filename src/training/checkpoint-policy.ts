@@ -94,6 +94,7 @@ export class CheckpointPolicy {
 
   private async startSave(epoch: number, step: number, metrics: CheckpointMetrics | null): Promise<void> {
     await this.settle();
+    const startedAt = performance.now();
     const { plan, store, trainer, config } = this.options;
     const name = await store.nameForSave(plan.model_name, plan.dataset_name, epoch, metrics === null ? step : null);
     const snapshot = runConfigSnapshot(config, plan.model_name, plan.dataset_name);
@@ -120,7 +121,9 @@ export class CheckpointPolicy {
       if (this.heldProgress === held) this.heldProgress = null;
       for (const send of held.splice(0)) send();
     };
-    const committed = written.then(() => this.commit(name, epoch, step, globalStep, metrics)).finally(releaseProgress);
+    const committed = written
+      .then(() => this.commit(name, epoch, step, globalStep, metrics, startedAt))
+      .finally(releaseProgress);
     // Awaited by settle(); until then a failure must not surface as an unhandled rejection.
     committed.catch(() => undefined);
     this.pendingSave = committed;
@@ -133,6 +136,7 @@ export class CheckpointPolicy {
     step: number,
     globalStep: number,
     metrics: CheckpointMetrics | null,
+    startedAt: number,
   ): Promise<void> {
     const { plan, store, config, send } = this.options;
     const result = await store.commit({
@@ -152,7 +156,8 @@ export class CheckpointPolicy {
     });
     this.newest = name;
     const sizeMb = Math.round((result.sidecar.size / (1024 * 1024)) * 100) / 100;
-    send({ type: 'checkpoint', payload: { name, epoch, step, size_mb: sizeMb } });
+    const saveS = (performance.now() - startedAt) / 1000;
+    send({ type: 'checkpoint', payload: { name, epoch, step, size_mb: sizeMb, save_s: saveS } });
     if (result.deleted.length > 0) send(logEvent('info', `Retention removed ${result.deleted.join(', ')}`));
   }
 }

@@ -117,7 +117,7 @@ describe.skipIf(!addonHasDistributed())('data-parallel runs started by users', (
     );
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^run \S+: tiny on tiny, epochs 1\.\.1, from scratch, 2 workers$/m);
-    expect(result.stdout).toMatch(/2 ranks, slowest rank [01] \d+\.\d{3} s$/m);
+    expect(result.stdout).toMatch(/world 2, slowest rank [01] \d+\.\d{3} s\/step$/m);
     expect(result.stdout).toMatch(/^completed: epoch 1, global step 4$/m);
     expect(sidecarOf(workspace.checkpointsDir, 'tiny-tiny-epoch-1.pt')).toMatchObject({ world_size: 2 });
   });

@@ -10,7 +10,9 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import type { TrainingEvent } from '../../src/contract/index.js';
 import { buildApp } from '../../src/server/index.js';
+import { idleStatus } from '../../src/training/status.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { REPO_ROOT } from '../cli/run-cli.js';
 
@@ -111,6 +113,10 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
       await expect(page.textContent('#st-epoch')).resolves.toMatch(/^\d+ \/ 200$/);
       await expect(page.textContent('#st-ups')).resolves.toMatch(/^\d+\.\d$/);
       await expect(page.textContent('#st-cer')).resolves.toMatch(/^\d+\.\d\d % \(epoch \d+\)$/);
+      // One process: world size 1, no restarts, and no per-rank step times to show.
+      await expect(page.textContent('#st-world')).resolves.toBe('1');
+      await expect(page.textContent('#st-restarts')).resolves.toBe('0');
+      await expect(page.isHidden('#rank-times')).resolves.toBe(true);
       await expect(page.locator('#log').textContent()).resolves.toContain('[info]');
     });
 
@@ -171,6 +177,79 @@ describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
       await expect(page.textContent('#error-text')).resolves.toBe(
         "404: Specified checkpoint 'tiny-tiny-epoch-999.pt' not found (E_CHECKPOINT_NOT_FOUND)",
       );
+    });
+  });
+
+  describe('a data-parallel run', () => {
+    let workspace: TestWorkspace;
+    let server: { app: FastifyInstance; url: string };
+    afterAll(async () => {
+      await server?.app.close();
+      workspace?.cleanup();
+    });
+
+    it("shows the world size, the restarts and each rank's step time with the slowest marked", async () => {
+      workspace = makeWorkspace({ names: 'tiny', train: 3, val: 1 });
+      server = await serveApp(workspace);
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(server.url);
+      await page.waitForSelector('#connection[data-state="open"]');
+      // The events a world of 3 reports, fed through the supervisor into the real /ws hub.
+      const feed = (event: TrainingEvent) => server.app.supervisor.emit('event', event);
+      const status = {
+        ...idleStatus(),
+        state: 'running' as const,
+        run_id: 'run-dp',
+        model_name: 'tiny',
+        dataset_name: 'tiny',
+        epoch: 1,
+        epochs: 4,
+        world_size: 3,
+        restarts: 1,
+      };
+      const progress = (global_step: number, rank_step_s: number[]): TrainingEvent => ({
+        type: 'progress',
+        payload: {
+          run_id: 'run-dp',
+          epoch: 1,
+          step: global_step,
+          global_step,
+          steps_per_epoch: 10,
+          loss: 2.5,
+          lr: 0.001,
+          utterances_per_s: 12,
+          rank_step_s,
+        },
+      });
+      feed({ type: 'status', payload: status });
+      feed(progress(1, [0.25, 0.5, 0.125]));
+      await page.waitForSelector('#rank-times:not([hidden])');
+      await expect(page.textContent('#st-world')).resolves.toBe('3');
+      await expect(page.textContent('#st-restarts')).resolves.toBe('1');
+      const rows = page.locator('#rank-times-list li');
+      await expect(rows.count()).resolves.toBe(3);
+      await expect(page.getAttribute('#rank-times-list li.slowest', 'data-rank')).resolves.toBe('1');
+      await expect(page.textContent('#rank-times-list li.slowest .seconds')).resolves.toBe('0.500 s (slowest)');
+      await expect(rows.nth(0).locator('.seconds').textContent()).resolves.toBe('0.250 s');
+
+      // The next step's slowest rank is another one: the mark moves with it.
+      feed(progress(2, [0.75, 0.5, 0.125]));
+      await page.waitForSelector('#rank-times-list li.slowest[data-rank="0"]');
+      await expect(page.locator('#rank-times-list li.slowest').count()).resolves.toBe(1);
+
+      // A restart at world size 2: the old ranks go until the new group reports its first step.
+      feed({ type: 'status', payload: { ...status, world_size: 2, restarts: 2 } });
+      await page.waitForSelector('#rank-times', { state: 'hidden' });
+      await expect(page.textContent('#st-restarts')).resolves.toBe('2');
+      feed(progress(3, [0.25, 0.375]));
+      await page.waitForSelector('#rank-times:not([hidden])');
+      await expect(rows.count()).resolves.toBe(2);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-ranks.png'), fullPage: true });
+      expect(errors).toEqual([]);
+      await page.close();
     });
   });
 

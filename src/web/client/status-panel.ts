@@ -2,6 +2,7 @@
 
 import { element } from './dom.js';
 import { DASH, duration, fixed, learningRate, percent } from './format.js';
+import { RankTimes } from './rank-times.js';
 import { StepTimer } from './step-timer.js';
 import type { EpochMetrics, Progress, TrainStatus } from './types.js';
 
@@ -24,6 +25,7 @@ function describeFailure(error: TrainStatus['error']): string {
 
 export class StatusPanel {
   private readonly timer = new StepTimer();
+  private readonly rankTimes = new RankTimes();
 
   /** A new run starts: the step time of the previous one says nothing about it. */
   resetTimer(): void {
@@ -41,6 +43,9 @@ export class StatusPanel {
     element('st-loss').textContent = fixed(status.loss, 4);
     element('st-lr').textContent = learningRate(status.lr);
     element('st-resumed').textContent = status.resumed_from ?? DASH;
+    element('st-world').textContent = String(status.world_size);
+    element('st-restarts').textContent = String(status.restarts);
+    this.rankTimes.showWorld(status.world_size);
     const runError = element('st-error');
     runError.hidden = !status.error;
     runError.textContent = describeFailure(status.error);
@@ -58,6 +63,7 @@ export class StatusPanel {
     element('st-lr').textContent = learningRate(progress.lr);
     element('st-ups').textContent = fixed(progress.utterances_per_s, 1);
     element('st-eta').textContent = duration(this.timer.eta(progress, epochs));
+    this.rankTimes.show(progress.rank_step_s);
   }
 
   showMetrics(metrics: EpochMetrics): void {

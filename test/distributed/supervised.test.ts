@@ -92,6 +92,29 @@ describe.skipIf(!addonHasDistributed())('data-parallel runs started by users', (
     expect(existsSync(join(workspace!.root, 'node1-checkpoints'))).toBe(false);
   });
 
+  it('every rank an `asr-trainer worker` (as torchrun, srun or a Job start them): rank 0 plans from --model/--dataset', async () => {
+    workspace = makeWorkspace({ names: 'tiny', train: 16, val: 4, batchSize: 4, epochs: 1 });
+    const port = await freePort();
+    const place = { LOCAL_RANK: '0', WORLD_SIZE: '2', LOCAL_WORLD_SIZE: '1', MASTER_ADDR: '127.0.0.1' };
+    const env = (rank: number) => ({ ...ONE_THREAD, ...place, RANK: String(rank), MASTER_PORT: String(port) });
+    const ranks = [
+      startCli(['worker', '--config', workspace.configPath, '-m', 'tiny', '-d', 'tiny', '--no-resume'], {
+        env: env(0),
+      }),
+      startCli(['worker', '--config', workspace.configPath], { env: env(1) }),
+    ];
+    const [rank0, rank1] = await Promise.all(ranks.map((r) => r.done));
+    expect(rank0!.code, rank0!.stdout + rank0!.stderr).toBe(0);
+    expect(rank1!.code, rank1!.stdout + rank1!.stderr).toBe(0);
+    expect(rank0!.stdout).toMatch(/^rank 0: completed at epoch 1 step 4 \(global 4\)$/m);
+    expect(rank0!.stdout).toContain("Saved checkpoint 'tiny-tiny-epoch-1.pt'");
+    expect(rank1!.stdout).not.toContain('Saved checkpoint');
+    expect(sidecarOf(workspace.checkpointsDir, 'tiny-tiny-epoch-1.pt')).toMatchObject({ world_size: 2 });
+    const noPlan = await runCli(['worker', '--config', workspace.configPath], { env: env(0) });
+    expect(noPlan.code).toBe(2);
+    expect(noPlan.stderr).toContain('rank 0 plans the run: give --model and --dataset');
+  });
+
   it('a rank that never arrives fails the start with E_DISTRIBUTED after timeout_s, not a hang', async () => {
     await serve(1, { nnodes: 2, master_port: await freePort(), timeout_s: 3 });
     const startedAt = Date.now();

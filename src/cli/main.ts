@@ -1,6 +1,6 @@
 /**
- * `asr-trainer`: serve the API and dashboard, train in-process, list checkpoints, transcribe WAV files
- * and generate the mini corpus. Commands load their modules lazily so `--help` never loads the addon.
+ * `asr-trainer`: serve the API and dashboard, train in-process (or as data-parallel workers), run one
+ * worker of a data-parallel run, list checkpoints, transcribe WAV files and generate the mini corpus. Commands load their modules lazily so `--help` never loads the addon.
  */
 
 import { Command, Option } from 'commander';

@@ -15,7 +15,7 @@ import { logEvent } from './events.js';
 import type { ChildToParent, ReportedEvent } from './ipc.js';
 import { planRun, type PlanOptions, type RunPlan } from './plan.js';
 import { idleStatus, plannedStatus, withProgress, withState } from './status.js';
-import { WorkerProcess } from './worker-process.js';
+import { culprit, WorkerProcess } from './worker-process.js';
 import { localPlaces, placeEnvironment, withoutPlace, worldSizeOf } from './world-env.js';
 
 export interface SupervisorOptions {
@@ -181,6 +181,11 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     return { status: 'stopping' };
   }
 
+  /** SIGKILLs every worker at once (a second Ctrl-C: the user will not wait for the checkpoint). */
+  killWorkers(): void {
+    for (const worker of this.workers) worker.kill();
+  }
+
   /** Stops a running trainer gracefully and waits for it to exit (server shutdown). */
   async shutdown(): Promise<void> {
     if (this.workers.length === 0) return;
@@ -283,17 +288,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     const rank0 = this.workers[0]!;
     if (rank0.finished && rank0.exit?.code === 0) return { kind: 'finished', state: rank0.finished.state };
     if (this.killedForTimeout) return { kind: 'stop-timeout', worker: rank0 };
-    return { kind: 'failed', worker: this.culprit() };
-  }
-
-  /**
-   * The worker whose end failed the run. A rank killed from outside or failing on its own comes before
-   * one that only lost a peer (E_DISTRIBUTED) and before those the supervisor killed.
-   */
-  private culprit(): WorkerProcess {
-    const failed = this.workers.filter((w) => w.failed);
-    const rankOf = (w: WorkerProcess): number => (w.killedBySupervisor ? 2 : w.error?.code === 'E_DISTRIBUTED' ? 1 : 0);
-    return [...failed].sort((a, b) => rankOf(a) - rankOf(b))[0] ?? this.workers[0]!;
+    return { kind: 'failed', worker: culprit(this.workers) };
   }
 
   private async onGroupEnd(end: GroupEnd): Promise<void> {

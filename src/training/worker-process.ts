@@ -105,3 +105,12 @@ export class WorkerProcess {
     return [...this.lines];
   }
 }
+
+/**
+ * The worker whose end failed its group. A rank killed from outside or failing on its own comes before
+ * one that only lost a peer (E_DISTRIBUTED), and both before those the supervisor killed.
+ */
+export function culprit(workers: WorkerProcess[]): WorkerProcess {
+  const order = (w: WorkerProcess): number => (w.killedBySupervisor ? 2 : w.error?.code === 'E_DISTRIBUTED' ? 1 : 0);
+  return workers.filter((w) => w.failed).sort((a, b) => order(a) - order(b))[0] ?? workers[0]!;
+}

@@ -102,7 +102,7 @@ async function trainWorkers(config: AsrConfig, request: TrainRequest, reporter: 
   const onSigint = () => {
     if (interrupted) {
       reporter.line('aborted');
-      for (const pid of supervisor.workerPids) process.kill(pid, 'SIGKILL');
+      supervisor.killWorkers();
       process.exit(EXIT_INTERRUPTED);
     }
     interrupted = true;

@@ -73,7 +73,8 @@ export class CheckpointPolicy {
   /**
    * Starts a save of `step` batches into `epoch` (`metrics` non-null: the epoch's end) and resolves once
    * the addon has copied the state, so training goes on while the file is written. The previous save is
-   * settled first; this one's failure surfaces at the next `save` or `settle`.
+   * settled first; this one's failure surfaces at the next `save` or `settle`. In a world (a collective:
+   * every rank calls it) it resolves on every rank once rank 0 has committed.
    */
   async save(epoch: number, step: number, metrics: CheckpointMetrics | null): Promise<void> {
     const { world } = this.options;

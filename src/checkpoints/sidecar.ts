@@ -41,6 +41,11 @@ export interface CheckpointSidecar {
    * position (epoch, step, global_step) and config are the last one's, its metrics its own evaluation's.
    */
   averaged_from?: string[];
+  /**
+   * Worker processes of the data-parallel run that saved it (1: one process); absent in sidecars written
+   * before it was recorded. Informational: positions count global batches, so any world size resumes it.
+   */
+  world_size?: number;
 }
 
 export type SidecarCheck = { ok: true; sidecar: CheckpointSidecar } | { ok: false; problem: string };
@@ -103,6 +108,9 @@ export function parseSidecar(text: string): SidecarCheck {
   }
   if (v.batch_size !== undefined && !isCount(v.batch_size)) {
     return { ok: false, problem: `sidecar field 'batch_size' is not a non-negative integer` };
+  }
+  if (v.world_size !== undefined && (!isCount(v.world_size) || v.world_size < 1)) {
+    return { ok: false, problem: `sidecar field 'world_size' is not a positive integer` };
   }
   return { ok: true, sidecar: v as unknown as CheckpointSidecar };
 }

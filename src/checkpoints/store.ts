@@ -76,6 +76,8 @@ export interface CommitRequest {
   resumed_from?: string | null;
   model_config?: ModelConfigRecord;
   batch_size?: number;
+  /** Processes that trained it (1: one process); the position counts global batches either way. */
+  world_size?: number;
   /** Apply retention right after the commit (what the trainer does after each save). */
   retain?: { keep: number; resumedFrom?: string | null };
   /** An average's (an `…-avg-F-L.pt` name) inputs, required for one and refused for any other. */
@@ -268,6 +270,7 @@ export class CheckpointStore {
       ...(request.model_config !== undefined ? { model_config: request.model_config } : {}),
       ...(request.batch_size !== undefined ? { batch_size: request.batch_size } : {}),
       ...(request.averaged_from !== undefined ? { averaged_from: request.averaged_from } : {}),
+      ...(request.world_size !== undefined ? { world_size: request.world_size } : {}),
     };
     // A sidecar this store could not read back would silently turn a good save into a skipped one.
     const check = parseSidecar(serializeSidecar(sidecar));

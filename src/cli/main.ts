@@ -1,6 +1,7 @@
 /**
- * `asr-trainer`: serve the API and dashboard, train in-process, list and average checkpoints, transcribe
- * WAV files and generate the mini corpus. Commands load their modules lazily so `--help` never loads the addon.
+ * `asr-trainer`: serve the API and dashboard, train in-process (or as data-parallel workers), run one
+ * worker of a data-parallel run, list and average checkpoints, transcribe WAV files and generate the mini
+ * corpus. Commands load their modules lazily so `--help` never loads the addon.
  */
 
 import { Command, Option } from 'commander';
@@ -46,9 +47,43 @@ export function buildProgram(): Command {
     .option('--no-resume', 'start from scratch even when checkpoints exist')
     .option('--checkpoint <name>', 'resume from this checkpoint (a name from `asr-trainer checkpoints`)')
     .option('-v, --verbose', 'also print debug log lines')
+    .option(
+      '--nproc-per-node <n>',
+      'data-parallel worker processes on this machine (default: distributed.nproc_per_node)',
+      positiveInteger,
+    )
     .addHelpText('after', '\nCtrl-C stops after the current step and saves a step checkpoint; a second Ctrl-C aborts.')
     .action(async (options) => {
       process.exitCode = await (await import('./commands/train.js')).trainCommand(options);
+    });
+
+  program
+    .command('worker')
+    .description(
+      "one worker of a data-parallel run, placed by torchrun's environment (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT)",
+    )
+    .addOption(configOption())
+    .option('-m, --model <name>', 'rank 0 only (it plans the run): model name from config.yaml `models`')
+    .option('-d, --dataset <name>', 'rank 0 only: dataset name from config.yaml `datasets`')
+    .option('-e, --epochs <n>', 'rank 0 only: TOTAL epochs', positiveInteger)
+    .option(
+      '-b, --batch-size <n>',
+      'rank 0 only: utterances per GLOBAL batch (split across the ranks)',
+      positiveInteger,
+    )
+    .option('--lightweight', 'rank 0 only: limit the dataset to training.lightweight_samples utterances')
+    .option('--limit-samples <n>', 'rank 0 only: use at most this many training utterances', positiveInteger)
+    .option('--resume', 'rank 0 only: resume from the latest valid checkpoint (default: training.auto_resume)')
+    .option('--no-resume', 'rank 0 only: start from scratch')
+    .option('--checkpoint <name>', 'rank 0 only: resume from this checkpoint')
+    .option('-v, --verbose', 'also print debug log lines')
+    .addHelpText(
+      'after',
+      '\nThe other ranks take the plan and the training settings from rank 0; their config gives paths and datasets.\n' +
+        'Example (second machine): RANK=1 LOCAL_RANK=0 WORLD_SIZE=2 LOCAL_WORLD_SIZE=1 MASTER_ADDR=10.0.0.1 MASTER_PORT=29500 asr-trainer worker --config config.yaml',
+    )
+    .action(async (options) => {
+      process.exitCode = await (await import('./commands/worker.js')).workerCommand(options);
     });
 
   program

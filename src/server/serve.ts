@@ -35,8 +35,7 @@ export async function serve(config: AsrConfig, options: ServeOptions = {}): Prom
       if (firstSignalAt > 0) {
         // A second Ctrl-C: the user does not want to wait for the checkpoint.
         app.log.warn(`${signal} again: exiting now; the last committed checkpoint stays valid`);
-        const pid = app.supervisor.trainerPid;
-        if (pid) process.kill(pid, 'SIGKILL');
+        app.supervisor.killWorkers();
         process.exit(130);
       }
       firstSignalAt = now;

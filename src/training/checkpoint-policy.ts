@@ -9,12 +9,14 @@
  *   training never runs more than one step past the newest committed checkpoint.
  * - The overlapping step's progress is held until that save commits, so what a client has seen is never
  *   more than one save interval ahead of what a resume can restore.
+ * - In a data-parallel world rank 0 writes and commits, and every rank then passes a barrier: the other
+ *   ranks go on only after the commit, and no save overlaps a step (so every rank trains the same chunks).
  */
 import type { CheckpointMetrics, CheckpointStore } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { runConfigHash, runConfigSnapshot } from '../config/snapshot.js';
 import type { TrainingEvent } from '../contract/index.js';
-import type { JsonObject, Trainer } from '../native/types.js';
+import type { JsonObject, Trainer, World } from '../native/types.js';
 import { logEvent } from './events.js';
 import type { RunPlan } from './plan.js';
 
@@ -25,6 +27,8 @@ export interface CheckpointPolicyOptions {
   trainer: Trainer;
   /** Saved with each checkpoint so a resume continues the same batch order. */
   dataSeed: number;
+  /** The run's world, when it has one (its size is recorded in each sidecar). */
+  world?: World | null;
   send: (event: TrainingEvent) => void;
 }
 
@@ -69,9 +73,27 @@ export class CheckpointPolicy {
   /**
    * Starts a save of `step` batches into `epoch` (`metrics` non-null: the epoch's end) and resolves once
    * the addon has copied the state, so training goes on while the file is written. The previous save is
-   * settled first; this one's failure surfaces at the next `save` or `settle`.
+   * settled first; this one's failure surfaces at the next `save` or `settle`. In a world (a collective:
+   * every rank calls it) it resolves on every rank once rank 0 has committed.
    */
   async save(epoch: number, step: number, metrics: CheckpointMetrics | null): Promise<void> {
+    const { world } = this.options;
+    if (!world) return this.startSave(epoch, step, metrics);
+    if (world.rank === 0) {
+      await this.startSave(epoch, step, metrics);
+      await this.settle();
+    }
+    await world.barrier();
+  }
+
+  /** Waits for the save in flight, if any; rethrows its failure. */
+  async settle(): Promise<void> {
+    const pending = this.pendingSave;
+    this.pendingSave = null;
+    if (pending) await pending;
+  }
+
+  private async startSave(epoch: number, step: number, metrics: CheckpointMetrics | null): Promise<void> {
     await this.settle();
     const startedAt = performance.now();
     const { plan, store, trainer, config } = this.options;
@@ -109,13 +131,6 @@ export class CheckpointPolicy {
     await Promise.race([taken, written]);
   }
 
-  /** Waits for the save in flight, if any; rethrows its failure. */
-  async settle(): Promise<void> {
-    const pending = this.pendingSave;
-    this.pendingSave = null;
-    if (pending) await pending;
-  }
-
   private async commit(
     name: string,
     epoch: number,
@@ -137,6 +152,7 @@ export class CheckpointPolicy {
       resumed_from: plan.resumed_from,
       model_config: { ...plan.model },
       batch_size: plan.batch_size,
+      world_size: this.options.world?.size ?? 1,
       retain: { keep: config.training.checkpoint_retention, resumedFrom: plan.resumed_from },
     });
     this.newest = name;

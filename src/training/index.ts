@@ -37,9 +37,16 @@
  * E_TRAINING_IN_PROGRESS), `stop()`, `status()`, `on('event', …)`, `shutdown()`. The supervisor owns
  * the status; the trainer process only reports events.
  *
+ * Data-parallel (distributed.nproc_per_node × nnodes > 1): the supervisor forks this node's workers with
+ * torchrun's variables; each joins the c10d world, gets the plan from rank 0 and runs the same
+ * TrainingRun attached to it (`openWorkerRun`); `asr-trainer worker` runs one elsewhere. Status carries
+ * `world_size` and `restarts`; a dead worker fails the run naming its rank, or restarts the group.
+ *
  * Files: ./plan.ts (what to resume), ./setup.ts (lock, features, trainer), ./run.ts (the epoch loop),
  * ./checkpoint-policy.ts (when and how a save lands), ./metrics-log.ts (metrics.jsonl), ./status.ts (the
- * status model), ./supervisor.ts + ./child.ts + ./ipc.ts (the trainer process).
+ * status model), ./supervisor.ts + ./worker-process.ts + ./child.ts + ./ipc.ts (the trainer processes),
+ * ./world-env.ts (a worker's place), ./worker.ts (joining a run), ./stop-vote.ts (stopping together),
+ * ./id-trace.ts (ASR_TRAINER_TRACE_IDS).
  */
 export type { StatusPayload, TrainingEvent, TrainingState, TrainRequest } from '../contract/index.js';
 export * from './events.js';
@@ -48,3 +55,6 @@ export * from './plan.js';
 export * from './run.js';
 export * from './supervisor.js';
 export * from './metrics-log.js';
+export * from './world-env.js';
+export { openWorkerRun, type WorkerRun, type WorkerRunOptions } from './worker.js';
+export { TRACE_IDS_ENV, type TracedStep } from './id-trace.js';

@@ -10,17 +10,24 @@ import type {
   TrainRequest,
 } from '../contract/index.js';
 import { AsrTrainerError, isAsrTrainerError } from '../errors.js';
-import type { StepProgress } from '../native/types.js';
+import type { StepProgress, World } from '../native/types.js';
 import { CheckpointPolicy } from './checkpoint-policy.js';
 import { logEvent } from './events.js';
 import { MetricsLog } from './metrics-log.js';
 import { planRun, type PlanOptions, type RunPlan } from './plan.js';
 import { setUpRun, type RunResources } from './setup.js';
 import { plannedStatus, withProgress, withState } from './status.js';
+import { StopVote } from './stop-vote.js';
+import { IdTrace } from './id-trace.js';
 
 export interface OpenOptions {
   /** Receives every event, those of setting up included. */
   onEvent?: (event: TrainingEvent) => void;
+  /**
+   * A joined data-parallel world (./worker.ts): every rank opens the same plan and runs it; rank 0 alone
+   * holds the lock and writes checkpoints and metrics.jsonl. Absent: a run on its own, with no collective.
+   */
+  world?: World;
 }
 
 export interface PrepareOptions extends PlanOptions, OpenOptions {}
@@ -50,7 +57,7 @@ const METRICS_FLUSH_MS = 2000;
  * elsewhere), which holds the checkpoint folder's lock until `run` ends or `close` is called.
  */
 export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
-  private stopRequested = false;
+  private readonly stopVote: StopVote;
   private chunkAbort: AbortController | null = null;
   private closed = false;
   /** What the run reports, moved only by its own events (./status.ts), as the supervisor's is. */
@@ -63,16 +70,23 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   private epochLoss = { sum: 0, count: 0 };
   private readonly checkpoints: CheckpointPolicy;
   private readonly metricsLog: MetricsLog;
+  /** Rank 0 of a world, or a run on its own: the one that writes files. */
+  private readonly writer: boolean;
+  private readonly idTrace: IdTrace | null;
 
   private constructor(
     readonly plan: RunPlan,
     private readonly config: AsrConfig,
     private readonly resources: RunResources,
     onEvent?: (event: TrainingEvent) => void,
+    private readonly world: World | null = null,
   ) {
     super();
     if (onEvent) this.on('event', onEvent);
-    this.current = plannedStatus(plan, 'starting');
+    this.stopVote = new StopVote(world);
+    this.writer = world === null || world.rank === 0;
+    this.idTrace = IdTrace.fromEnv(world);
+    this.current = { ...plannedStatus(plan, 'starting'), world_size: world?.size ?? 1 };
     this.epoch = plan.start_epoch;
     this.step = plan.start_step;
     this.globalStep = plan.start_global_step;
@@ -83,6 +97,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       store,
       trainer,
       dataSeed,
+      world,
       send: (event) => this.send(event),
     });
     this.metricsLog = new MetricsLog(config.paths.runs, plan.model_name, plan.dataset_name, (err) =>
@@ -107,14 +122,16 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
    */
   static async open(config: AsrConfig, plan: RunPlan, options: OpenOptions = {}): Promise<TrainingRun> {
     const log = (level: LogLevel, message: string): void => options.onEvent?.(logEvent(level, message));
-    const resources = await setUpRun(config, plan, log);
-    return new TrainingRun(plan, config, resources, options.onEvent);
+    const world = options.world ?? null;
+    const resources = await setUpRun(config, plan, log, world);
+    return new TrainingRun(plan, config, resources, options.onEvent, world);
   }
 
   /** Finishes the step in flight, saves `…-epoch-N-step-S.pt`, commits; run() then resolves 'stopped'. */
   stop(): void {
-    if (this.stopRequested) return;
-    this.stopRequested = true;
+    if (this.stopVote.requested) return;
+    this.stopVote.request();
+    // In a world the native side stops every rank after the same step.
     this.chunkAbort?.abort();
   }
 
@@ -141,7 +158,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
         const stopped = await this.trainEpoch(epoch, epoch === plan.start_epoch ? plan.start_step : 0);
         if (stopped) return await this.finish('stopped');
         await this.endEpoch(epoch);
-        if (this.stopRequested && epoch < plan.epochs) return await this.finish('stopped');
+        if (epoch < plan.epochs && (await this.stopVote.agree())) return await this.finish('stopped');
       }
       return await this.finish('completed');
     } catch (err) {
@@ -163,7 +180,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.resources.lock.release();
+    await this.resources.lock?.release();
   }
 
   /** Trains epoch `epoch` from batch `start`; true when a stop ended it early (after saving). */
@@ -181,28 +198,28 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     let position = start;
     let savedAt = start;
     while (position < batches.length) {
-      if (this.stopRequested) break;
+      if (await this.stopVote.agree()) break;
       const chunkStart = position;
+      const chunk = batches.slice(chunkStart, this.checkpoints.chunkEnd(position, batches.length));
       this.chunkAbort = new AbortController();
-      const outcome = await trainer.train(
-        trainData,
-        batches.slice(chunkStart, this.checkpoints.chunkEnd(position, batches.length)),
-        {
-          signal: this.chunkAbort.signal,
-          onStep: (result) => this.onStep(epoch, chunkStart, batches.length, result),
-        },
-      );
+      // A stop asked while no chunk trained (a save, a vote) is this chunk's first step boundary.
+      if (this.stopVote.requested) this.chunkAbort.abort();
+      const outcome = await trainer.train(trainData, chunk, {
+        signal: this.chunkAbort.signal,
+        onStep: (result) => this.onStep(epoch, chunkStart, batches.length, chunk[result.batch_index]!, result),
+      });
       this.chunkAbort = null;
       position = chunkStart + outcome.steps.length;
       // A save that overlapped this chunk (one step) lands before the next one trains.
       await this.checkpoints.settle();
-      if (outcome.cancelled || this.stopRequested) break;
+      if (outcome.cancelled) this.stopVote.cancelled();
+      if (await this.stopVote.agree()) break;
       if (this.checkpoints.isDue(position, batches.length)) {
         await this.checkpoints.save(epoch, position, null);
         savedAt = position;
       }
     }
-    if (!this.stopRequested || position >= batches.length) return false;
+    if (!this.stopVote.stopping || position >= batches.length) return false;
     // Stopped inside the epoch: save where it stands, unless nothing moved since the last save.
     if (position > savedAt) await this.checkpoints.save(epoch, position, null);
     else
@@ -213,7 +230,13 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     return true;
   }
 
-  private onStep(epoch: number, chunkStart: number, stepsPerEpoch: number, result: StepProgress): void {
+  private onStep(
+    epoch: number,
+    chunkStart: number,
+    stepsPerEpoch: number,
+    batch: number[],
+    result: StepProgress,
+  ): void {
     this.step = chunkStart + result.batch_index + 1;
     this.globalStep = result.global_step;
     if (result.finite) {
@@ -222,7 +245,11 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     } else {
       this.log('warning', `Step ${this.globalStep}: loss or gradient not finite; update skipped`);
     }
-    const utterancesPerS = result.seconds > 0 ? result.utterances / result.seconds : 0;
+    this.idTrace?.record(epoch, result.global_step, result.ids ?? batch.map((i) => this.resources.trainData.id(i)));
+    // A world's step is the global batch, done when its slowest rank is.
+    const stepSeconds = result.rank_seconds ? Math.max(...result.rank_seconds) : result.seconds;
+    const utterances = result.rank_seconds ? batch.length : result.utterances;
+    const utterancesPerS = stepSeconds > 0 ? utterances / stepSeconds : 0;
     const { run_id } = this.plan;
     const { global_step, loss, lr } = result;
     const progress = {
@@ -234,8 +261,10 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       loss,
       lr,
       utterances_per_s: utterancesPerS,
+      ...(result.rank_seconds ? { rank_step_s: result.rank_seconds } : {}),
     };
     this.checkpoints.report(() => this.send({ type: 'progress', payload: progress }));
+    if (!this.writer) return;
     const time = new Date().toISOString();
     this.metricsLog.record({
       kind: 'step',
@@ -278,17 +307,18 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       if (result.hypotheses.length > 0) {
         this.log('debug', `Sample: ref "${result.references[0]}" → hyp "${result.hypotheses[0]}"`);
       }
-      this.metricsLog.record({
-        kind: 'epoch',
-        run_id: this.plan.run_id,
-        epoch,
-        global_step: this.globalStep,
-        train_loss: this.epochLoss.count > 0 ? this.epochLoss.sum / this.epochLoss.count : null,
-        val_loss: result.loss,
-        val_cer: result.cer,
-        val_wer: result.wer,
-        time: new Date().toISOString(),
-      });
+      if (this.writer)
+        this.metricsLog.record({
+          kind: 'epoch',
+          run_id: this.plan.run_id,
+          epoch,
+          global_step: this.globalStep,
+          train_loss: this.epochLoss.count > 0 ? this.epochLoss.sum / this.epochLoss.count : null,
+          val_loss: result.loss,
+          val_cer: result.cer,
+          val_wer: result.wer,
+          time: new Date().toISOString(),
+        });
     } else if (!valData) {
       this.log('warning', `Epoch ${epoch}: no validation utterances; val metrics skipped`);
     }

@@ -1,7 +1,11 @@
 /**
  * Setting a planned run up: the folder lock, the dataset's features (cached), the Trainer and the
  * checkpoint it resumes. Everything a TrainingRun needs before its first step, and nothing it does after.
+ * In a data-parallel world every rank opens its features and builds its trainer; rank 0 alone holds the
+ * lock and loads the checkpoint, then tells the others the batch order's seed, and all attach the world
+ * (which broadcasts rank 0's state).
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CheckpointStore, backupOptions, type CheckpointLock } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
@@ -10,13 +14,13 @@ import { loadDataset } from '../data/dataset.js';
 import { checkSkippedShare } from '../data/skips.js';
 import { AsrTrainerError } from '../errors.js';
 import { loadNative } from '../native.js';
-import type { FeatureStore, NativeAddon, Trainer } from '../native/types.js';
+import type { FeatureStore, NativeAddon, Trainer, World } from '../native/types.js';
 import type { RunPlan } from './plan.js';
 
 export interface RunResources {
   store: CheckpointStore;
-  /** Held until the run ends or is closed. */
-  lock: CheckpointLock;
+  /** Held until the run ends or is closed; null on the ranks of a world other than 0 (rank 0 writes). */
+  lock: CheckpointLock | null;
   trainer: Trainer;
   trainData: FeatureStore;
   valData: FeatureStore | null;
@@ -26,14 +30,23 @@ export interface RunResources {
 
 type Log = (level: LogLevel, message: string) => void;
 
-/** Takes the lock first and releases it again when any later step throws (AsrTrainerError, see ./index.ts). */
-export async function setUpRun(config: AsrConfig, plan: RunPlan, log: Log): Promise<RunResources> {
+/**
+ * Takes the lock first and releases it again when any later step throws (AsrTrainerError, see ./index.ts).
+ * With `world`, every rank calls it (it makes collective calls).
+ */
+export async function setUpRun(
+  config: AsrConfig,
+  plan: RunPlan,
+  log: Log,
+  world: World | null = null,
+): Promise<RunResources> {
   const store = new CheckpointStore({
     dir: config.paths.checkpoints,
     logger: { info: (m) => log('info', m), warn: (m) => log('warning', m) },
     backup: backupOptions(config),
   });
-  const lock = await store.acquireLock(plan.model_name, plan.dataset_name);
+  const writer = world === null || world.rank === 0;
+  const lock = writer ? await store.acquireLock(plan.model_name, plan.dataset_name) : null;
   try {
     const native = loadNative();
     const threads = config.training.threads === 'auto' ? 0 : config.training.threads;
@@ -41,7 +54,7 @@ export async function setUpRun(config: AsrConfig, plan: RunPlan, log: Log): Prom
     const { trainData, valData } = await openFeatures(native, config, plan, threads, log);
     const trainer = buildTrainer(native, config, plan, threads);
     let dataSeed = config.training.seed;
-    if (plan.resumed_from) {
+    if (plan.resumed_from && writer) {
       const meta = await trainer.load(store.pathOf(plan.resumed_from));
       // The batch order continues the checkpoint's, even if the config's seed changed since.
       dataSeed = meta.data_seed;
@@ -50,15 +63,45 @@ export async function setUpRun(config: AsrConfig, plan: RunPlan, log: Log): Prom
         `Loaded ${plan.resumed_from} (epoch ${meta.epoch}, step ${meta.step}, global step ${meta.global_step})`,
       );
     }
+    if (world) {
+      dataSeed = await agreeOnData(world, trainData, dataSeed);
+      await trainer.attachWorld(world);
+    }
     log(
       'info',
-      `Model ${plan.model_name}: ${trainer.parameterCount.toLocaleString('en-US')} parameters on ${trainer.device}, ${native.versions.threads} threads`,
+      `Model ${plan.model_name}: ${trainer.parameterCount.toLocaleString('en-US')} parameters on ${trainer.device}, ${native.versions.threads} threads` +
+        (world ? `, rank ${world.rank} of ${world.size} (${world.backend})` : ''),
     );
     return { store, lock, trainer, trainData, valData, dataSeed };
   } catch (err) {
-    await lock.release();
+    await lock?.release();
     throw err;
   }
+}
+
+/**
+ * Rank 0's batch-order seed (its checkpoint's), checked against every rank's training set: the ranks
+ * split one global batch by index, so a node whose copy of the dataset differs would train other
+ * utterances than the plan says. Every rank fails alike (a vote), instead of the others hanging.
+ */
+async function agreeOnData(world: World, trainData: FeatureStore, dataSeed: number): Promise<number> {
+  const digest = createHash('sha256').update(trainData.ids().join('\n')).digest('hex');
+  const mine = JSON.stringify({ data_seed: dataSeed, size: trainData.size, digest });
+  const shared = JSON.parse(await world.shareFromRank0(world.rank === 0 ? mine : null)) as {
+    data_seed: number;
+    size: number;
+    digest: string;
+  };
+  const differs = shared.size !== trainData.size || shared.digest !== digest;
+  if (await world.anyRank(differs)) {
+    throw new AsrTrainerError(
+      'E_DISTRIBUTED',
+      differs
+        ? `Rank ${world.rank}'s training set (${trainData.size} utterances) differs from rank 0's (${shared.size}): every node needs the same copy of the dataset at its datasets path`
+        : `Another rank's training set differs from rank ${world.rank}'s: every node needs the same copy of the dataset at its datasets path`,
+    );
+  }
+  return shared.data_seed;
 }
 
 async function openFeatures(

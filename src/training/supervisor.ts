@@ -1,11 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createInterface } from 'node:readline';
 import { CheckpointStore } from '../checkpoints/index.js';
 import { inheritedLockEnv, type CheckpointLock } from '../checkpoints/lock.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { forkEntry } from '../fork-entry.js';
 import type {
   LogLevel,
   LogPayload,
@@ -15,9 +12,11 @@ import type {
   TrainRequest,
 } from '../contract/index.js';
 import { logEvent } from './events.js';
-import type { ChildToParent, ParentToChild, ReportedEvent } from './ipc.js';
+import type { ChildToParent, ReportedEvent } from './ipc.js';
 import { planRun, type PlanOptions, type RunPlan } from './plan.js';
 import { idleStatus, plannedStatus, withProgress, withState } from './status.js';
+import { culprit, WorkerProcess } from './worker-process.js';
+import { localPlaces, placeEnvironment, withoutPlace, worldSizeOf } from './world-env.js';
 
 export interface SupervisorOptions {
   /** How long a stopping trainer gets to save and exit before it is killed. */
@@ -30,25 +29,44 @@ const RECENT_LOG_LINES = 200;
 /** The trainer's descriptor of the folder lock: after stdin, stdout, stderr and the IPC channel. */
 const TRAINER_LOCK_FD = 4;
 const FAILURE_LOG_LINES = 20;
+/**
+ * After a worker dies, the others are killed this much later: ranks that died together (a killed rank
+ * and the one whose collective it broke) are all reaped first, so the report names the one that died.
+ */
+const TEARDOWN_DELAY_MS = 200;
+
+/** How the worker group ended, once every worker has exited. */
+type GroupEnd =
+  | { kind: 'finished'; state: 'completed' | 'stopped' }
+  | { kind: 'stop-timeout'; worker: WorkerProcess }
+  | { kind: 'failed'; worker: WorkerProcess };
 
 /**
- * Runs each training in a forked trainer process (./child.ts), so a native abort, an OOM kill or a
+ * Runs each training in forked trainer processes (./child.ts), so a native abort, an OOM kill or a
  * segfault ends that process and never the API. It plans each start itself and hands the trainer the
  * plan. The trainer's events cross by IPC and are re-emitted as `on('event', (e: TrainingEvent) => …)`;
  * the supervisor owns the status (./status.ts), emits every `status` event and keeps the recent log lines.
+ *
+ * With distributed.nproc_per_node × nnodes > 1 it starts this node's nproc_per_node workers as one run,
+ * each with torchrun's variables (./world-env.ts; the c10d store listens on distributed.master_port, so
+ * two runs on one machine need two ports). Rank 0 holds the folder lock and reports the events. A worker
+ * that dies takes the group down at once; the run fails naming its rank, or, while restarts are left
+ * (distributed.max_restarts), the group starts again from the latest valid checkpoint. World size 1 is
+ * the single trainer process, with no process group.
  */
 export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }> {
   private current: StatusPayload = idleStatus();
-  private child: ChildProcess | null = null;
+  private workers: WorkerProcess[] = [];
+  private plan: RunPlan | null = null;
   private readonly logs: LogPayload[] = [];
   private stopTimer: NodeJS.Timeout | null = null;
+  private teardownTimer: NodeJS.Timeout | null = null;
   private killedForTimeout = false;
   private stopBeforeFork = false;
   private lock: CheckpointLock | null = null;
-  private finished: { state: 'completed' | 'stopped' } | null = null;
-  private childError: { code: string; message: string } | null = null;
   private exitWaiters: (() => void)[] = [];
   private readonly stopTimeoutMs: number;
+  private readonly worldSize: number;
 
   constructor(
     private readonly config: AsrConfig,
@@ -56,6 +74,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   ) {
     super();
     this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
+    this.worldSize = worldSizeOf(config.distributed);
   }
 
   status(): StatusPayload {
@@ -66,9 +85,14 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     return [...this.logs];
   }
 
-  /** The trainer process id while one runs (tests and operators use it to signal the trainer). */
+  /** The rank-0 trainer's process id while one runs (tests and operators use it to signal the trainer). */
   get trainerPid(): number | null {
-    return this.child?.pid ?? null;
+    return this.workers[0]?.pid ?? null;
+  }
+
+  /** This node's worker process ids by local rank, while a run's workers live. */
+  get workerPids(): number[] {
+    return this.workers.filter((w) => w.alive && w.pid !== null).map((w) => w.pid!);
   }
 
   isBusy(): boolean {
@@ -82,12 +106,19 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
    */
   async start(request: TrainRequest, options: Omit<PlanOptions, 'runId'> = {}): Promise<RunPlan> {
     if (this.isBusy()) throw new AsrTrainerError('E_TRAINING_IN_PROGRESS', 'Training is already in progress');
+    if (this.config.distributed.node_rank !== 0 && this.worldSize > 1) {
+      throw new AsrTrainerError(
+        'E_INVALID_ARGUMENT',
+        `This config is node ${this.config.distributed.node_rank}'s (distributed.node_rank), but runs start on node 0: start \`asr-trainer worker --config PATH\` here and the run on node 0`,
+      );
+    }
     const previous = this.current;
     this.current = {
       ...idleStatus(),
       state: 'starting',
       model_name: request.model_name,
       dataset_name: request.dataset_name,
+      world_size: this.worldSize,
     };
     let plan: RunPlan;
     try {
@@ -104,13 +135,14 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
       throw err;
     }
     // 'stopping' when a stop came while planning.
-    this.current = plannedStatus(plan, this.current.state);
+    this.current = { ...plannedStatus(plan, this.current.state), world_size: this.worldSize };
     this.emitStatus();
     this.log(
       'info',
-      plan.resumed_from
+      (plan.resumed_from
         ? `Resuming ${plan.model_name} on ${plan.dataset_name} from ${plan.resumed_from}: epoch ${plan.start_epoch} of ${plan.epochs}`
-        : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`,
+        : `Starting ${plan.model_name} on ${plan.dataset_name} from scratch: ${plan.epochs} epochs`) +
+        (this.worldSize > 1 ? this.worldDescription() : ''),
     );
     for (const warning of plan.warnings) this.log('warning', warning);
     if (this.stopBeforeFork) {
@@ -130,28 +162,33 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     if (this.current.state === 'stopping') return { status: 'stopping' };
     this.setState('stopping');
     this.log('info', 'Stop requested: finishing the current step and saving a checkpoint');
-    const child = this.child;
-    if (!child) {
+    if (this.workers.length === 0) {
       // Still planning: start() sees this and does not fork.
       this.stopBeforeFork = true;
       return { status: 'stopping' };
     }
-    this.send({ cmd: 'stop' });
+    // Every local rank hears it; the ranks agree on the step (./stop-vote.ts).
+    for (const worker of this.workers) worker.send({ cmd: 'stop' });
     this.stopTimer = setTimeout(() => {
       this.killedForTimeout = true;
       this.log(
         'warning',
         `Trainer did not stop within ${this.stopTimeoutMs} ms; killing it (the last committed checkpoint stays valid)`,
       );
-      child.kill('SIGKILL');
+      for (const worker of this.workers) worker.kill();
     }, this.stopTimeoutMs);
     this.stopTimer.unref();
     return { status: 'stopping' };
   }
 
+  /** SIGKILLs every worker at once (a second Ctrl-C: the user will not wait for the checkpoint). */
+  killWorkers(): void {
+    for (const worker of this.workers) worker.kill();
+  }
+
   /** Stops a running trainer gracefully and waits for it to exit (server shutdown). */
   async shutdown(): Promise<void> {
-    if (!this.child) return;
+    if (this.workers.length === 0) return;
     const exited = this.waitForExit();
     if (this.isBusy()) this.stop();
     await exited;
@@ -159,94 +196,158 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
 
   /** Resolves when no trainer process is alive. */
   waitForExit(): Promise<void> {
-    if (!this.child) return Promise.resolve();
+    if (this.workers.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.exitWaiters.push(resolve));
   }
 
+  private worldDescription(): string {
+    const { nproc_per_node, nnodes, master_addr, master_port } = this.config.distributed;
+    return ` on ${this.worldSize} workers (${nproc_per_node} here × ${nnodes} nodes, rendezvous ${master_addr}:${master_port})`;
+  }
+
   private spawn(plan: RunPlan): void {
-    const { entry, execArgv } = forkEntry(import.meta.url, 'child');
-    const lockFd = this.lock!.fd;
-    const child = fork(entry, [], {
-      execArgv,
-      env: { ...process.env, ...this.options.env, ...inheritedLockEnv(this.lock!, TRAINER_LOCK_FD) },
-      // The trainer gets the open lock file as its descriptor 4 and adopts it (src/checkpoints/lock.ts).
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc', lockFd],
-      serialization: 'advanced',
-    });
-    this.child = child;
-    this.finished = null;
-    this.childError = null;
+    this.plan = plan;
     this.killedForTimeout = false;
-    for (const [stream, level] of [
-      [child.stdout, 'debug'],
-      [child.stderr, 'warning'],
-    ] as const) {
-      if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => {
-        if (line.trim()) this.log(level, `[trainer] ${line}`);
-      });
+    const base = withoutPlace({ ...process.env, ...this.options.env });
+    const lockEnv = inheritedLockEnv(this.lock!, TRAINER_LOCK_FD);
+    const handlers = {
+      onLine: (worker: WorkerProcess, level: LogLevel, line: string) => this.onWorkerLine(worker, level, line),
+      onMessage: (worker: WorkerProcess, message: ChildToParent) => this.onWorkerMessage(worker, message),
+      onClose: (worker: WorkerProcess) => this.onWorkerClose(worker),
+    };
+    if (this.worldSize === 1) {
+      this.workers = [new WorkerProcess({ rank: 0, env: { ...base, ...lockEnv }, lockFd: this.lock!.fd, ...handlers })];
+    } else {
+      // Only rank 0 writes, so only it adopts the lock; ranks count from node_rank × nproc_per_node.
+      this.workers = localPlaces(this.config.distributed).map(
+        (place) =>
+          new WorkerProcess({
+            rank: place.rank,
+            env: { ...base, ...placeEnvironment(place), ...(place.rank === 0 ? lockEnv : {}) },
+            lockFd: place.rank === 0 ? this.lock!.fd : null,
+            ...handlers,
+          }),
+      );
     }
-    child.on('message', (message: ChildToParent) => this.onChildMessage(message));
-    // 'close' (not 'exit'): it waits for stdout/stderr to end, so an abort's last stderr lines are in last_logs.
-    child.on('close', (code, signal) => this.onChildExit(child, code, signal));
-    child.on('error', (err) => this.log('error', `Trainer process error: ${err.message}`));
     // The trainer opens this very plan, so it resumes exactly what the 202 announced.
-    this.send({ cmd: 'start', config: this.config, plan });
+    for (const worker of this.workers) worker.send({ cmd: 'start', config: this.config, plan });
   }
 
-  private send(message: ParentToChild): void {
-    if (this.child?.connected) this.child.send(message);
+  private label(worker: WorkerProcess): string {
+    return this.worldSize === 1 ? 'trainer' : `rank ${worker.rank}`;
   }
 
-  private onChildMessage(message: ChildToParent): void {
-    switch (message.kind) {
-      case 'event':
-        this.onRunEvent(message.event);
-        break;
-      case 'prepared':
-        if (this.current.state === 'starting') this.setState('running');
-        break;
-      case 'done':
-        this.finished = { state: message.state };
-        break;
-      case 'error':
-        this.childError = { code: message.code, message: message.message };
-        break;
+  private onWorkerLine(worker: WorkerProcess, level: LogLevel, line: string): void {
+    // The other ranks print their run's log lines too (kept for their failure report); rank 0's run
+    // reports them as events, so only their stderr reaches the log here.
+    if (worker.rank === 0 || level !== 'debug') this.log(level, `[${this.label(worker)}] ${line}`);
+  }
+
+  private onWorkerMessage(worker: WorkerProcess, message: ChildToParent): void {
+    if (worker.rank !== 0) return;
+    if (message.kind === 'event') this.onRunEvent(worker, message.event);
+    else if (message.kind === 'prepared' && this.current.state === 'starting') this.setState('running');
+  }
+
+  private onRunEvent(worker: WorkerProcess, event: ReportedEvent): void {
+    if (event.type === 'log') {
+      this.remember(event.payload);
+      worker.remember(`[${event.payload.level}] ${event.payload.message}`);
     }
-  }
-
-  private onRunEvent(event: ReportedEvent): void {
-    if (event.type === 'log') this.remember(event.payload);
     if (event.type === 'progress') this.current = withProgress(this.current, event.payload);
     this.emit('event', event);
   }
 
-  private onChildExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (child !== this.child) return;
+  private onWorkerClose(worker: WorkerProcess): void {
+    if (!this.workers.includes(worker)) return;
+    if (worker.failed && !worker.killedBySupervisor && this.teardownTimer === null && !this.workers[0]!.finished) {
+      this.teardownTimer = setTimeout(() => {
+        for (const other of this.workers) other.kill();
+      }, TEARDOWN_DELAY_MS);
+    } else if (worker.rank === 0 && !worker.failed && this.workers.some((w) => w.alive)) {
+      // Rank 0 finished: the others passed the last collective and are only closing; do not wait forever.
+      this.teardownTimer ??= setTimeout(
+        () => this.workers.forEach((w) => w.kill()),
+        this.config.distributed.timeout_s * 1000,
+      );
+    }
+    if (this.workers.some((w) => w.alive)) return;
+    const end = this.groupEnd();
+    this.clearTimers();
+    void this.onGroupEnd(end);
+  }
+
+  private clearTimers(): void {
     if (this.stopTimer) clearTimeout(this.stopTimer);
+    if (this.teardownTimer) clearTimeout(this.teardownTimer);
     this.stopTimer = null;
-    this.child = null;
-    this.releaseLock();
-    if (this.finished && code === 0) {
-      this.current = withState(this.current, this.finished.state);
-      this.log('info', this.finished.state === 'completed' ? 'Training completed' : 'Training stopped');
-    } else if (this.killedForTimeout) {
+    this.teardownTimer = null;
+  }
+
+  private groupEnd(): GroupEnd {
+    const rank0 = this.workers[0]!;
+    if (rank0.finished && rank0.exit?.code === 0) return { kind: 'finished', state: rank0.finished.state };
+    if (this.killedForTimeout) return { kind: 'stop-timeout', worker: rank0 };
+    return { kind: 'failed', worker: culprit(this.workers) };
+  }
+
+  private async onGroupEnd(end: GroupEnd): Promise<void> {
+    const workers = this.workers;
+    if (end.kind === 'finished') {
+      this.current = withState(this.current, end.state);
+      this.log('info', end.state === 'completed' ? 'Training completed' : 'Training stopped');
+    } else if (end.kind === 'stop-timeout') {
       const why = 'Trainer was killed after the stop timeout; resume continues from the last committed checkpoint';
-      this.current = withState(this.current, 'stopped', this.failure(why, code, signal));
+      this.current = withState(this.current, 'stopped', this.failure(end.worker, why));
     } else {
-      const cause = this.childError
-        ? this.childError.message
-        : signal
-          ? `Trainer process was killed by ${signal}`
-          : `Trainer process exited with code ${code}`;
+      const cause = this.causeOf(end.worker);
+      const restartsLeft = this.current.restarts < this.config.distributed.max_restarts;
+      if (this.current.state === 'running' && restartsLeft && (await this.restart(cause))) return;
       // The one log line of a failure: the trainer reports it only as its 'error' message.
       this.log('error', `${cause}; the next start resumes from the last valid checkpoint`);
-      this.current = withState(this.current, 'failed', this.failure(cause, code, signal));
+      this.current = withState(this.current, 'failed', this.failure(end.worker, cause));
     }
+    if (this.workers === workers) this.workers = [];
+    this.clearTimers();
+    this.plan = null;
+    this.releaseLock();
     this.emitStatus();
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /** Starts the group again from the latest valid checkpoint; false (and logged) when that cannot be planned. */
+  private async restart(cause: string): Promise<boolean> {
+    const count = this.current.restarts + 1;
+    const { max_restarts } = this.config.distributed;
+    this.log(
+      'warning',
+      `${cause}; restarting the worker group from the latest valid checkpoint (restart ${count} of ${max_restarts})`,
+    );
+    const request: TrainRequest = { ...this.plan!.request, resume_from_checkpoint: true };
+    delete request.specific_checkpoint;
+    let plan: RunPlan;
+    try {
+      plan = await planRun(this.config, request, { runId: this.plan!.run_id });
+    } catch (err) {
+      this.log('error', `Could not restart: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+    if (this.current.state !== 'running') return false;
+    this.current = { ...plannedStatus(plan, 'running'), world_size: this.worldSize, restarts: count };
+    this.emitStatus();
+    this.log('info', `Restart ${count}: resuming from ${plan.resumed_from ?? 'the start'}, epoch ${plan.start_epoch}`);
+    this.spawn(plan);
+    return true;
+  }
+
+  private causeOf(worker: WorkerProcess): string {
+    const trainer = this.worldSize === 1 ? 'Trainer process' : `Rank ${worker.rank} (process ${worker.pid})`;
+    if (worker.error)
+      return this.worldSize === 1 ? worker.error.message : `Rank ${worker.rank}: ${worker.error.message}`;
+    const { code, signal } = worker.exit ?? { code: null, signal: null };
+    return signal ? `${trainer} was killed by ${signal}` : `${trainer} exited with code ${code}`;
   }
 
   private releaseLock(): void {
@@ -254,13 +355,18 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     this.lock = null;
   }
 
-  private failure(message: string, code: number | null, signal: NodeJS.Signals | null): RunFailure {
+  private failure(worker: WorkerProcess, message: string): RunFailure {
+    const { code, signal } = worker.exit ?? { code: null, signal: null };
     return {
       message,
-      ...(this.childError ? { code: this.childError.code } : {}),
+      ...(worker.error ? { code: worker.error.code } : {}),
       signal,
       exit_code: code,
-      last_logs: this.logs.slice(-FAILURE_LOG_LINES).map((l) => `[${l.level}] ${l.message}`),
+      ...(this.worldSize > 1 ? { rank: worker.rank } : {}),
+      last_logs:
+        this.worldSize > 1
+          ? worker.lastLines()
+          : this.logs.slice(-FAILURE_LOG_LINES).map((l) => `[${l.level}] ${l.message}`),
     };
   }
 

@@ -49,6 +49,8 @@ export interface WorkspaceOptions {
   retention?: number;
   saveEverySteps?: number;
   apiToken?: string;
+  /** A `distributed:` section (keys of config.yaml's); absent: none (one process). */
+  distributed?: Record<string, string | number>;
 }
 
 const TWO_LAYERS = '{ d_model: 32, num_layers: 2, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.1 }';
@@ -112,6 +114,9 @@ export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
       `  save_every_steps: ${options.saveEverySteps ?? 0}`,
       '  threads: 1',
       '  seed: 0',
+      ...(options.distributed
+        ? ['distributed:', ...Object.entries(options.distributed).map(([key, value]) => `  ${key}: ${value}`)]
+        : []),
       '',
     ].join('\n'),
   );

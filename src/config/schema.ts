@@ -107,6 +107,12 @@ export const TrainingSchema = Type.Object(
     }),
     save_every_steps: Type.Integer({ minimum: 0, default: 0, description: '>0: also mid-epoch checkpoints' }),
     val_every_epochs: Type.Integer({ minimum: 1, default: 1 }),
+    early_stopping_patience: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        'epochs without a better val CER after which the run ends as completed (counted across resumes); 0 = off',
+    }),
     lightweight_samples: Type.Integer({
       minimum: 1,
       default: 64,

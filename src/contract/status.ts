@@ -50,5 +50,8 @@ export const StatusSchema = Type.Object({
     description: 'times the worker group was restarted from the latest checkpoint (distributed.max_restarts)',
   }),
   error: Type.Optional(RunFailureSchema),
+  reason: Type.Optional(
+    Type.String({ description: 'why a completed run ended before its last epoch (early stopping), in words' }),
+  ),
 });
 export type StatusPayload = Static<typeof StatusSchema>;

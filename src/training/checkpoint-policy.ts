@@ -38,6 +38,8 @@ export class CheckpointPolicy {
   /** Progress reports of the step that overlaps the save in flight; null when no save is in flight. */
   private heldProgress: Array<() => void> | null = null;
   private newest: string | null;
+  /** Metrics every save records beside its own (early stopping's best so far, see ./run.ts). */
+  private carried: CheckpointMetrics = {};
 
   constructor(private readonly options: CheckpointPolicyOptions) {
     this.saveEvery = options.config.training.save_every_steps;
@@ -62,6 +64,11 @@ export class CheckpointPolicy {
   /** A periodic save is due after `position` of `total` batches (the epoch's end has its own save). */
   isDue(position: number, total: number): boolean {
     return this.saveEvery > 0 && position % this.saveEvery === 0 && position < total;
+  }
+
+  /** From now on every save also records these metrics (a step checkpoint too, so a resume from it knows them). */
+  carry(metrics: CheckpointMetrics): void {
+    this.carried = { ...metrics };
   }
 
   /** Sends a step's progress now, or when the save being written commits. */
@@ -97,6 +104,7 @@ export class CheckpointPolicy {
     await this.settle();
     const startedAt = performance.now();
     const { plan, store, trainer, config } = this.options;
+    const carried = { ...this.carried };
     const name = await store.nameForSave(plan.model_name, plan.dataset_name, epoch, metrics === null ? step : null);
     const snapshot = runConfigSnapshot(config, plan.model_name, plan.dataset_name);
     const globalStep = trainer.globalStep;
@@ -112,7 +120,7 @@ export class CheckpointPolicy {
         data_epoch: epoch,
         batch_position: step,
         config: { ...snapshot, run_id: plan.run_id, batch_size: plan.batch_size } as unknown as JsonObject,
-        metrics: (metrics ?? {}) as JsonObject,
+        metrics: { ...carried, ...(metrics ?? {}) } as JsonObject,
       },
       { onSnapshot: () => snapshotTaken() },
     );
@@ -123,7 +131,7 @@ export class CheckpointPolicy {
       for (const send of held.splice(0)) send();
     };
     const committed = written
-      .then(() => this.commit(name, epoch, step, globalStep, metrics, startedAt))
+      .then(() => this.commit(name, epoch, step, globalStep, metrics, carried, startedAt))
       .finally(releaseProgress);
     // Awaited by settle(); until then a failure must not surface as an unhandled rejection.
     committed.catch(() => undefined);
@@ -137,6 +145,7 @@ export class CheckpointPolicy {
     step: number,
     globalStep: number,
     metrics: CheckpointMetrics | null,
+    carried: CheckpointMetrics,
     startedAt: number,
   ): Promise<void> {
     const { plan, store, config, send } = this.options;
@@ -146,7 +155,7 @@ export class CheckpointPolicy {
       dataset: plan.dataset_name,
       step,
       global_step: globalStep,
-      metrics: metrics ?? {},
+      metrics: { ...carried, ...(metrics ?? {}) },
       config_hash: runConfigHash(config, plan.model_name, plan.dataset_name),
       run_id: plan.run_id,
       resumed_from: plan.resumed_from,

@@ -54,7 +54,7 @@ async function start(message: Extract<ParentToChild, { cmd: 'start' }>): Promise
     await send({ kind: 'prepared' });
     if (stopRequested) run.stop();
     const outcome = await run.run();
-    await send({ kind: 'done', state: outcome.state });
+    await send({ kind: 'done', state: outcome.state, ...(outcome.reason ? { reason: outcome.reason } : {}) });
     process.exit(0);
   } catch (err) {
     const code = isAsrTrainerError(err) ? err.code : 'E_INTERNAL';

@@ -15,5 +15,5 @@ export type ReportedEvent = Exclude<TrainingEvent, { type: 'status' }>;
 export type ChildToParent =
   | { kind: 'prepared' }
   | { kind: 'event'; event: ReportedEvent }
-  | { kind: 'done'; state: 'completed' | 'stopped' }
+  | { kind: 'done'; state: 'completed' | 'stopped'; reason?: string }
   | { kind: 'error'; code: string; message: string };

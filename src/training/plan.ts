@@ -37,9 +37,35 @@ export interface RunPlan {
   /** The training set is cut to this many utterances; null for all. */
   limit_samples: number | null;
   model: ModelDimensions;
+  /**
+   * Early stopping's memory across resumes: the lowest val CER of this run's lineage so far and the epoch
+   * that reached it (from the resumed checkpoint's metrics); null on a fresh start.
+   */
+  best_val: BestValidation | null;
   /** Said to the user: the run goes ahead, but something is not as asked (e.g. not an exact resume). */
   warnings: string[];
   request: TrainRequest;
+}
+
+export interface BestValidation {
+  cer: number;
+  epoch: number;
+}
+
+/** Metric keys every checkpoint carries for early stopping (CheckpointPolicy adds them to each save). */
+export const BEST_VAL_CER = 'best_val_cer';
+export const BEST_VAL_CER_EPOCH = 'best_val_cer_epoch';
+
+/**
+ * The best validation a checkpoint knows of: the one its metrics carry, else (sidecars from before these
+ * keys) its own val CER when it is an epoch's end.
+ */
+export function bestValidationOf(sidecar: CheckpointSidecar): BestValidation | null {
+  const cer = sidecar.metrics[BEST_VAL_CER];
+  const epoch = sidecar.metrics[BEST_VAL_CER_EPOCH];
+  if (typeof cer === 'number' && typeof epoch === 'number') return { cer, epoch };
+  const own = sidecar.metrics.val_cer;
+  return typeof own === 'number' && sidecar.kind !== 'step' ? { cer: own, epoch: sidecar.epoch } : null;
 }
 
 export function newRunId(): string {
@@ -83,6 +109,7 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     batch_size: batchSize,
     limit_samples: sampleLimit(config, request),
     model,
+    best_val: null,
     warnings: [],
     request,
   };
@@ -127,6 +154,7 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     start_step: epochEnd ? 0 : sidecar.step,
     start_global_step: sidecar.global_step,
     resumed_from: sidecar.name,
+    best_val: bestValidationOf(sidecar),
     warnings: [
       ...new Set([
         ...resolved.warnings,

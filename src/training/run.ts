@@ -12,6 +12,7 @@ import type {
 import { AsrTrainerError, isAsrTrainerError } from '../errors.js';
 import type { StepProgress, World } from '../native/types.js';
 import { CheckpointPolicy } from './checkpoint-policy.js';
+import { EarlyStopping } from './early-stopping.js';
 import { logEvent } from './events.js';
 import { MetricsLog } from './metrics-log.js';
 import { planRun, type PlanOptions, type RunPlan } from './plan.js';
@@ -46,6 +47,8 @@ export interface RunOutcome {
   global_step: number;
   /** The newest checkpoint committed by this run, else the one it resumed from. */
   last_checkpoint: string | null;
+  /** Why a completed run ended before its last epoch (early stopping); absent otherwise. */
+  reason?: string;
 }
 
 /** Metrics lines are appended at least this often while an epoch trains. */
@@ -68,6 +71,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   private globalStep: number;
   /** Sum and count of this epoch's step losses (this process's share of it after a mid-epoch resume). */
   private epochLoss = { sum: 0, count: 0 };
+  private readonly earlyStopping: EarlyStopping;
   private readonly checkpoints: CheckpointPolicy;
   private readonly metricsLog: MetricsLog;
   /** Rank 0 of a world, or a run on its own: the one that writes files. */
@@ -88,6 +92,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     this.idTrace = IdTrace.fromEnv(world);
     this.current = { ...plannedStatus(plan, 'starting'), world_size: world?.size ?? 1 };
     this.epoch = plan.start_epoch;
+    this.earlyStopping = new EarlyStopping(config.training.early_stopping_patience, plan.best_val);
     this.step = plan.start_step;
     this.globalStep = plan.start_global_step;
     const { store, trainer, dataSeed } = resources;
@@ -100,6 +105,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       world,
       send: (event) => this.send(event),
     });
+    this.checkpoints.carry(this.earlyStopping.metrics());
     this.metricsLog = new MetricsLog(config.paths.runs, plan.model_name, plan.dataset_name, (err) =>
       this.log('warning', `Could not append ${this.metricsLog.path}: ${err.message}`),
     );
@@ -158,6 +164,8 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
         const stopped = await this.trainEpoch(epoch, epoch === plan.start_epoch ? plan.start_step : 0);
         if (stopped) return await this.finish('stopped');
         await this.endEpoch(epoch);
+        const reason = epoch < plan.epochs ? this.earlyStopping.reasonToStop(epoch) : null;
+        if (reason) return await this.finish('completed', reason);
         if (epoch < plan.epochs && (await this.stopVote.agree())) return await this.finish('stopped');
       }
       return await this.finish('completed');
@@ -296,6 +304,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       );
       const result = await trainer.evaluate(valData, valBatches);
       metrics = { val_loss: result.loss, val_cer: result.cer, val_wer: result.wer };
+      this.earlyStopping.observe(epoch, result.cer);
       this.send({
         type: 'metrics',
         payload: { epoch, val_loss: result.loss, val_cer: result.cer, val_wer: result.wer },
@@ -322,27 +331,37 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     } else if (!valData) {
       this.log('warning', `Epoch ${epoch}: no validation utterances; val metrics skipped`);
     }
+    this.checkpoints.carry(this.earlyStopping.metrics());
     await this.checkpoints.save(epoch, this.step, metrics);
     await this.metricsLog.flush();
   }
 
-  private async finish(state: 'completed' | 'stopped'): Promise<RunOutcome> {
+  private async finish(state: 'completed' | 'stopped', reason?: string): Promise<RunOutcome> {
     await this.checkpoints.settle();
     // Copies to paths.backup ran beside training; the process must not exit in the middle of one.
     await this.resources.store.backupsIdle();
     const lastCheckpoint = this.checkpoints.lastCheckpoint;
-    this.setState(state);
+    this.setState(state, undefined, reason);
     this.log(
       'info',
-      state === 'completed'
-        ? `Training completed: ${this.plan.epochs} epochs, global step ${this.globalStep}`
-        : `Training stopped at epoch ${this.epoch}, step ${this.step}; resume continues from ${lastCheckpoint ?? 'the start'}`,
+      state === 'stopped'
+        ? `Training stopped at epoch ${this.epoch}, step ${this.step}; resume continues from ${lastCheckpoint ?? 'the start'}`
+        : reason
+          ? `Training completed at epoch ${this.epoch} of ${this.plan.epochs}, global step ${this.globalStep}: ${reason}`
+          : `Training completed: ${this.plan.epochs} epochs, global step ${this.globalStep}`,
     );
-    return { state, epoch: this.epoch, step: this.step, global_step: this.globalStep, last_checkpoint: lastCheckpoint };
+    return {
+      state,
+      epoch: this.epoch,
+      step: this.step,
+      global_step: this.globalStep,
+      last_checkpoint: lastCheckpoint,
+      ...(reason ? { reason } : {}),
+    };
   }
 
-  private setState(state: TrainingState, error?: RunFailure): void {
-    this.current = withState(this.current, state, error);
+  private setState(state: TrainingState, error?: RunFailure, reason?: string): void {
+    this.current = withState(this.current, state, error, reason);
     this.send({ type: 'status', payload: this.status() });
   }
 

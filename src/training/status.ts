@@ -52,10 +52,20 @@ export function withProgress(status: StatusPayload, progress: ProgressPayload): 
   };
 }
 
-/** The status in a new state; `error` says why a run failed (or was killed), and is dropped otherwise. */
-export function withState(status: StatusPayload, state: TrainingState, error?: RunFailure): StatusPayload {
+/**
+ * The status in a new state; `error` says why a run failed (or was killed), `reason` why a completed run
+ * ended early; each is dropped when not given.
+ */
+export function withState(
+  status: StatusPayload,
+  state: TrainingState,
+  error?: RunFailure,
+  reason?: string,
+): StatusPayload {
   const next: StatusPayload = { ...status, state };
   delete next.error;
+  delete next.reason;
   if (error) next.error = error;
+  if (reason) next.reason = reason;
   return next;
 }

@@ -37,7 +37,7 @@ const TEARDOWN_DELAY_MS = 200;
 
 /** How the worker group ended, once every worker has exited. */
 type GroupEnd =
-  | { kind: 'finished'; state: 'completed' | 'stopped' }
+  | { kind: 'finished'; state: 'completed' | 'stopped'; reason?: string }
   | { kind: 'stop-timeout'; worker: WorkerProcess }
   | { kind: 'failed'; worker: WorkerProcess };
 
@@ -286,7 +286,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
 
   private groupEnd(): GroupEnd {
     const rank0 = this.workers[0]!;
-    if (rank0.finished && rank0.exit?.code === 0) return { kind: 'finished', state: rank0.finished.state };
+    if (rank0.finished && rank0.exit?.code === 0) return { kind: 'finished', ...rank0.finished };
     if (this.killedForTimeout) return { kind: 'stop-timeout', worker: rank0 };
     return { kind: 'failed', worker: culprit(this.workers) };
   }
@@ -294,8 +294,9 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private async onGroupEnd(end: GroupEnd): Promise<void> {
     const workers = this.workers;
     if (end.kind === 'finished') {
-      this.current = withState(this.current, end.state);
-      this.log('info', end.state === 'completed' ? 'Training completed' : 'Training stopped');
+      this.current = withState(this.current, end.state, undefined, end.reason);
+      const ended = end.state === 'completed' ? 'Training completed' : 'Training stopped';
+      this.log('info', end.reason ? `${ended}: ${end.reason}` : ended);
     } else if (end.kind === 'stop-timeout') {
       const why = 'Trainer was killed after the stop timeout; resume continues from the last committed checkpoint';
       this.current = withState(this.current, 'stopped', this.failure(end.worker, why));

@@ -29,7 +29,7 @@ export class WorkerProcess {
   readonly rank: number;
   readonly child: ChildProcess;
   /** What it reported before exiting: its run's end, or its error. */
-  finished: { state: 'completed' | 'stopped' } | null = null;
+  finished: { state: 'completed' | 'stopped'; reason?: string } | null = null;
   error: { code: string; message: string } | null = null;
   /** Set once it has exited. */
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -59,7 +59,7 @@ export class WorkerProcess {
       });
     }
     this.child.on('message', (message: ChildToParent) => {
-      if (message.kind === 'done') this.finished = { state: message.state };
+      if (message.kind === 'done') this.finished = { state: message.state, reason: message.reason };
       if (message.kind === 'error') this.error = { code: message.code, message: message.message };
       options.onMessage(this, message);
     });

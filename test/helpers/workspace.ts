@@ -49,6 +49,8 @@ export interface WorkspaceOptions {
   retention?: number;
   saveEverySteps?: number;
   apiToken?: string;
+  /** More `training:` keys, or other values for the ones written by default. */
+  training?: Record<string, string | number>;
   /** A `distributed:` section (keys of config.yaml's); absent: none (one process). */
   distributed?: Record<string, string | number>;
 }
@@ -105,15 +107,18 @@ export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
       'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
       ...catalogue(names),
       'training:',
-      '  auto_resume: true',
-      `  checkpoint_retention: ${options.retention ?? 5}`,
-      `  epochs: ${options.epochs ?? 2}`,
-      `  batch_size: ${options.batchSize ?? 4}`,
-      '  learning_rate: 0.002',
-      '  warmup_steps: 10',
-      `  save_every_steps: ${options.saveEverySteps ?? 0}`,
-      '  threads: 1',
-      '  seed: 0',
+      ...Object.entries({
+        auto_resume: true,
+        checkpoint_retention: options.retention ?? 5,
+        epochs: options.epochs ?? 2,
+        batch_size: options.batchSize ?? 4,
+        learning_rate: 0.002,
+        warmup_steps: 10,
+        save_every_steps: options.saveEverySteps ?? 0,
+        threads: 1,
+        seed: 0,
+        ...options.training,
+      }).map(([key, value]) => `  ${key}: ${value}`),
       ...(options.distributed
         ? ['distributed:', ...Object.entries(options.distributed).map(([key, value]) => `  ${key}: ${value}`)]
         : []),

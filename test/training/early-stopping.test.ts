@@ -5,6 +5,7 @@ import type { AsrConfig } from '../../src/config/schema.js';
 import { TrainingRun, type TrainingEvent } from '../../src/training/index.js';
 import { EarlyStopping } from '../../src/training/early-stopping.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
+import { closeServedWorkspace, get, post, serveWorkspace, type ServedWorkspace } from '../server/client.js';
 
 const pair = { model_name: 'conformer', dataset_name: 'ljspeech' };
 
@@ -75,5 +76,30 @@ describe('a run with training.early_stopping_patience', () => {
     const outcome = await resumed.run();
     expect(outcome).toMatchObject({ state: 'completed', epoch: 3 });
     expect(outcome.reason).toContain('the best was');
+  });
+});
+
+describe('early stopping through the server', () => {
+  let served: ServedWorkspace;
+  afterEach(() => closeServedWorkspace(served));
+
+  it('GET /api/train/status answers completed with the reason, and the log says it', async () => {
+    // The rate leaves the val CER as it is: epoch 1 stays the best, so patience 1 ends the run after epoch 2.
+    served = await serveWorkspace({
+      train: 8,
+      val: 4,
+      batchSize: 4,
+      training: { learning_rate: 1e-12, early_stopping_patience: 1 },
+    });
+    const { server, events } = served;
+    const from = events.messages.length;
+    const started = await post(server.url, '/api/train/start', { ...pair, epochs: 5 });
+    expect(started.status).toBe(202);
+    const ended = await events.waitForState(['completed', 'failed'], from);
+    expect(ended.payload).toMatchObject({ state: 'completed', epoch: 2 });
+    const status = await get(server.url, '/api/train/status');
+    expect(status.body.reason).toContain('early stopping: no better val CER for 1 epochs');
+    const logs = events.messages.filter((m) => m.type === 'log').map((m) => String(m.payload.message));
+    expect(logs.some((l) => l.startsWith('Training completed: early stopping'))).toBe(true);
   });
 });

@@ -152,6 +152,8 @@ class FeatureStoreWrap : public Napi::ObjectWrap<FeatureStoreWrap> {
   static Napi::Value Open(const Napi::CallbackInfo& info);
   static Napi::Value FromAudio(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value Utterances(const Napi::CallbackInfo& info);
+  Napi::Value SpeedFactors(const Napi::CallbackInfo& info);
   Napi::Value Computed(const Napi::CallbackInfo& info);
   Napi::Value Cached(const Napi::CallbackInfo& info);
   Napi::Value Skipped(const Napi::CallbackInfo& info);

@@ -67,6 +67,21 @@ class FromAudioJob : public AsyncJob {
   std::shared_ptr<const asr::FeatureStore> store_;
 };
 
+// Doubles, not FloatArrayArg's floats: a factor names its cache file, and 0.9f would name another one.
+std::vector<double> SpeedFactorsField(const Napi::Object& o, const std::string& what) {
+  const Napi::Value value = o.Get("speed_factors");
+  if (value.IsUndefined()) return {};
+  if (!value.IsArray()) ThrowInvalid(o.Env(), what + " must be an array of numbers such as [0.9, 1.0, 1.1]");
+  const Napi::Array array = value.As<Napi::Array>();
+  std::vector<double> factors;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const Napi::Value factor = array.Get(i);
+    if (!factor.IsNumber()) ThrowInvalid(o.Env(), what + "[" + std::to_string(i) + "] must be a number");
+    factors.push_back(factor.As<Napi::Number>().DoubleValue());
+  }
+  return factors;
+}
+
 }  // namespace
 
 Napi::Function FeatureStoreWrap::Define(Napi::Env env) {
@@ -75,6 +90,8 @@ Napi::Function FeatureStoreWrap::Define(Napi::Env env) {
                          StaticMethod<&FeatureStoreWrap::Open>("open"),
                          StaticMethod<&FeatureStoreWrap::FromAudio>("fromAudio"),
                          InstanceAccessor<&FeatureStoreWrap::Size>("size"),
+                         InstanceAccessor<&FeatureStoreWrap::Utterances>("utterances"),
+                         InstanceAccessor<&FeatureStoreWrap::SpeedFactors>("speedFactors"),
                          InstanceAccessor<&FeatureStoreWrap::Computed>("computed"),
                          InstanceAccessor<&FeatureStoreWrap::Cached>("cached"),
                          InstanceAccessor<&FeatureStoreWrap::Skipped>("skipped"),
@@ -122,12 +139,13 @@ Napi::Value FeatureStoreWrap::Open(const Napi::CallbackInfo& info) {
   }
   const std::string what = "feature store options";
   Napi::Object o = ObjectArg(info[1], what);
-  CheckKeys(o, {"cache_dir", "cache_name", "fbank", "threads"}, what);
+  CheckKeys(o, {"cache_dir", "cache_name", "fbank", "threads", "speed_factors"}, what);
   asr::FeatureStoreOptions options;
   options.cache_dir = StringArg(o.Get("cache_dir"), what + ".cache_dir");
   options.cache_name = StringField(o, "cache_name", options.cache_name, what);
   options.fbank = FbankOptionsFromJs(o.Get("fbank"));
   options.threads = static_cast<int>(IntField(o, "threads", options.threads, what));
+  options.speed_factors = SpeedFactorsField(o, what + ".speed_factors");
   auto* job = new OpenJob(env, std::move(specs), std::move(options));
   if (info[2].IsFunction()) {
     job->WithProgress(info[2].As<Napi::Function>());
@@ -164,6 +182,16 @@ Napi::Value FeatureStoreWrap::FromAudio(const Napi::CallbackInfo& info) {
 
 Napi::Value FeatureStoreWrap::Size(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(store_->size()));
+}
+Napi::Value FeatureStoreWrap::Utterances(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(store_->utterances()));
+}
+Napi::Value FeatureStoreWrap::SpeedFactors(const Napi::CallbackInfo& info) {
+  const auto& factors = store_->speed_factors();
+  Napi::Array out = Napi::Array::New(info.Env(), factors.size());
+  for (size_t i = 0; i < factors.size(); ++i)
+    out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), factors[i]));
+  return out;
 }
 Napi::Value FeatureStoreWrap::Computed(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(store_->computed()));

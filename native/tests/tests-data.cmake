@@ -3,6 +3,7 @@ add_executable(asr_data_tests
   ${CMAKE_CURRENT_LIST_DIR}/test_data_audio.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_data_fbank.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_data_store.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_data_speed_perturb.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_train_loop.cpp
 )
 target_link_libraries(asr_data_tests PRIVATE asr_data GTest::gtest_main)

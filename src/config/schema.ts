@@ -100,6 +100,15 @@ export const TrainingSchema = Type.Object(
     grad_clip: Type.Number({ minimum: 0, default: 5, description: 'max gradient norm; 0 disables clipping' }),
     grad_accumulation: Type.Integer({ minimum: 1, default: 1 }),
     spec_augment: Type.Boolean({ default: true }),
+    speed_perturb: Type.Array(
+      Type.Number({ exclusiveMinimum: 0.5, maximum: 2, expected: 'a speed factor > 0.5 and <= 2' }),
+      {
+        uniqueItems: true,
+        default: [],
+        expected: 'a list of distinct speed factors, each > 0.5 and <= 2, such as [0.9, 1.0, 1.1]',
+        description: 'each epoch trains every utterance at one factor drawn from these; [] or [1.0] is off',
+      },
+    ),
     backup_every_epochs: Type.Integer({
       minimum: 0,
       default: 0,

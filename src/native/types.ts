@@ -145,6 +145,11 @@ export interface FeatureStoreOptions {
   cache_name?: string;
   fbank?: Partial<FbankOptions>;
   threads?: number;
+  /**
+   * Speed perturbation: the factors planEpoch draws from per (seed, epoch, utterance), each in (0.5, 2],
+   * no repeats; [] or [1] is off. Each factor other than 1 is cached in its own file.
+   */
+  speed_factors?: number[];
 }
 
 /** One utterance handed to FeatureStore.fromAudio: mono samples in [-1, 1] at `sample_rate`. */
@@ -172,8 +177,15 @@ export interface SkippedUtterance {
 
 /** All usable utterances' normalised features (immutable; safe to share between calls). */
 export interface FeatureStore {
+  /**
+   * Indices: utterances at their own speed first (0 .. utterances - 1), then each perturbed speed's copy
+   * of them; every index has the utterance's id and text.
+   */
   readonly size: number;
-  /** Entries this open computed / reused from the cache file (skips included). */
+  readonly utterances: number;
+  /** The factors planEpoch draws from; [] when perturbation is off. */
+  readonly speedFactors: number[];
+  /** Entries (one per utterance and speed) this open computed / reused from the cache files (skips included). */
   readonly computed: number;
   readonly cached: number;
   readonly skipped: SkippedUtterance[];
@@ -184,7 +196,10 @@ export interface FeatureStore {
   id(index: number): string;
   text(index: number): string;
   ids(): string[];
-  /** The epoch's batches (indices into this store): a pure function of (store, options, epoch). */
+  /**
+   * The epoch's batches (indices into this store, each utterance once, at its drawn speed when the store
+   * has speed factors): a pure function of (store, options, epoch).
+   */
   planEpoch(options: BatchPlanOptions, epoch: number): number[][];
 }
 

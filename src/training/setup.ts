@@ -133,7 +133,8 @@ async function openFeatures(
   const cacheName = (split: string): string => `${plan.dataset_name}.${split}`;
   const trainData = await native.FeatureStore.open(
     dataset.train,
-    { cache_dir: cacheDir, cache_name: cacheName('train'), threads },
+    // Validation never perturbs: only the training split gets the factors.
+    { cache_dir: cacheDir, cache_name: cacheName('train'), threads, speed_factors: config.training.speed_perturb },
     onProgress,
   );
   const valData =

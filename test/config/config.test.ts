@@ -182,6 +182,22 @@ describe('config validation errors name the key path and the file', () => {
     );
   });
 
+  it('speed_perturb: off by default, a list of distinct factors in (0.5, 2] otherwise', () => {
+    expect(loadConfig({ path: writeConfig(''), env: {} }).training.speed_perturb).toEqual([]);
+    expect(
+      loadConfig({ path: writeConfig('training:\n  speed_perturb: [0.9, 1.0, 1.1]\n'), env: {} }).training
+        .speed_perturb,
+    ).toEqual([0.9, 1.0, 1.1]);
+    expect(loadError('training:\n  speed_perturb: [0.9, 2.5]\n').message).toContain(
+      'must be a speed factor > 0.5 and <= 2 (got 2.5)',
+    );
+    expect(loadError('training:\n  speed_perturb: [0.5]\n').message).toContain('(got 0.5)');
+    expect(loadError('training:\n  speed_perturb: [1.1, 1.1]\n').message).toContain(
+      'training.speed_perturb: must be a list of distinct speed factors',
+    );
+    expect(loadError('training:\n  speed_perturb: 1.1\n').message).toContain('training.speed_perturb');
+  });
+
   it('a dataset without a path and a bad dataset name', () => {
     const error = loadError('datasets:\n  mine: { val_fraction: 0.2 }\n  "bad name": { path: x }\n');
     expect(error.message).toContain('datasets.mine.path: missing (must be a non-empty string)');

@@ -77,9 +77,12 @@ std::vector<float> to_model_rate(std::vector<float> samples, double sample_rate)
   return resample(samples, sample_rate, kModelSampleRate);
 }
 
-std::vector<float> load_audio_16k(const std::string& path) {
+std::vector<float> load_audio_16k(const std::string& path, double speed) {
+  if (!(speed > 0)) {
+    throw Error(codes::kInvalidArgument, "speed factor must be positive, got " + std::to_string(speed));
+  }
   Audio audio = read_audio(path);
-  return to_model_rate(std::move(audio.samples), audio.sample_rate);
+  return to_model_rate(std::move(audio.samples), audio.sample_rate * speed);
 }
 
 }  // namespace asr

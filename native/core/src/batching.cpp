@@ -58,14 +58,27 @@ void cut(const FeatureStore& store, const BatchPlanOptions& opts, std::vector<in
 
 }  // namespace
 
+size_t speed_choice(uint64_t seed, int64_t epoch, int64_t utterance, size_t choices) {
+  if (choices == 0) throw Error(codes::kInvalidArgument, "speed_choice needs at least one factor to choose from");
+  // Its own domain, so the draw is unrelated to the shuffle's generator and to other per-utterance streams.
+  constexpr uint64_t kSpeedDomain = 0x5350454544464143ull;  // "SPEEDFAC"
+  const uint64_t key = splitmix64(splitmix64(splitmix64(seed ^ kSpeedDomain) ^ static_cast<uint64_t>(epoch)) ^
+                                  static_cast<uint64_t>(utterance));
+  return static_cast<size_t>(key % choices);  // the bias is below choices / 2^64
+}
+
 std::vector<std::vector<int64_t>> plan_epoch(const FeatureStore& store, const BatchPlanOptions& opts, int64_t epoch) {
   if (opts.batch_size < 1) {
     throw Error(codes::kInvalidArgument, "batch_size must be at least 1, got " + std::to_string(opts.batch_size));
   }
   std::mt19937_64 gen(splitmix64(opts.seed) ^ splitmix64(0xE90C0000ull + static_cast<uint64_t>(epoch)));
-  std::vector<int64_t> order(static_cast<size_t>(store.size()));
+  std::vector<int64_t> order(static_cast<size_t>(store.utterances()));
   std::iota(order.begin(), order.end(), 0);
   if (opts.shuffle) permute(order, gen);
+  // After the shuffle, which stays the unperturbed run's, so sorting and cutting see the chosen lengths.
+  if (const size_t choices = store.speed_factors().size(); choices > 0) {
+    for (auto& u : order) u = store.variant(u, speed_choice(opts.seed, epoch, u, choices));
+  }
 
   std::vector<std::vector<int64_t>> batches;
   if (!opts.bucket) {

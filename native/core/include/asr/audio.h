@@ -29,7 +29,9 @@ std::vector<float> resample(const std::vector<float>& samples, double from_hz, d
 // for a non-positive rate).
 std::vector<float> to_model_rate(std::vector<float> samples, double sample_rate);
 
-// read_audio + resample to kModelSampleRate.
-std::vector<float> load_audio_16k(const std::string& path);
+// read_audio + resample to kModelSampleRate. speed != 1 perturbs the speed as Kaldi's and icefall's recipes
+// do: the samples are taken to be at speed * their rate, so the result plays `speed` times faster (tempo and
+// pitch together) and holds about 1/speed as many samples. One resampling step either way.
+std::vector<float> load_audio_16k(const std::string& path, double speed = 1.0);
 
 }  // namespace asr

@@ -30,7 +30,14 @@ struct FeatureStoreOptions {
   std::string cache_name = "features";  // file <cache_dir>/<cache_name>.fbank — one per dataset/split
   FbankOptions fbank;
   int threads = 0;  // worker threads computing features; 0: all cores
+  // Speed perturbation (load_audio_16k's speed): the factors plan_epoch draws from, each in (0.5, 2], no
+  // repeats. Empty or {1.0}: off. Each factor other than 1 gets its own cache file,
+  // <cache_name>.speed<factor>.fbank, with the factor in its settings key.
+  std::vector<double> speed_factors;
 };
+
+// Throws E_INVALID_ARGUMENT naming the factor unless every factor is in (0.5, 2] and none repeats.
+void check_speed_factors(const std::vector<double>& factors);
 
 // done/total count the entries this open computes (reused ones are not counted); called on the thread that
 // called open(), at (0, total) first and (total, total) last, only when total > 0. Throwing from it stops the
@@ -38,8 +45,11 @@ struct FeatureStoreOptions {
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
 // All usable utterances of a dataset with their normalised (normalize_features) fbank features.
-// Index i runs over the usable utterances in the order of the specs given to open(); skipped ones are not
-// indexed. Immutable once built, so it is safe to read from several threads.
+// Index i < utterances() runs over the usable utterances in the order of the specs given to open(), at their
+// own speed; skipped ones are not indexed. With speed factors, indices from utterances() on hold the
+// perturbed variants (variant()); an index names one utterance at one speed everywhere (frames, features,
+// collate, the trainer), and id/text/tokens are the utterance's. size() counts every index.
+// Immutable once built, so it is safe to read from several threads.
 class FeatureStore {
  public:
   // Reads <cache_dir>/<cache_name>.fbank if present. An entry is reused when its id, wav path, text and the
@@ -48,6 +58,8 @@ class FeatureStore {
   // other entries) the file is rewritten atomically (tmp + fsync + rename + folder fsync) and then
   // memory-mapped. Skipped utterances (reasons below) are remembered in the file too, so a second open of
   // unchanged input computes nothing and reads no WAV.
+  // Usability is the unperturbed utterance's: a variant too short for its tokens stands in with the
+  // unperturbed features (its frames then equal the utterance's).
   // Skip reasons: "missing wav", "empty wav", "unreadable wav: <cause>", "empty text",
   // "text outside the vocabulary: <cause>", "too short: <T'> frames after subsampling for <L> tokens".
   // Throws asr::Error(E_IO) when the cache cannot be written, E_INVALID_ARGUMENT for bad options or
@@ -70,7 +82,12 @@ class FeatureStore {
                                                            const std::vector<std::string>& texts,
                                                            FbankOptions fbank = {});
 
-  int64_t size() const { return static_cast<int64_t>(entries_.size()); }
+  int64_t size() const { return static_cast<int64_t>(entries_.size()); }  // utterances() * variants
+  int64_t utterances() const { return utterances_; }
+  // The factors plan_epoch draws from (FeatureStoreOptions::speed_factors); empty when perturbation is off.
+  const std::vector<double>& speed_factors() const { return speed_factors_; }
+  // Index of utterance u (< utterances()) at speed_factors()[choice].
+  int64_t variant(int64_t utterance, size_t choice) const;
   int64_t num_mel_bins() const { return num_mel_bins_; }
   int64_t frames(int64_t i) const { return at(i).frames; }
   const std::string& id(int64_t i) const { return at(i).id; }
@@ -80,18 +97,20 @@ class FeatureStore {
   torch::Tensor features(int64_t i) const;
   // Pointer to frames(i) * num_mel_bins() contiguous floats, valid while the store lives.
   const float* feature_data(int64_t i) const;
-  int64_t total_frames() const;
+  int64_t total_frames() const;  // of the utterances at their own speed
 
-  int64_t computed() const { return computed_; }  // entries this open computed (skips included)
-  int64_t cached() const { return cached_; }      // entries this open reused from the cache file (skips incl.)
+  // Entries (one per utterance and speed) this open computed / reused from the cache files, skips included.
+  int64_t computed() const { return computed_; }
+  int64_t cached() const { return cached_; }
   const std::vector<std::pair<std::string, std::string>>& skipped() const { return skipped_; }  // (id, reason)
-  const std::string& cache_path() const { return cache_path_; }  // empty for in-memory stores
+  // The unperturbed features' file; empty for in-memory stores.
+  const std::string& cache_path() const { return cache_path_; }
 
   struct Entry {
     std::string id, text;
     std::vector<int64_t> tokens;
     int64_t frames = 0;
-    int64_t offset = 0;  // in floats from the start of the feature data
+    const float* data = nullptr;  // frames * num_mel_bins floats in one of storage_
   };
 
  private:
@@ -100,9 +119,11 @@ class FeatureStore {
   friend struct FeatureStoreBuilder;
 
   std::vector<Entry> entries_;
+  int64_t utterances_ = 0;
+  std::vector<double> speed_factors_;
+  std::vector<int64_t> choice_block_;  // speed_factors_[c]'s variants start at choice_block_[c] * utterances_
   int64_t num_mel_bins_ = 80;
-  std::shared_ptr<const void> storage_;  // keeps the mapping or the in-memory buffer alive
-  const float* data_ = nullptr;
+  std::vector<std::shared_ptr<const void>> storage_;  // keep the mappings or in-memory buffers alive
   int64_t computed_ = 0, cached_ = 0;
   std::vector<std::pair<std::string, std::string>> skipped_;
   std::string cache_path_;
@@ -117,10 +138,15 @@ struct BatchPlanOptions {
   bool bucket = true;        // false: cut the (shuffled) order into batches as it is
 };
 
-// The epoch's batches: permute (seeded from (seed, epoch) with std::mt19937_64 and our own unbiased bounded
-// draw, so every platform gets the same order), sort by length within chunks, cut into batches, permute the
-// batches. A pure function of (store sizes and lengths, options, epoch): a resume at batch position p sees
-// the batches the uninterrupted run saw. Throws E_INVALID_ARGUMENT for batch_size < 1.
+// Which of `choices` speed factors utterance u trains at in `epoch`: a hash of (seed, epoch, u), uniform,
+// the same on every platform and at any world size, so a resume replays it.
+size_t speed_choice(uint64_t seed, int64_t epoch, int64_t utterance, size_t choices);
+
+// The epoch's batches: permute the utterances (seeded from (seed, epoch) with std::mt19937_64 and our own
+// unbiased bounded draw, so every platform gets the same order), put each at its speed_choice variant when
+// the store has speed factors, sort by length within chunks, cut into batches, permute the batches. A pure
+// function of (store sizes and lengths, options, epoch): a resume at batch position p sees the batches the
+// uninterrupted run saw. Throws E_INVALID_ARGUMENT for batch_size < 1.
 std::vector<std::vector<int64_t>> plan_epoch(const FeatureStore& store, const BatchPlanOptions& opts, int64_t epoch);
 
 // Padding share of a plan: (sum over batches of rows * longest - real frames) / (rows * longest).

@@ -8,7 +8,7 @@
  * valid one and trains to completion.
  */
 import { watch, readdirSync, type FSWatcher } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/checkpoints/index.js';
 import type { StatusPayload } from '../../src/contract/index.js';
@@ -59,7 +59,7 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
 
   afterEach(async () => {
     folderWatch?.close();
-    await new Promise<void>((r) => (blocker ? blocker.close(() => r()) : r()));
+    await closeBlocker(blocker);
     for (const runs of open.splice(0)) await runs.close();
     for (const w of watches.splice(0)) {
       w.close();
@@ -212,7 +212,7 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
   it('the rendezvous port already taken by another listener: the start fails within about timeout_s, nothing lingers', async () => {
     const port = await freePort();
     // A listener that accepts and never answers: the worst case for a c10d client.
-    blocker = createServer((socket) => socket.destroy());
+    blocker = createServer((socket) => blockedSockets.add(socket));
     await new Promise<void>((r) => blocker!.listen(port, '127.0.0.1', () => r()));
     const runs = await supervise({ epochs: 2, maxRestarts: 0, port });
     const startedAt = Date.now();
@@ -222,7 +222,7 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     expect(end.state).toBe('failed');
     expect(end.error?.message ?? '').not.toBe('');
     expect(waited).toBeLessThan((TIMEOUT_S * 2 + 30) * 1000);
-    await new Promise<void>((r) => blocker!.close(() => r()));
+    await closeBlocker(blocker);
     blocker = undefined;
     await expectRecovers('blocked port');
     recordFigures('distributed', {
@@ -231,6 +231,18 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     });
   });
 });
+
+const blockedSockets = new Set<Socket>();
+
+/** close() alone waits for the connections it accepted, which a silent listener never ends. */
+function closeBlocker(server: Server | undefined): Promise<void> {
+  if (!server?.listening) return Promise.resolve();
+  return new Promise((r) => {
+    server.close(() => r());
+    for (const socket of blockedSockets) socket.destroy();
+    blockedSockets.clear();
+  });
+}
 
 function signal(pid: number, name: NodeJS.Signals): void {
   try {

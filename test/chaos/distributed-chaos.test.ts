@@ -71,7 +71,13 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     workspace = blocker = folderWatch = undefined;
   });
 
-  async function supervise(options: { epochs: number; maxRestarts: number; port?: number }): Promise<SupervisedRuns> {
+  async function supervise(options: {
+    epochs: number;
+    maxRestarts: number;
+    port?: number;
+    /** Two nodes of one worker, node 1 never started: rank 1 never arrives. */
+    missingNode?: boolean;
+  }): Promise<SupervisedRuns> {
     workspace ??= makeWorkspace({
       train: 16,
       val: 2,
@@ -80,7 +86,8 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
       saveEverySteps: 1,
       retention: 3,
     });
-    const config = withWorkers(workspace.config, 2, {
+    const config = withWorkers(workspace.config, options.missingNode ? 1 : 2, {
+      ...(options.missingNode ? { nnodes: 2 } : {}),
       master_port: options.port ?? (await freePort()),
       timeout_s: TIMEOUT_S,
       max_restarts: options.maxRestarts,
@@ -228,6 +235,26 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     recordFigures('distributed', {
       blocked_port_starts: 1,
       blocked_port_seconds_to_fail: Math.round(waited / 100) / 10,
+    });
+  });
+
+  it('a node-1 rank that never arrives: rank 0 gives up after about timeout_s, nothing lingers, the next start resumes', async () => {
+    const first = await supervise({ epochs: 2, maxRestarts: 0 });
+    await first.supervisor.start({ ...pair });
+    await first.waitFor((e) => e.type === 'checkpoint', 60_000);
+    first.supervisor.stop();
+    expect((await first.finalStatus(0)).state).toBe('stopped');
+    const runs = await supervise({ epochs: 2, maxRestarts: 0, missingNode: true });
+    const startedAt = Date.now();
+    await runs.supervisor.start({ ...pair });
+    const end = await runs.finalStatus(0, (TIMEOUT_S + 40) * 1000);
+    const waited = Date.now() - startedAt;
+    expect(end).toMatchObject({ state: 'failed', world_size: 2, error: { code: 'E_DISTRIBUTED', rank: 0 } });
+    expect(waited).toBeLessThan((TIMEOUT_S + 25) * 1000);
+    await expectRecovers('missing rank');
+    recordFigures('distributed', {
+      missing_rank_starts: 1,
+      missing_rank_seconds_to_fail: Math.round(waited / 100) / 10,
     });
   });
 });

@@ -3,7 +3,7 @@
  * TrainingSupervisor, with a tiny model and timeout_s 5. A non-zero rank SIGKILLed at random moments
  * of its steps (inside the gradient all-reduce most of the time), rank 0 SIGKILLed while a checkpoint
  * is being written or committed, a rank SIGSTOPped past timeout_s, the rendezvous port taken by
- * another listener. Every time: no worker process is left (a zombie counts as gone), every checkpoint
+ * another listener, a node-1 rank that never arrives. Every time: no worker process is left (a zombie counts as gone), every checkpoint
  * listed valid matches its sidecar's sha256 and loads, and the next start resumes from the newest
  * valid one and trains to completion.
  */

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** `npm run test:chaos`: the reliability suite (kills, corrupt files, hostile input, full disk, concurrency, soak). */
+/** `npm run test:chaos`: the reliability suite (kills, corrupt files, hostile input, full disk, concurrency, soak, data-parallel chaos). */
 export default defineConfig({
   test: {
     include: ['test/chaos/**/*.test.ts'],

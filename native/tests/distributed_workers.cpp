@@ -37,7 +37,7 @@ int fail(const std::string& what) {
 }
 
 // Ranks start from different weights and BatchNorm statistics; after the broadcast all hold rank 0's.
-// Also the host-side helpers: sums, MAX of a stop flag, barrier.
+// Also the host-side helpers: sums, MAX of a stop flag, rank 0's text, barrier.
 int broadcast_scenario(const WorldInfo& world, const std::string& dir) {
   torch::manual_seed(100 + world.rank);
   asr::ConformerCTC model(asr::test::tiny_model());
@@ -56,6 +56,11 @@ int broadcast_scenario(const WorldInfo& world, const std::string& dir) {
   const auto sums = group.allreduce_sum({1.5 * (world.rank + 1), 10.0});
   if (sums != std::vector<double>{4.5, 20.0}) return fail("allreduce_sum gave " + std::to_string(sums[0]));
   if (group.allreduce_max(world.rank == 1 ? 5 : 2) != 5) return fail("allreduce_max is not 5");
+  const std::string text = "plan \xC3\xBC {\"epoch\": 3}";
+  if (group.broadcast_string(world.rank == 0 ? text : "ignored") != text) return fail("broadcast_string lost bytes");
+  if (!group.broadcast_string(world.rank == 0 ? "" : "ignored").empty()) {
+    return fail("an empty string arrived non-empty");
+  }
   group.barrier();
   return 0;
 }

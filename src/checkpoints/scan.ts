@@ -76,6 +76,9 @@ function comparePosition(a: Scanned, b: Scanned): number {
   return 0;
 }
 
+/** How far a file's time may lag the clock Date.now reads (kernel timestamps tick at 1-10 ms). */
+const FILE_CLOCK_SLACK_MS = 20;
+
 /**
  * Newest first, the meaning of `latest` once timelines branch (a resume from an older checkpoint
  * starts a second timeline beside the first): the runs ordered by their most recent commit, the most
@@ -97,11 +100,20 @@ export function orderNewestFirst(scanned: Scanned[]): Scanned[] {
     if (known === undefined || time[0] > known[0] || (time[0] === known[0] && time[1] > known[1]))
       lastCommit.set(runOf(s), time);
   }
+  const isOrphan = (run: string): boolean => run.startsWith('\u0000');
   return [...scanned].sort((a, b) => {
     const ra = runOf(a);
     const rb = runOf(b);
     if (ra !== rb) {
       const [ta, tb] = [lastCommit.get(ra)!, lastCommit.get(rb)!];
+      if (isOrphan(ra) !== isOrphan(rb)) {
+        // A file of no run against a run's last commit: the kernel stamps files from a coarser clock than
+        // Date.now, so a file written just after a commit can carry an earlier time than its created_at.
+        // Within that slack the file of no run counts as the newer one (it can only have come later).
+        const [orphan, run] = isOrphan(ra) ? [ta, tb] : [tb, ta];
+        const orphanNewer = orphan[0] >= run[0] - FILE_CLOCK_SLACK_MS;
+        return orphanNewer === isOrphan(ra) ? -1 : 1;
+      }
       return tb[0] - ta[0] || tb[1] - ta[1] || (ra < rb ? -1 : 1);
     }
     return comparePosition(b, a) || (a.entry.name < b.entry.name ? -1 : a.entry.name > b.entry.name ? 1 : 0);

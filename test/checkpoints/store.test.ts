@@ -244,6 +244,21 @@ describe('resolve for resume: latest', () => {
     expect(log.warnings[0]).toMatch(/epoch-2\.pt': sidecar is not valid JSON/);
   });
 
+  it('still looks at a file of no run whose time the kernel stamped a little before the last commit', async () => {
+    // Files get their times from a coarser clock than created_at (Date.now): a .pt written 1-10 ms after
+    // a commit can carry an earlier time. Seen in CI under load: the broken one was ordered behind
+    // epoch 1, so the resume never looked at it and gave no warning.
+    const { dir, store, log } = await newStore();
+    await save(store, { epoch: 1 });
+    await save(store, { epoch: 2 });
+    await writeFile(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt.json'), '{"format_version": 1, "na');
+    const committed = JSON.parse(await readFile(path.join(dir, 'conformer-mini-ljspeech-epoch-1.pt.json'), 'utf8'));
+    const stamped = new Date(Date.parse((committed as { created_at: string }).created_at) - 5);
+    await utimes(path.join(dir, 'conformer-mini-ljspeech-epoch-2.pt'), stamped, stamped);
+    expect((await store.resolveForResume({ model: M, dataset: D })).name).toBe('conformer-mini-ljspeech-epoch-1.pt');
+    expect(log.warnings[0]).toMatch(/epoch-2\.pt': sidecar is not valid JSON/);
+  });
+
   it('says the guide text when there is none', async () => {
     const { dir, store } = await newStore();
     await writeFakePt(path.join(dir, 'conformer-mini-ljspeech-epoch-1.pt'));

@@ -9,31 +9,18 @@
 
 #include "asr/dataset.h"
 #include "asr/errors.h"
+#include "clip_corpus.h"
 #include "data_test_util.h"
 
 using asr_test::TempDir;
 
 namespace {
 
-// 22.05 kHz clips of 0.6-1.6 s; the factors a run would use.
-struct Corpus {
-  TempDir dir;
-  std::vector<asr::UtteranceSpec> specs;
-
-  explicit Corpus(int n) {
-    std::filesystem::create_directories(dir.path() / "wavs");
-    for (int i = 0; i < n; ++i) {
-      const std::string id = "LJ002-" + std::to_string(1000 + i);
-      const std::string wav = dir.file("wavs/" + id + ".wav");
-      asr_test::write_audio(wav, asr_test::babble(0.6 + 0.1 * (i % 11), 22050, static_cast<uint32_t>(i)), 22050);
-      specs.push_back({id, wav, i % 2 ? "turn on" : "go left"});
-    }
-  }
+// The clips with the factors a run would use.
+struct Corpus : asr_test::ClipCorpus {
+  explicit Corpus(int n) : ClipCorpus(n, "LJ002") {}
   asr::FeatureStoreOptions options(std::vector<double> factors = {0.9, 1.0, 1.1}) const {
-    asr::FeatureStoreOptions o;
-    o.cache_dir = dir.file("cache");
-    o.cache_name = "train";
-    o.threads = 2;
+    auto o = ClipCorpus::options();
     o.speed_factors = std::move(factors);
     return o;
   }

@@ -9,33 +9,15 @@
 #include "asr/audio.h"
 #include "asr/dataset.h"
 #include "asr/errors.h"
+#include "clip_corpus.h"
 #include "data_test_util.h"
 
 using asr_test::TempDir;
 
 namespace {
 
-// A small LJSpeech-like set of 22.05 kHz clips, 0.6-1.6 s, with transcripts short enough for CTC.
-struct Corpus {
-  TempDir dir;
-  std::vector<asr::UtteranceSpec> specs;
-
-  explicit Corpus(int n) {
-    std::filesystem::create_directories(dir.path() / "wavs");
-    for (int i = 0; i < n; ++i) {
-      const std::string id = "LJ001-" + std::to_string(1000 + i);
-      const std::string wav = dir.file("wavs/" + id + ".wav");
-      asr_test::write_audio(wav, asr_test::babble(0.6 + 0.1 * (i % 11), 22050, static_cast<uint32_t>(i)), 22050);
-      specs.push_back({id, wav, i % 2 ? "turn on" : "go left"});
-    }
-  }
-  asr::FeatureStoreOptions options(int threads = 2) const {
-    asr::FeatureStoreOptions o;
-    o.cache_dir = dir.file("cache");
-    o.cache_name = "train";
-    o.threads = threads;
-    return o;
-  }
+struct Corpus : asr_test::ClipCorpus {
+  explicit Corpus(int n) : ClipCorpus(n, "LJ001") {}
 };
 
 bool same_features(const asr::FeatureStore& a, int64_t i, const asr::FeatureStore& b, int64_t j) {

@@ -283,18 +283,22 @@ export interface Trainer {
   readonly trainConfig: TrainConfig;
 }
 
-/**
- * Where this worker sits in a data-parallel run: torchrun's RANK, LOCAL_RANK, WORLD_SIZE,
- * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, plus the backend, the bound on every wait, and the
- * training device (cuda picks cuda:LOCAL_RANK).
- */
-export interface WorldOptions {
+/** A worker's place in a data-parallel run: torchrun's six variables, as numbers. */
+export interface WorldPlace {
   rank: number;
   local_rank: number;
   world_size: number;
   local_world_size: number;
   master_addr: string;
   master_port: number;
+}
+
+/**
+ * Where this worker sits in a data-parallel run: torchrun's RANK, LOCAL_RANK, WORLD_SIZE,
+ * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, plus the backend, the bound on every wait, and the
+ * training device (cuda picks cuda:LOCAL_RANK).
+ */
+export interface WorldOptions extends WorldPlace {
   backend: 'auto' | 'gloo' | 'nccl';
   timeout_s: number;
   device: string;

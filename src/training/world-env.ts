@@ -6,15 +6,9 @@
  */
 import type { DistributedConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
+import type { WorldPlace } from '../native/types.js';
 
-export interface WorkerPlace {
-  rank: number;
-  local_rank: number;
-  world_size: number;
-  local_world_size: number;
-  master_addr: string;
-  master_port: number;
-}
+export type WorkerPlace = WorldPlace;
 
 export const WORLD_ENV_NAMES = [
   'RANK',

@@ -49,8 +49,8 @@ const program = new Command()
   .option('--precisions <list>', 'project precisions to run (default: fp32 and, when the addon has it, bf16)')
   .option(
     '--reference-malloc <mode>',
-    "default: the reference as a user runs it; keep: with the glibc allocator settings the project's trainer applies to itself",
-    'default',
+    "keep (the fair comparison): the reference with the glibc allocator settings the project's trainer applies to itself; default: as a user runs it (the train-step suite adds that as a row either way)",
+    'keep',
   )
   .option('--out <dir>', 'results folder', join(REPO, 'bench', 'results'))
   .parse();
@@ -102,6 +102,11 @@ async function main(): Promise<void> {
   }
   const refEnv = opts.referenceMalloc === 'keep' ? REFERENCE_KEEP_FREED_MEMORY : {};
   const ref = new ReferenceWorker(opts.threads > 0 ? opts.threads : cores, refEnv);
+  // The reference as plain PyTorch runs it, for one train-step row beside the fair comparison.
+  const plainRef =
+    opts.referenceMalloc === 'keep' && suites.includes('step')
+      ? new ReferenceWorker(opts.threads > 0 ? opts.threads : cores)
+      : undefined;
   const hello = await ref.call({ cmd: 'hello' });
   log(
     `project: LibTorch ${addon.versions.libtorch}; reference: ${PYTHON} torch ${String(hello.torch)}, torchaudio ${String(hello.torchaudio)}`,
@@ -146,14 +151,16 @@ async function main(): Promise<void> {
         first.slice(0, 16).map((s) => s.text),
       ),
     ];
-    for (const b of batches) {
-      await ref.call({
-        cmd: 'batch',
-        name: b.name,
-        audio: b.audioFile,
-        lengths: b.samples.map((s) => s.length),
-        texts: b.texts,
-      });
+    for (const worker of plainRef ? [ref, plainRef] : [ref]) {
+      for (const b of batches) {
+        await worker.call({
+          cmd: 'batch',
+          name: b.name,
+          audio: b.audioFile,
+          lengths: b.samples.map((s) => s.length),
+          texts: b.texts,
+        });
+      }
     }
     let threads = { project: opts.threads, reference: opts.threads };
     if (opts.threads > 0) {
@@ -175,6 +182,7 @@ async function main(): Promise<void> {
       );
     }
     meta.threads = threads;
+    await plainRef?.call({ cmd: 'threads', n: threads.reference });
     log(`threads: project ${threads.project}, reference ${threads.reference}`);
 
     if (suites.includes('quality')) {
@@ -211,6 +219,7 @@ async function main(): Promise<void> {
             warmup: 2,
             threads: threads.project,
             precisions: precs,
+            plainReference: plainRef,
             log,
           },
           peak,
@@ -240,6 +249,7 @@ async function main(): Promise<void> {
     }
   } finally {
     ref.close();
+    plainRef?.close();
   }
   const table = renderTable(rows);
   process.stdout.write(table + '\n');

@@ -1,10 +1,13 @@
 /**
- * (3) Time to quality (--quality): train xs from scratch on the mini corpus until val CER ≤ target.
- * Project: the real TrainingRun (its recipe: config defaults, length-bucketed batches, validation and a
- * checkpoint each epoch). Reference: bench_worker.py's recipe (shuffled fixed batches of 16, AdamW,
- * Noam 200 warm-up, validation every epoch's worth of steps). Wall time from the first step's start to
- * the evaluation that reaches the target; feature extraction is excluded on both sides. The two runs go
- * one after the other (minutes each), not interleaved.
+ * (3) Quality in a fixed wall budget (--quality): xs trained from scratch on the mini corpus for the same
+ * budget (600 s by default) on each side. The reference (bench_worker.py's own recipe: shuffled fixed
+ * batches of 16, AdamW, Noam 200 warm-up, validation every epoch's worth of steps, the allocator settings
+ * the project uses) trains first and sets the bar: its best val CER and the time it first reached it.
+ * The project then trains with config.yaml's defaults (what users get, not a tuned recipe) through the
+ * real TrainingRun. Rows: the project's time to the reference's best CER (target ≤ 0.4× the reference's
+ * time to it) and the project's best CER within the budget (target ≤ 0.5× the reference's best). Wall
+ * time runs from the first step; feature extraction is excluded on both sides; validation and
+ * checkpoints count. Both curves go into the results' notes.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,23 +22,31 @@ import { summarize } from '../lib/stats.js';
 export interface QualityOptions {
   /** Project runs, one per precision (the reference recipe is fp32). */
   precisions: string[];
-  targetCer: number;
   budgetS: number;
   threads: number;
   log: (l: string) => void;
 }
 
-interface Outcome {
-  reached: boolean;
-  wallS: number;
-  cer: number;
-  epochs: number;
+/** Validation results over wall time since the first step. */
+type Curve = Array<{ wallS: number; cer: number }>;
+
+function best(curve: Curve): { cer: number; wallS: number } {
+  return curve.reduce((b, p) => (p.cer < b.cer ? p : b), { cer: 1, wallS: NaN });
 }
 
-async function projectRun(dir: string, precision: string, o: QualityOptions): Promise<Outcome> {
+/** Wall time of the first evaluation at or below `cer`, or null. */
+function timeTo(curve: Curve, cer: number): number | null {
+  return curve.find((p) => p.cer <= cer)?.wallS ?? null;
+}
+
+function describe(curve: Curve): string {
+  return curve.map((p) => `${(p.cer * 100).toFixed(1)}% at ${p.wallS.toFixed(0)} s`).join(', ');
+}
+
+async function projectRun(dir: string, precision: string, o: QualityOptions): Promise<Curve> {
   const config = miniCorpusConfig(dir, ['epochs: 1000', `threads: ${o.threads}`, `precision: ${precision}`]);
   let started = 0;
-  let result: Outcome = { reached: false, wallS: 0, cer: 1, epochs: 0 };
+  const curve: Curve = [];
   const run = await TrainingRun.prepare(
     config,
     { model_name: 'conformer', dataset_name: 'mini-ljspeech', resume_from_checkpoint: false },
@@ -43,22 +54,25 @@ async function projectRun(dir: string, precision: string, o: QualityOptions): Pr
       onEvent: (e) => {
         if (e.type !== 'metrics') return;
         const wallS = (performance.now() - started) / 1000;
-        const cer = e.payload.val_cer ?? 1;
-        result = { reached: cer <= o.targetCer, wallS, cer, epochs: e.payload.epoch };
+        curve.push({ wallS, cer: e.payload.val_cer ?? 1 });
         o.log(
-          `  project ${precision} epoch ${e.payload.epoch}: val CER ${(cer * 100).toFixed(1)}% at ${wallS.toFixed(0)} s`,
+          `  project ${precision} epoch ${e.payload.epoch}: val CER ${(curve.at(-1)!.cer * 100).toFixed(1)}% at ${wallS.toFixed(0)} s`,
         );
-        if (result.reached || wallS >= o.budgetS) run.stop();
+        if (wallS >= o.budgetS) run.stop();
       },
     },
   );
   // prepare() computed the features; the clock starts with training, as on the reference side.
   started = performance.now();
   await run.run();
-  return result;
+  return curve;
 }
 
-export async function qualitySuite(addon: NativeAddon, ref: ReferenceWorker, o: QualityOptions): Promise<Row[]> {
+export async function qualitySuite(
+  addon: NativeAddon,
+  ref: ReferenceWorker,
+  o: QualityOptions,
+): Promise<{ rows: Row[]; notes: string[] }> {
   const dir = mkdtempSync(join(REPO, 'bench', '.work', 'quality-'));
   try {
     const corpus = miniCorpus();
@@ -87,13 +101,8 @@ export async function qualitySuite(addon: NativeAddon, ref: ReferenceWorker, o: 
         texts: b.texts,
       });
     }
-    const projects: Array<{ precision: string; outcome: Outcome }> = [];
-    for (const precision of o.precisions) {
-      const runDir = join(dir, precision);
-      mkdirSync(runDir);
-      projects.push({ precision, outcome: await projectRun(runDir, precision, o) });
-    }
-    const reference = await ref.call(
+    const refCurve: Curve = [];
+    await ref.call(
       {
         cmd: 'train',
         preset: 'xs',
@@ -103,32 +112,54 @@ export async function qualitySuite(addon: NativeAddon, ref: ReferenceWorker, o: 
         lr: 2e-3,
         warmup: 200,
         eval_every: Math.floor(corpus.train.length / 16),
-        target_cer: o.targetCer,
+        target_cer: 0, // never "reached": the reference trains the whole budget
         budget_s: o.budgetS,
       },
-      (e: { step: number; cer: number; wall_s: number }) =>
-        o.log(`  reference step ${e.step}: val CER ${(e.cer * 100).toFixed(1)}% at ${e.wall_s.toFixed(0)} s`),
+      (e: { step: number; cer: number; wall_s: number }) => {
+        refCurve.push({ wallS: e.wall_s, cer: e.cer });
+        o.log(`  reference step ${e.step}: val CER ${(e.cer * 100).toFixed(1)}% at ${e.wall_s.toFixed(0)} s`);
+      },
     );
-    const ref_: Outcome = {
-      reached: reference.reached as boolean,
-      wallS: reference.wall_s as number,
-      cer: reference.cer as number,
-      epochs: 0,
-    };
-    return projects.map(({ precision, outcome: project }) => ({
-      suite: 'quality',
-      case: `xs, mini corpus, ${precision} vs ref fp32, to val CER ≤ ${(o.targetCer * 100).toFixed(0)}% (budget ${o.budgetS} s)`,
-      metric: 'wall time to target',
-      unit: 's',
-      project: summarize([project.wallS]),
-      reference: summarize([ref_.wallS]),
-      better: 'lower' as const,
-      target: '≤ 0.5× the reference (ratio ≥ 2×)',
-      met: project.reached && (!ref_.reached || ref_.wallS / project.wallS >= 2),
-      note:
-        `project ${project.reached ? 'reached' : 'did not reach'} it (val CER ${(project.cer * 100).toFixed(1)}% after ${project.epochs} epochs); ` +
-        `reference ${ref_.reached ? 'reached' : 'did not reach'} it (val CER ${(ref_.cer * 100).toFixed(1)}% after ${String(reference.steps)} steps)`,
-    }));
+    const refBest = best(refCurve);
+    const notes = [`Quality, reference fp32 curve (val CER at wall time): ${describe(refCurve)}.`];
+    const rows: Row[] = [];
+    for (const precision of o.precisions) {
+      const runDir = join(dir, precision);
+      mkdirSync(runDir);
+      const curve = await projectRun(runDir, precision, o);
+      notes.push(`Quality, project ${precision} curve (config.yaml defaults): ${describe(curve)}.`);
+      const projectBest = best(curve);
+      const reached = timeTo(curve, refBest.cer);
+      const budget = `budget ${o.budgetS} s each`;
+      rows.push(
+        {
+          suite: 'quality',
+          case: `xs, mini corpus, ${precision} vs ref fp32, to the reference's best val CER ${(refBest.cer * 100).toFixed(1)}% (${budget})`,
+          metric: 'wall time to it',
+          unit: 's',
+          project: reached === null ? null : summarize([reached]),
+          reference: summarize([refBest.wallS]),
+          better: 'lower',
+          target: '≤ 0.4× the reference (ratio ≥ 2.5×)',
+          met: reached !== null && refBest.wallS / reached >= 2.5,
+          note:
+            reached === null ? `the project never reached it (best ${(projectBest.cer * 100).toFixed(1)}%)` : undefined,
+        },
+        {
+          suite: 'quality',
+          case: `xs, mini corpus, ${precision} vs ref fp32, best val CER within the budget (${budget})`,
+          metric: 'val CER',
+          unit: '%',
+          project: summarize([projectBest.cer * 100]),
+          reference: summarize([refBest.cer * 100]),
+          better: 'lower',
+          target: '≤ 0.5× the reference (ratio ≥ 2×)',
+          met: projectBest.cer <= 0.5 * refBest.cer,
+          note: `project best at ${projectBest.wallS.toFixed(0)} s, reference best at ${refBest.wallS.toFixed(0)} s`,
+        },
+      );
+    }
+    return { rows, notes };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

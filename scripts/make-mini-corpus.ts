@@ -1,11 +1,6 @@
 /**
- * Generates the bundled mini corpus (LJSpeech layout) with espeak-ng:
- *   npx tsx scripts/make-mini-corpus.ts [--out data/mini-ljspeech] [--train-clips 720] [--seed 0] [--force]
- * or its held-out set (voices, rates, pitches and sentences training never has):
- *   npx tsx scripts/make-mini-corpus.ts --held-out data/mini-ljspeech-held-out [--held-out-clips 100]
- * Does nothing when the folder already holds the same corpus. scripts/setup.sh runs the first.
- * --count (default 800) is the sentence plan the 80 validation clips are drawn from: keep it, and the
- * validation set stays the one every published figure was measured on.
+ * Generates the bundled mini corpus or its held-out set with espeak-ng (USAGE below); scripts/setup.sh
+ * runs it with no options.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +8,16 @@ import { parseArgs } from 'node:util';
 import { HELD_OUT_DEFAULT_CLIPS, makeHeldOutCorpus, makeMiniCorpus } from '../src/data/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const USAGE = `Usage:
+  npx tsx scripts/make-mini-corpus.ts [--out data/mini-ljspeech] [--train-clips 720] [--seed 0] [--force]
+      the mini corpus (LJSpeech layout): 80 validation clips, always the same, and --train-clips training clips.
+      --count (800) and --val-fraction (0.1) set the plan the validation clips are drawn from: keep them
+      and validation figures stay comparable with every published one.
+  npx tsx scripts/make-mini-corpus.ts --held-out data/mini-ljspeech-held-out [--held-out-clips 100] [--seed 0]
+      the held-out set: sentences, voices, rates and pitches the training clips never have.
+Both do nothing when the folder already holds that corpus (--force regenerates); -j N: espeak-ng processes
+at a time; -q: no progress lines.`;
 
 function usageError(message: string): never {
   console.error(`make-mini-corpus: ${message}`);
@@ -22,25 +27,39 @@ function usageError(message: string): never {
 function integerOption(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
+  if (!Number.isInteger(n) || n < min) {
     usageError(`--${name} must be an integer >= ${min} (got ${JSON.stringify(value)})`);
+  }
   return n;
 }
 
-const { values } = parseArgs({
-  options: {
-    out: { type: 'string', short: 'o' },
-    count: { type: 'string', short: 'n' },
-    'train-clips': { type: 'string' },
-    seed: { type: 'string' },
-    'val-fraction': { type: 'string' },
-    'held-out': { type: 'string' },
-    'held-out-clips': { type: 'string' },
-    concurrency: { type: 'string', short: 'j' },
-    force: { type: 'boolean', default: false },
-    quiet: { type: 'boolean', short: 'q', default: false },
-  },
-});
+function parseOptions() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (error) {
+    return usageError(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+
+const OPTIONS = {
+  out: { type: 'string', short: 'o' },
+  count: { type: 'string', short: 'n' },
+  'train-clips': { type: 'string' },
+  seed: { type: 'string' },
+  'val-fraction': { type: 'string' },
+  'held-out': { type: 'string' },
+  'held-out-clips': { type: 'string' },
+  concurrency: { type: 'string', short: 'j' },
+  force: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const heldOut = values['held-out'];
 if (heldOut !== undefined) {

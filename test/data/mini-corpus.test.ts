@@ -194,6 +194,11 @@ describe('scripts/make-mini-corpus.ts', () => {
     expect(split.droppedCharacters.total).toBe(0);
   });
 
+  it('--help prints the usage of both corpora', async () => {
+    const { stdout } = await run(tsx, [script, '--help'], { cwd: repoRoot });
+    expect(stdout).toMatch(/--train-clips 720[\s\S]*--held-out data\/mini-ljspeech-held-out/);
+  });
+
   it('--train-clips sets the training clips; bad options exit 2 naming the option', async () => {
     const out = path.join(dir, 'train-clips');
     const made = await run(tsx, [script, '--out', out, '--count', '20', '--train-clips', '5'], { cwd: repoRoot });
@@ -206,6 +211,7 @@ describe('scripts/make-mini-corpus.ts', () => {
       [['--train-clips', '2.5'], /--train-clips must be an integer >= 1/],
       [['--held-out-clips', '3'], /--held-out-clips needs --held-out DIR/],
       [['--held-out', out, '--train-clips', '9'], /--held-out writes the held-out set only; drop --train-clips/],
+      [['--bogus'], /Unknown option '--bogus'[\s\S]*Usage:/],
     ] as const) {
       const failed = await run(tsx, [script, ...args], { cwd: repoRoot }).then(
         () => null,

@@ -223,7 +223,8 @@ async function main(): Promise<number> {
     );
     say(
       `  ${label.padEnd(12)} ${entry.name.padEnd(width)}  val CER ${percentOrNa(entry.metrics.val_cer)}  ` +
-        `held-out CER ${percentOrNa(heldOutScore?.val_cer)} (WER ${percentOrNa(heldOutScore?.val_wer)})`,
+        `held-out CER ${percentOrNa(heldOutScore?.val_cer)} (WER ${percentOrNa(heldOutScore?.val_wer)}, ` +
+        `${heldOutScore?.utterances ?? 0} clips scored)`,
     );
   }
 

@@ -1,8 +1,10 @@
 /**
  * `npm run demo`: the whole story in a few minutes on a laptop CPU. Trains the xs Conformer on the
  * bundled mini corpus with a checkpoint each epoch, interrupts itself mid-epoch (a step checkpoint),
- * resumes from the latest checkpoint, trains to the end, transcribes three held-out clips and prints
- * the final validation CER, the checkpoints on disk and how to open the dashboard.
+ * resumes from the latest checkpoint, trains to the end, averages the last epoch checkpoints, transcribes
+ * three validation clips and prints the checkpoints on disk, the validation CER of the best single
+ * checkpoint and of the average, both scored on the held-out set too (voices and sentences the corpus
+ * never has), the final validation CER and how to open the dashboard.
  *
  * The demo has its own config (written to runs/demo/config.yaml from config.yaml) whose checkpoints and
  * runs folders are checkpoints/demo and runs/demo, so it never touches a user's runs; it starts fresh
@@ -13,12 +15,15 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { CheckpointStore } from '../src/checkpoints/index.js';
+import { averageCheckpoints } from '../src/averaging/index.js';
+import { scoreUtterances } from '../src/averaging/evaluate.js';
+import { CheckpointStore, MIN_AVERAGE_INPUTS, type CheckpointEntry } from '../src/checkpoints/index.js';
 import { formatCheckpointTable } from '../src/cli/commands/checkpoints.js';
 import { formatDuration, formatPercent, ProgressReporter } from '../src/cli/progress.js';
 import { loadConfig, type LoadedConfig } from '../src/config/index.js';
-import { normalizeTranscript, readMetadata } from '../src/data/index.js';
+import { makeHeldOutCorpus, normalizeTranscript, readHeldOutUtterances, readMetadata } from '../src/data/index.js';
 import { isAsrTrainerError } from '../src/errors.js';
+import { loadNative } from '../src/native.js';
 import { TrainingRun, type TrainingEvent, type TrainRequest } from '../src/training/index.js';
 import { Transcriber } from '../src/transcribe/index.js';
 
@@ -26,6 +31,10 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL = 'conformer';
 const DATASET = 'mini-ljspeech';
 const TARGET_CER = 0.15;
+/** `asr-trainer average --last 5`: what the demo averages after training. */
+const AVERAGE_LAST = 5;
+/** Generated once (scripts/make-mini-corpus.ts --held-out), then reused. */
+const HELD_OUT_DIR = join(ROOT, 'data', 'mini-ljspeech-held-out');
 
 /**
  * Chosen for the mini corpus (~720 training clips of ~2 s of clean synthetic speech): a short warm-up
@@ -38,7 +47,8 @@ const DEMO_TRAINING = {
   learning_rate: 0.003,
   warmup_steps: 100,
   spec_augment: false,
-  checkpoint_retention: 3,
+  // Keeps the last AVERAGE_LAST epoch checkpoints for the average.
+  checkpoint_retention: AVERAGE_LAST,
   auto_resume: true,
   save_every_steps: 0,
   val_every_epochs: 1,
@@ -124,6 +134,11 @@ async function main(): Promise<number> {
     say(`The mini corpus is missing (${config.datasets[DATASET].path}): run \`npm run setup\` first.`);
     return 1;
   }
+  // Before training, so a missing espeak-ng shows at once rather than after the run.
+  const heldOut = await makeHeldOutCorpus({ out: HELD_OUT_DIR });
+  if (!heldOut.reused) {
+    say(`demo: wrote the held-out set (${heldOut.clips} clips) to ${relative(ROOT, HELD_OUT_DIR)}`);
+  }
   rmSync(config.paths.checkpoints, { recursive: true, force: true });
   rmSync(join(config.paths.runs, `${MODEL}-${DATASET}`), { recursive: true, force: true });
   const epochs = config.training.epochs;
@@ -154,6 +169,14 @@ async function main(): Promise<number> {
     `demo: part 2 resumed from ${second.resumed_from} and ${second.state} at epoch ${second.epoch} (global step ${second.global_step})`,
   );
 
+  const average = await averageLastEpochs(config);
+  say();
+  say(
+    average
+      ? `demo: averaged ${average.averaged_from.length} epoch checkpoints into ${average.name} (as \`asr-trainer average --last ${AVERAGE_LAST}\`)`
+      : `demo: fewer than ${MIN_AVERAGE_INPUTS} epoch checkpoints, nothing to average`,
+  );
+
   const transcriber = await Transcriber.open(config, { model_name: MODEL, dataset_name: DATASET });
   const dataset = config.datasets[DATASET];
   const valIds = readFileSync(dataset.val_list ?? join(dataset.path, 'val_ids.txt'), 'utf8')
@@ -165,7 +188,7 @@ async function main(): Promise<number> {
   );
   const results = await transcriber.transcribeFiles(valIds.map((id) => join(dataset.path, 'wavs', `${id}.wav`)));
   say();
-  say(`Held-out clips, transcribed with ${transcriber.checkpoint}:`);
+  say(`Validation clips, transcribed with ${transcriber.checkpoint}:`);
   valIds.forEach((id, i) => {
     say(`  ${id}  reference: ${references.get(id) ?? '?'}`);
     say(`  ${' '.repeat(id.length)}  decoded:   ${results[i].text}`);
@@ -174,8 +197,36 @@ async function main(): Promise<number> {
   const store = new CheckpointStore({ dir: config.paths.checkpoints });
   say();
   say(`Checkpoints in ${relative(ROOT, config.paths.checkpoints)}:`);
-  const table = formatCheckpointTable(await store.list({ model: MODEL, dataset: DATASET }));
+  const entries = await store.list({ model: MODEL, dataset: DATASET });
+  const table = formatCheckpointTable(entries);
   say(table.trimEnd().replace(/^/gm, '  '));
+
+  say();
+  say(
+    `Best single checkpoint and the average, on the 80 validation clips and on ${relative(ROOT, HELD_OUT_DIR)} (${heldOut.clips} clips of voices and sentences never trained on):`,
+  );
+  const compared: Array<[string, CheckpointEntry | undefined]> = [
+    ['best single', bestEpochCheckpoint(entries)],
+    [`average of ${average?.averaged_from.length ?? 0}`, entries.find((e) => e.name === average?.name)],
+  ];
+  const heldOutUtterances = readHeldOutUtterances(HELD_OUT_DIR);
+  const width = Math.max(...compared.map(([, entry]) => entry?.name.length ?? 0));
+  for (const [label, entry] of compared) {
+    if (!entry) continue;
+    const heldOutScore = await scoreUtterances(
+      loadNative(),
+      config,
+      heldOutUtterances,
+      'mini-ljspeech-held-out',
+      store.pathOf(entry.name),
+      config.training.batch_size,
+    );
+    say(
+      `  ${label.padEnd(12)} ${entry.name.padEnd(width)}  val CER ${percentOrNa(entry.metrics.val_cer)}  ` +
+        `held-out CER ${percentOrNa(heldOutScore?.val_cer)} (WER ${percentOrNa(heldOutScore?.val_wer)}, ` +
+        `${heldOutScore?.utterances ?? 0} clips scored)`,
+    );
+  }
 
   say();
   const cer = progress.lastCer;
@@ -190,6 +241,32 @@ async function main(): Promise<number> {
   );
   say(`Transcribe your own clip:  ./bin/asr-trainer.js transcribe --config ${relative(ROOT, configPath)} my.wav`);
   return cer !== null && cer <= TARGET_CER ? 0 : 1;
+}
+
+/** The average of the run's last AVERAGE_LAST epoch checkpoints (fewer when it has fewer); null under two. */
+async function averageLastEpochs(config: LoadedConfig) {
+  const store = new CheckpointStore({ dir: config.paths.checkpoints });
+  const epochs = (await store.list({ model: MODEL, dataset: DATASET })).filter((e) => e.valid && e.kind === 'epoch');
+  const lastN = Math.min(AVERAGE_LAST, epochs.length);
+  if (lastN < MIN_AVERAGE_INPUTS) return null;
+  return averageCheckpoints(
+    config,
+    { model_name: MODEL, dataset_name: DATASET, last_n: lastN },
+    { logger: { info: () => undefined, warn: (m) => say(`demo: warning: ${m}`) } },
+  );
+}
+
+/** The epoch checkpoint with the lowest validation CER. */
+function bestEpochCheckpoint(entries: CheckpointEntry[]): CheckpointEntry | undefined {
+  const scored = entries.filter((e) => e.valid && e.kind === 'epoch' && typeof e.metrics.val_cer === 'number');
+  return scored.reduce<CheckpointEntry | undefined>(
+    (best, e) => (best === undefined || e.metrics.val_cer! < best.metrics.val_cer! ? e : best),
+    undefined,
+  );
+}
+
+function percentOrNa(x: number | null | undefined): string {
+  return typeof x === 'number' ? formatPercent(x) : 'n/a';
 }
 
 try {

@@ -65,8 +65,9 @@ if [[ ! -f dist/web/app.js ]] || [[ -n $(find src/web/client src/web/tsconfig.js
 fi
 
 # --- bundled mini corpus ---------------------------------------------------------------------------
-if [[ -f scripts/make-mini-corpus.ts && ! -f data/mini-ljspeech/metadata.csv ]]; then
-  say "generating the mini corpus (espeak-ng) in data/mini-ljspeech"
+# Run every time: the generator keeps a complete corpus of its version and regenerates an older one.
+if [[ -f scripts/make-mini-corpus.ts ]]; then
+  [[ -f data/mini-ljspeech/metadata.csv ]] || say "generating the mini corpus (espeak-ng) in data/mini-ljspeech"
   npx tsx scripts/make-mini-corpus.ts >>"$log" 2>&1 || fail "mini corpus generation failed"
 fi
 exit 0

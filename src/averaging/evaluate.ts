@@ -1,11 +1,12 @@
 /**
  * A checkpoint's score on its dataset's validation split, measured as the training loop measures each
  * epoch (the same features cache, batch plan and Trainer.evaluate), so an average's figures sit beside
- * its inputs' in the listing on equal terms.
+ * its inputs' in the listing on equal terms; and on any other utterances the same way (the demo's
+ * held-out set).
  */
 import { join } from 'node:path';
 import type { AsrConfig } from '../config/schema.js';
-import { loadDataset } from '../data/dataset.js';
+import { loadDataset, type UtteranceSpec } from '../data/dataset.js';
 import type { NativeAddon } from '../native.js';
 
 export interface ValidationScore {
@@ -25,15 +26,30 @@ export async function scoreOnValidation(
 ): Promise<ValidationScore | null> {
   const dataset = loadDataset(config, datasetName);
   if (dataset.val.length === 0) return null;
+  // The cache file the trainer's validation writes (src/training/setup.ts), so its features are reused.
+  return scoreUtterances(native, config, dataset.val, `${datasetName}.val`, checkpointPath, batchSize);
+}
+
+/**
+ * A checkpoint's score on any utterances (a held-out set, say), measured as validation is; their features
+ * are cached as `cacheName`. null when none of them is usable.
+ */
+export async function scoreUtterances(
+  native: NativeAddon,
+  config: AsrConfig,
+  utterances: UtteranceSpec[],
+  cacheName: string,
+  checkpointPath: string,
+  batchSize: number,
+): Promise<ValidationScore | null> {
   const threads = config.training.threads === 'auto' ? 0 : config.training.threads;
   native.setThreads(threads);
-  // The cache file the trainer's validation writes (src/training/setup.ts), so its features are reused.
-  const valData = await native.FeatureStore.open(dataset.val, {
+  const data = await native.FeatureStore.open(utterances, {
     cache_dir: join(config.paths.cache, 'features'),
-    cache_name: `${datasetName}.val`,
+    cache_name: cacheName,
     threads,
   });
-  if (valData.size === 0) return null;
+  if (data.size === 0) return null;
   const modelConfig = await native.readCheckpointModelConfig(checkpointPath);
   const trainer = new native.Trainer(modelConfig, {
     threads,
@@ -41,10 +57,10 @@ export async function scoreOnValidation(
     precision: config.training.precision,
   });
   await trainer.load(checkpointPath);
-  const batches = valData.planEpoch(
+  const batches = data.planEpoch(
     { batch_size: batchSize, max_frames: config.training.max_frames, seed: config.training.seed, shuffle: false },
     0,
   );
-  const result = await trainer.evaluate(valData, batches);
+  const result = await trainer.evaluate(data, batches);
   return { val_loss: result.loss, val_cer: result.cer, val_wer: result.wer, utterances: result.utterances };
 }

@@ -1,59 +1,45 @@
 /**
- * The bundled mini corpus: grammar sentences spoken by espeak-ng in several voices, rates and pitches,
- * written in LJSpeech layout (metadata.csv, wavs/<ID>.wav at 22050 Hz 16-bit mono) plus the validation
- * id list. Deterministic from the seed; validation sentences never occur in training.
+ * The bundled mini corpus: grammar sentences spoken by espeak-ng, written in LJSpeech layout (metadata.csv,
+ * wavs/<ID>.wav at 22050 Hz 16-bit mono) plus the validation id list. Deterministic from the seed;
+ * validation sentences never occur in training.
+ *
+ * The validation clips are the ones this generator has always made (same ids, text, speakers and audio
+ * bytes), so validation figures stay comparable across versions; test/data/fixtures/mini-corpus-val.json
+ * pins them. Training clips draw their speakers per clip from the wider TRAINING_SPEAKERS, and their
+ * number is an option: fewer keeps the first ones, more adds sentences no other clip has.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { AsrTrainerError } from '../errors.js';
+import {
+  audioSummary,
+  completeCorpus,
+  finishCorpusFolder,
+  prepareCorpusFolder,
+  writeAtomically,
+} from './corpus-folder.js';
+import { clipRandom, drawSpeaker, TRAINING_SPEAKERS, VALIDATION_SPEAKERS } from './corpus-voices.js';
+import { speakClips, type SpeakOptions, type SpokenClip } from './espeak.js';
 import { generateUniqueSentences, SeededRandom } from './sentence-grammar.js';
-import { readWavInfo } from './wav-header.js';
 
 /** Bump when the grammar, voices or layout change, so existing corpora are regenerated. */
-export const MINI_CORPUS_VERSION = 1;
-export const MINI_CORPUS_SAMPLE_RATE = 22050;
+export const MINI_CORPUS_VERSION = 2;
 export const VAL_LIST_FILE = 'val_ids.txt';
-export const MANIFEST_FILE = 'corpus.json';
 
-/** espeak-ng's own English voices (the mbrola ones need extra packages), with its voice variants. */
-export const MINI_CORPUS_VOICES = [
-  'en-us',
-  'en-gb',
-  'en-gb-scotland',
-  'en-gb-x-rp',
-  'en-gb-x-gbclan',
-  'en-gb-x-gbcwmd',
-  'en-029',
-  'en-us-nyc',
-] as const;
-export const MINI_CORPUS_VARIANTS = ['', '+m1', '+m3', '+f1', '+f2', '+f4'] as const;
-
-export interface MiniCorpusOptions {
+export interface MiniCorpusOptions extends SpeakOptions {
   /** Output folder (created). */
   out: string;
-  /** Utterances (default 800). */
+  /** Sentences the validation split is drawn from (default 800; keep it for the standard validation set). */
   count?: number;
   seed?: number;
-  /** Share of sentences held out for validation (default 0.1). */
+  /** Share of `count` held out for validation (default 0.1). */
   valFraction?: number;
-  /** espeak-ng processes at a time (default 2–4 by the core count). */
-  concurrency?: number;
-  /** espeak-ng binary (default `espeak-ng` on PATH). */
-  espeak?: string;
+  /** Training clips (default: the rest of `count`, 720). */
+  trainClips?: number;
   /** Regenerate even when the folder already holds this corpus. */
   force?: boolean;
-  onProgress?: (done: number, total: number) => void;
 }
 
-export interface MiniCorpusUtterance {
-  id: string;
-  written: string;
-  spoken: string;
-  voice: string;
-  rate: number;
-  pitch: number;
+export interface MiniCorpusUtterance extends SpokenClip {
   split: 'train' | 'val';
 }
 
@@ -62,7 +48,10 @@ export interface MiniCorpusManifest {
   seed: number;
   count: number;
   valFraction: number;
+  trainClips: number;
   valCount: number;
+  /** Clips written: trainClips + valCount. */
+  clips: number;
   audioSeconds: number;
   meanSeconds: number;
 }
@@ -74,22 +63,58 @@ export interface MiniCorpusResult extends MiniCorpusManifest {
   elapsedMs: number;
 }
 
-/** The corpus plan: sentences, voices, rates, pitches and the split, all from the seed. No audio. */
-export function planMiniCorpus(count: number, seed: number, valFraction: number): MiniCorpusUtterance[] {
+/** The validation clips' count for a plan of `count` sentences. */
+export function miniCorpusValCount(count: number, valFraction: number): number {
+  return Math.min(count - 1, Math.max(1, Math.round(count * valFraction)));
+}
+
+/** The corpus plan: sentences, speakers and the split, all from the seed. No audio. */
+export function planMiniCorpus(
+  count: number,
+  seed: number,
+  valFraction: number,
+  trainClips = count - miniCorpusValCount(count, valFraction),
+): MiniCorpusUtterance[] {
   if (!Number.isInteger(count) || count < 2) throw new RangeError(`count must be an integer >= 2 (got ${count})`);
+  if (!Number.isInteger(trainClips) || trainClips < 1) {
+    throw new RangeError(`trainClips must be an integer >= 1 (got ${trainClips})`);
+  }
   const random = new SeededRandom(seed);
   const sentences = generateUniqueSentences(count, random);
-  const valCount = Math.min(count - 1, Math.max(1, Math.round(count * valFraction)));
-  const valIndices = new Set(random.shuffle([...sentences.keys()]).slice(0, valCount));
-  return sentences.map((sentence, i) => ({
-    id: `MINI-${String(i + 1).padStart(4, '0')}`,
-    written: sentence.written,
-    spoken: sentence.spoken,
-    voice: `${random.pick(MINI_CORPUS_VOICES)}${random.pick(MINI_CORPUS_VARIANTS)}`,
-    rate: random.int(150, 200),
-    pitch: random.int(30, 70),
-    split: valIndices.has(i) ? 'val' : 'train',
-  }));
+  const valIndices = new Set(random.shuffle([...sentences.keys()]).slice(0, miniCorpusValCount(count, valFraction)));
+  const base: MiniCorpusUtterance[] = sentences.map((sentence, i) => {
+    // Drawn for every clip, in order, as the generator always has: that keeps each validation clip's speaker.
+    const original = drawSpeaker(random, VALIDATION_SPEAKERS);
+    const split = valIndices.has(i) ? 'val' : 'train';
+    const speaker = split === 'val' ? original : trainingSpeaker(seed, i + 1);
+    return { id: miniId(i + 1), ...sentence, ...speaker, split };
+  });
+
+  const baseTrain = base.filter((u) => u.split === 'train');
+  if (trainClips <= baseTrain.length) {
+    const kept = new Set(baseTrain.slice(0, trainClips).map((u) => u.id));
+    return base.filter((u) => u.split === 'val' || kept.has(u.id));
+  }
+  const extra = generateUniqueSentences(
+    trainClips - baseTrain.length,
+    clipRandom(seed, 'extra-sentences', 0),
+    new Set(sentences.map((s) => s.spoken)),
+  );
+  return [
+    ...base,
+    ...extra.map((sentence, k): MiniCorpusUtterance => {
+      const n = count + 1 + k;
+      return { id: miniId(n), ...sentence, ...trainingSpeaker(seed, n), split: 'train' };
+    }),
+  ];
+}
+
+function miniId(n: number): string {
+  return `MINI-${String(n).padStart(4, '0')}`;
+}
+
+function trainingSpeaker(seed: number, n: number) {
+  return drawSpeaker(clipRandom(seed, 'train', n), TRAINING_SPEAKERS);
 }
 
 /** Writes the corpus into `options.out`, or returns at once when it already holds this exact corpus. */
@@ -99,79 +124,26 @@ export async function makeMiniCorpus(options: MiniCorpusOptions): Promise<MiniCo
   const count = options.count ?? 800;
   const seed = options.seed ?? 0;
   const valFraction = options.valFraction ?? 0.1;
-  const plan = planMiniCorpus(count, seed, valFraction);
+  const trainClips = options.trainClips ?? count - miniCorpusValCount(count, valFraction);
+  const plan = planMiniCorpus(count, seed, valFraction, trainClips);
   assertDisjointSplit(plan);
 
-  const existing = completeManifest(out, plan, seed, valFraction);
+  const key = { version: MINI_CORPUS_VERSION, seed, count, valFraction, trainClips };
+  const existing = completeCorpus<MiniCorpusManifest>(out, key, plan, [VAL_LIST_FILE]);
   if (existing && !options.force) return { ...existing, out, reused: true, elapsedMs: Date.now() - started };
 
-  const wavs = path.join(out, 'wavs');
-  mkdirSync(wavs, { recursive: true });
-  // metadata.csv is the done marker (scripts/setup.sh checks it): remove it first, write it last.
-  rmSync(path.join(out, 'metadata.csv'), { force: true });
-  const wanted = new Set(plan.map((u) => `${u.id}.wav`));
-  for (const name of readdirSync(wavs)) {
-    if (!wanted.has(name)) rmSync(path.join(wavs, name), { force: true });
-  }
-
-  const espeak = options.espeak ?? 'espeak-ng';
-  const concurrency = options.concurrency ?? Math.min(4, Math.max(2, availableParallelism()));
-  let done = 0;
-  let audioSeconds = 0;
-  await runPool(plan, concurrency, async (utterance) => {
-    const file = path.join(wavs, `${utterance.id}.wav`);
-    await synthesize(espeak, utterance, file);
-    const info = readWavInfo(file);
-    if (info.sampleRate !== MINI_CORPUS_SAMPLE_RATE || info.channels !== 1 || info.bitsPerSample !== 16) {
-      throw new AsrTrainerError(
-        'E_INTERNAL',
-        `${espeak} wrote ${file} as ${info.sampleRate} Hz, ${info.bitsPerSample}-bit, ${info.channels} channels; the mini corpus needs 22050 Hz 16-bit mono (voice ${utterance.voice})`,
-      );
-    }
-    audioSeconds += info.seconds;
-    done += 1;
-    options.onProgress?.(done, plan.length);
-  });
-
+  const wavs = prepareCorpusFolder(out, plan);
+  const audioSeconds = await speakClips(plan, wavs, options);
   const valIds = plan.filter((u) => u.split === 'val').map((u) => u.id);
   writeAtomically(path.join(out, VAL_LIST_FILE), `${valIds.join('\n')}\n`);
   const manifest: MiniCorpusManifest = {
-    version: MINI_CORPUS_VERSION,
-    seed,
-    count,
-    valFraction,
+    ...key,
     valCount: valIds.length,
-    audioSeconds: round3(audioSeconds),
-    meanSeconds: round3(audioSeconds / count),
+    clips: plan.length,
+    ...audioSummary(audioSeconds, plan.length),
   };
-  writeAtomically(path.join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  const metadata = plan.map((u) => `${u.id}|${u.written}|${u.spoken}`).join('\n');
-  writeAtomically(path.join(out, 'metadata.csv'), `${metadata}\n`);
+  finishCorpusFolder(out, manifest, plan);
   return { ...manifest, out, reused: false, elapsedMs: Date.now() - started };
-}
-
-/** The manifest when `out` already holds the corpus `plan` describes, complete; otherwise undefined. */
-function completeManifest(out: string, plan: MiniCorpusUtterance[], seed: number, valFraction: number) {
-  try {
-    const manifest = JSON.parse(readFileSync(path.join(out, MANIFEST_FILE), 'utf8')) as MiniCorpusManifest;
-    if (
-      manifest.version !== MINI_CORPUS_VERSION ||
-      manifest.seed !== seed ||
-      manifest.count !== plan.length ||
-      manifest.valFraction !== valFraction ||
-      !existsSync(path.join(out, 'metadata.csv')) ||
-      !existsSync(path.join(out, VAL_LIST_FILE))
-    ) {
-      return undefined;
-    }
-    const allWavs = plan.every((u) => {
-      const file = path.join(out, 'wavs', `${u.id}.wav`);
-      return existsSync(file) && statSync(file).size > 44;
-    });
-    return allWavs ? manifest : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function assertDisjointSplit(plan: MiniCorpusUtterance[]): void {
@@ -183,72 +155,4 @@ function assertDisjointSplit(plan: MiniCorpusUtterance[]): void {
       `validation sentences also in training: ${leaked.map((u) => u.id).join(', ')}`,
     );
   }
-}
-
-function synthesize(espeak: string, utterance: MiniCorpusUtterance, file: string): Promise<void> {
-  const temp = `${file}.tmp`;
-  const args = [
-    '-v',
-    utterance.voice,
-    '-s',
-    String(utterance.rate),
-    '-p',
-    String(utterance.pitch),
-    '-w',
-    temp,
-    utterance.spoken,
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(espeak, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      const hint =
-        error.code === 'ENOENT' ? ' Install it with `sudo apt-get install espeak-ng` (scripts/setup.sh does).' : '';
-      reject(new AsrTrainerError('E_IO', `Cannot run ${espeak}: ${error.message}.${hint}`));
-    });
-    child.on('close', (code, signal) => {
-      if (code !== 0 || !existsSync(temp)) {
-        reject(
-          new AsrTrainerError(
-            'E_IO',
-            `${espeak} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no output file'}`,
-          ),
-        );
-        return;
-      }
-      renameSync(temp, file);
-      resolve();
-    });
-  });
-}
-
-/** Runs `task` over `items`, at most `limit` at a time; the first failure rejects (others finish first). */
-async function runPool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++];
-      try {
-        await task(item);
-      } catch (error) {
-        failure ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
-  if (failure !== undefined) throw failure;
-}
-
-function writeAtomically(file: string, text: string): void {
-  const temp = `${file}.tmp`;
-  writeFileSync(temp, text);
-  renameSync(temp, file);
-}
-
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

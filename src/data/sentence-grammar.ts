@@ -86,14 +86,16 @@ const VERBS = ['move', 'take', 'bring', 'open', 'close', 'paint', 'find', 'lift'
 const NAMES = ['anna', 'peter', 'maria', 'john', 'sarah', 'david', 'lucy', 'tom', 'emma', 'oliver'];
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 
-interface Slot {
+/** A piece of a sentence in both forms. */
+export interface Slot {
   written: string;
   spoken: string;
 }
 const word = (w: string): Slot => ({ written: w, spoken: w });
 const count = (n: number): Slot => ({ written: String(n), spoken: numberToWords(n) });
+export { word as wordSlot, count as numberSlot };
 
-type Template = (r: SeededRandom) => Slot[];
+export type Template = (r: SeededRandom) => Slot[];
 
 const TEMPLATES: readonly Template[] = [
   (r) => [word(r.pick(VERBS)), word('the'), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[0]), word(r.pick(ADVERBS))],
@@ -141,23 +143,35 @@ const TEMPLATES: readonly Template[] = [
   (r) => [word('one'), word(r.pick(COLOURS)), word(r.pick(OBJECTS)[0]), word('fell'), word(r.pick(PLACES))],
 ];
 
-/** One sentence from the grammar. */
-export function generateSentence(random: SeededRandom): GrammarSentence {
-  const slots = random.pick(TEMPLATES)(random);
+/** The sentence the slots spell: spoken forms joined, written forms joined, capitalised and ended. */
+export function joinSlots(slots: readonly Slot[], end = '.'): GrammarSentence {
   const spoken = slots.map((s) => s.spoken).join(' ');
   const written = slots.map((s) => s.written).join(' ');
-  return { spoken, written: `${written[0].toUpperCase()}${written.slice(1)}.` };
+  return { spoken, written: `${written[0].toUpperCase()}${written.slice(1)}${end}` };
 }
 
-/** `count` sentences with pairwise different spoken forms; fails if the grammar cannot supply that many. */
-export function generateUniqueSentences(count: number, random: SeededRandom): GrammarSentence[] {
-  const seen = new Set<string>();
+/** One sentence from the grammar. */
+export function generateSentence(random: SeededRandom): GrammarSentence {
+  return joinSlots(random.pick(TEMPLATES)(random));
+}
+
+/**
+ * `count` sentences with pairwise different spoken forms, none of them in `exclude`; fails if `generate`
+ * (default: this grammar) cannot supply that many.
+ */
+export function generateUniqueSentences(
+  count: number,
+  random: SeededRandom,
+  exclude: ReadonlySet<string> = new Set(),
+  generate: (random: SeededRandom) => GrammarSentence = generateSentence,
+): GrammarSentence[] {
+  const seen = new Set<string>(exclude);
   const sentences: GrammarSentence[] = [];
   for (let attempts = 0; sentences.length < count; attempts++) {
     if (attempts > count * 50 + 1000) {
       throw new RangeError(`the sentence grammar produced only ${sentences.length} distinct sentences of ${count}`);
     }
-    const sentence = generateSentence(random);
+    const sentence = generate(random);
     if (seen.has(sentence.spoken)) continue;
     seen.add(sentence.spoken);
     sentences.push(sentence);

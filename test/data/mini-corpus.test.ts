@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,11 @@ import {
   readMetadata,
   readWavInfo,
   SeededRandom,
+  TRAINING_SPEAKERS,
+  TRAINING_VARIANTS,
+  type MiniCorpusUtterance,
 } from '../../src/data/index.js';
+import validationFixture from './fixtures/mini-corpus-val.json' with { type: 'json' };
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(__dirname, '../..');
@@ -27,6 +32,17 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+
+const script = path.join(repoRoot, 'scripts/make-mini-corpus.ts');
+const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
+
+/** A clip as the fixture records it (less the audio hash). */
+function fixtureView(u: MiniCorpusUtterance) {
+  return { id: u.id, row: `${u.id}|${u.written}|${u.spoken}`, voice: u.voice, rate: u.rate, pitch: u.pitch };
+}
+
+const variantOf = (u: { voice: string }) => (u.voice.includes('+') ? u.voice.slice(u.voice.indexOf('+')) : '');
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 function treeBytes(root: string): Record<string, string> {
   const files: Record<string, string> = {};
@@ -71,12 +87,79 @@ describe('the sentence grammar', () => {
   });
 });
 
+describe('the validation clips', () => {
+  const expected = validationFixture.clips.map(({ id, row, voice, rate, pitch }) => ({ id, row, voice, rate, pitch }));
+
+  it.each([undefined, 10, 720, 3000])(
+    'are the ones the generator has always planned (ids, rows, speakers) with %s training clips',
+    (trainClips) => {
+      const val = planMiniCorpus(800, 0, 0.1, trainClips).filter((u) => u.split === 'val');
+      expect(val.map(fixtureView)).toEqual(expected);
+    },
+  );
+
+  it('are spoken byte for byte as before, beside a training set of another size', async () => {
+    const out = path.join(dir, 'val-bytes');
+    const result = await makeMiniCorpus({ out, trainClips: 4 });
+    expect(result).toMatchObject({ valCount: 80, trainClips: 4, clips: 84 });
+    const ids = validationFixture.clips.map((c) => c.id);
+    expect(readFileSync(path.join(out, 'val_ids.txt'), 'utf8')).toBe(`${ids.join('\n')}\n`);
+    const rows = new Map(
+      readFileSync(path.join(out, 'metadata.csv'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => [line.split('|')[0], line]),
+    );
+    expect(rows.size).toBe(84);
+    // The hashes are espeak-ng 1.51's (Debian bookworm/trixie); another espeak-ng may speak other bytes.
+    expect(
+      validationFixture.clips.map((c) => ({
+        row: rows.get(c.id),
+        wav_sha256: sha256(path.join(out, 'wavs', `${c.id}.wav`)),
+      })),
+    ).toEqual(validationFixture.clips.map((c) => ({ row: c.row, wav_sha256: c.wav_sha256 })));
+  });
+});
+
+describe('the training clips', () => {
+  const standard = planMiniCorpus(800, 0, 0.1);
+  const train = standard.filter((u) => u.split === 'train');
+
+  it('draw their speakers from the training palette, each clip its own, and vary them widely', () => {
+    expect(train).toHaveLength(720);
+    const variants = new Set(train.map(variantOf));
+    expect([...variants].filter((v) => !(TRAINING_VARIANTS as readonly string[]).includes(v))).toEqual([]);
+    for (const u of train) {
+      expect(u.rate).toBeGreaterThanOrEqual(TRAINING_SPEAKERS.rates[0][0]);
+      expect(u.rate).toBeLessThanOrEqual(TRAINING_SPEAKERS.rates[0][1]);
+      expect(u.pitch).toBeGreaterThanOrEqual(TRAINING_SPEAKERS.pitches[0][0]);
+      expect(u.pitch).toBeLessThanOrEqual(TRAINING_SPEAKERS.pitches[0][1]);
+    }
+    expect(variants.size).toBe(TRAINING_VARIANTS.length);
+    expect(new Set(train.map((u) => u.voice)).size).toBeGreaterThan(100);
+    expect(new Set(train.map((u) => u.rate)).size).toBeGreaterThan(60);
+    expect(new Set(train.map((u) => u.pitch)).size).toBeGreaterThan(50);
+  });
+
+  it('fewer keeps the first ones, more adds new sentences; no clip changes with the count', () => {
+    const few = planMiniCorpus(800, 0, 0.1, 10).filter((u) => u.split === 'train');
+    expect(few).toEqual(train.slice(0, 10));
+
+    const many = planMiniCorpus(800, 0, 0.1, 2000);
+    const manyTrain = many.filter((u) => u.split === 'train');
+    expect(manyTrain).toHaveLength(2000);
+    expect(manyTrain.slice(0, 720)).toEqual(train);
+    expect(manyTrain[720].id).toBe('MINI-0801');
+    expect(new Set(many.map((u) => u.spoken)).size).toBe(many.length);
+    expect(planMiniCorpus(800, 0, 0.1, 2000)).toEqual(many);
+    expect(planMiniCorpus(800, 1, 0.1, 2000)).not.toEqual(many);
+  });
+});
+
 describe('scripts/make-mini-corpus.ts', () => {
   it('writes a 20-clip LJSpeech-layout corpus of 22050 Hz 16-bit mono WAVs, deterministic from the seed', async () => {
     const a = path.join(dir, 'a');
     const b = path.join(dir, 'b');
-    const script = path.join(repoRoot, 'scripts/make-mini-corpus.ts');
-    const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
     const first = await run(tsx, [script, '--out', a, '--count', '20', '--seed', '3'], { cwd: repoRoot });
     expect(first.stdout).toMatch(/20 clips \(2 validation\).*written in/);
     await run(tsx, [script, '--out', b, '--count', '20', '--seed', '3', '-q'], { cwd: repoRoot });
@@ -109,6 +192,34 @@ describe('scripts/make-mini-corpus.ts', () => {
     const trainTexts = new Set(split.train.map((u) => u.text));
     expect(split.val.filter((u) => trainTexts.has(u.text))).toEqual([]);
     expect(split.droppedCharacters.total).toBe(0);
+  });
+
+  it('--help prints the usage of both corpora', async () => {
+    const { stdout } = await run(tsx, [script, '--help'], { cwd: repoRoot });
+    expect(stdout).toMatch(/--train-clips 720[\s\S]*--held-out data\/mini-ljspeech-held-out/);
+  });
+
+  it('--train-clips sets the training clips; bad options exit 2 naming the option', async () => {
+    const out = path.join(dir, 'train-clips');
+    const made = await run(tsx, [script, '--out', out, '--count', '20', '--train-clips', '5'], { cwd: repoRoot });
+    expect(made.stdout).toMatch(/7 clips \(2 validation\).*written in/);
+    const split = readFileSync(path.join(out, 'val_ids.txt'), 'utf8').trim().split('\n');
+    expect(readMetadata(path.join(out, 'metadata.csv')).filter((e) => !split.includes(e.id))).toHaveLength(5);
+
+    for (const [args, message] of [
+      [['--train-clips', '0'], /--train-clips must be an integer >= 1 \(got "0"\)/],
+      [['--train-clips', '2.5'], /--train-clips must be an integer >= 1/],
+      [['--held-out-clips', '3'], /--held-out-clips needs --held-out DIR/],
+      [['--held-out', out, '--train-clips', '9'], /--held-out writes the held-out set only; drop --train-clips/],
+      [['--bogus'], /Unknown option '--bogus'[\s\S]*Usage:/],
+    ] as const) {
+      const failed = await run(tsx, [script, ...args], { cwd: repoRoot }).then(
+        () => null,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(failed?.code).toBe(2);
+      expect(failed?.stderr).toMatch(message);
+    }
   });
 
   it('a second run on a complete corpus writes nothing; another count regenerates it', async () => {

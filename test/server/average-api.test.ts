@@ -9,10 +9,11 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'nod
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scoreOnValidation } from '../../src/averaging/evaluate.js';
+import { scoreOnValidation, scoreUtterances } from '../../src/averaging/evaluate.js';
 import { CheckpointStore, parseSidecar } from '../../src/checkpoints/index.js';
 import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
 import type { AverageResult, CheckpointList, TrainingEvent } from '../../src/contract/index.js';
+import { loadDataset } from '../../src/data/index.js';
 import { loadNative } from '../../src/native.js';
 import { buildApp } from '../../src/server/index.js';
 import { TrainingRun } from '../../src/training/index.js';
@@ -132,6 +133,9 @@ describe('POST /api/checkpoints/average', () => {
     // The figures are the file's own: scoring it again here, with the addon, gives the same ones.
     const again = await scoreOnValidation(loadNative(), config, 'tiny', join(dir, average.name), 4);
     expect(again).toMatchObject({ val_cer: average.metrics.val_cer, val_wer: average.metrics.val_wer, utterances: 2 });
+    // Any utterances are scored the same way (the demo's held-out set): here the validation ones, cached apart.
+    const val = loadDataset(config, 'tiny').val;
+    expect(await scoreUtterances(loadNative(), config, val, 'tiny.scored', join(dir, average.name), 4)).toEqual(again);
 
     const list = (await (await fetch(`${base}/api/checkpoints?model_name=tiny`)).json()) as CheckpointList;
     const row = list.checkpoints.find((c) => c.name === average.name);

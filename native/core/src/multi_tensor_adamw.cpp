@@ -112,7 +112,7 @@ torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double ma
   const auto norms = at::_foreach_norm(grads, 2);
   // clip_grad_norm_'s arithmetic, kept on the device: the coefficient is a 0-dim tensor, never read back.
   auto total = norms.size() == 1 ? norms.front() : torch::stack(norms).norm(2);
-  const auto coefficient = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  const auto coefficient = torch::clamp_max(max_norm / (total + 1e-6), 1.0);
 #ifdef ASR_TORCH_2_1
   at::_foreach_mul_(grads, coefficient);
 #else

@@ -20,11 +20,11 @@ constexpr double kNoClip = std::numeric_limits<double>::infinity();
 
 // The tiny Conformer's parameters, cloned onto `device` as fresh leaves: matrices in a group with weight
 // decay, vectors (biases, norms) in one without, as trainers usually split them.
-struct Run {
+struct Side {
   std::vector<torch::Tensor> params;
   std::unique_ptr<torch::optim::AdamW> optimizer;
 
-  explicit Run(const std::string& device) {
+  explicit Side(const std::string& device) {
     torch::manual_seed(11);
     ConformerCTC model(test::tiny_model());
     std::vector<torch::Tensor> decayed, plain;
@@ -53,7 +53,7 @@ struct Run {
 
 // Step k's gradients, the same for both runs: random, large enough every third step for a clip at 1 to
 // bite, and none for parameter 1 on odd steps (so step counts differ between parameters).
-void set_gradients(Run& run, int k) {
+void set_gradients(Side& run, int k) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(100 + k);
   const double scale = k % 3 == 0 ? 10.0 : 1e-3;
   for (size_t i = 0; i < run.params.size(); ++i) {
@@ -66,7 +66,7 @@ void set_gradients(Run& run, int k) {
   }
 }
 
-void set_lr(Run& run, double lr) {
+void set_lr(Side& run, double lr) {
   for (auto& group : run.optimizer->param_groups()) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   }
@@ -93,7 +93,7 @@ class MultiTensorAdamW : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(MultiTensorAdamW, StepsAndClipsAsAdamWAndClipGradNormDo) {
-  Run reference(GetParam()), multi(GetParam());
+  Side reference(GetParam()), multi(GetParam());
   for (int k = 0; k < 8; ++k) {
     const double max_norm = k % 2 == 0 ? 1.0 : kNoClip;  // clipping on (bites every third step) and off
     set_gradients(reference, k);
@@ -123,7 +123,7 @@ TEST_P(MultiTensorAdamW, StepsAndClipsAsAdamWAndClipGradNormDo) {
 
 TEST_P(MultiTensorAdamW, ContinuesTheStateThatAdamWStepMade) {
   // A checkpoint of a run stepped by AdamW::step resumes under the multi-tensor step.
-  Run reference(GetParam()), multi(GetParam());
+  Side reference(GetParam()), multi(GetParam());
   for (int k = 0; k < 6; ++k) {
     set_gradients(reference, k);
     set_gradients(multi, k);

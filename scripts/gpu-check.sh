@@ -59,6 +59,7 @@ fi
 # -k: one file that fails to compile against this LibTorch should not hide the others' errors.
 [[ $status == 0 ]] && { cmake --build "$build" -j "$jobs" -- -k || status=$?; }
 [[ $status == 0 ]] && { cmake --build "$build" -j "$jobs" --target asr_bench_step || status=$?; }
+[[ $status == 0 && $cuda == 1 ]] && { cmake --build "$build" -j "$jobs" --target asr_bench_optimizer || status=$?; }
 built=$(date +%s)
 
 ctest_status=skipped
@@ -68,6 +69,21 @@ if [[ $status == 0 ]]; then
   status=$ctest_status
 fi
 tested=$(date +%s)
+
+# The multi-tensor AdamW and clip against LibTorch's on CUDA (ctest ran it above; its verdict, and the
+# tolerance it held to, are repeated here so the summary shows them).
+optimizer_cuda=""
+if [[ $cuda == 1 && $ctest_status != skipped ]]; then
+  log=$build/optimizer-cuda.log
+  if ! ctest --test-dir "$build" -R 'optimizer\..*cuda' -V --no-tests=error >"$log" 2>&1; then
+    optimizer_cuda="  multi-tensor AdamW on CUDA: FAILED (see $log)"
+  elif grep -q 'SKIPPED \]' "$log"; then
+    optimizer_cuda="  multi-tensor AdamW on CUDA: skipped, the test saw no CUDA device (see $log)"
+  else
+    optimizer_cuda="  multi-tensor AdamW on CUDA: equals AdamW::step + clip_grad_norm_ within rtol 1e-5, atol 1e-7"
+  fi
+  optimizer_cuda+=$'\n'
+fi
 
 timing=""
 bench=$build/native/tests/asr_bench_step
@@ -82,6 +98,9 @@ if [[ $cuda == 1 && -x $bench ]]; then
         --batch 32 --frames 400 --chars 50 --steps 10 --warmup 3 --precision "$precision" 2>&1 | tail -n 1)
       timing+="  $preset batch 32 × 4 s, $precision:"$'\n'"    project:   $ours"$'\n'"    reference: $ref"$'\n'
     done
+    # One optimizer update (clip + AdamW), LibTorch's per-tensor ops against the multi-tensor step.
+    line=$(timeout 60 "$build/native/tests/asr_bench_optimizer" --device cuda --preset "$preset" --rounds 20 2>&1 | tail -n 1)
+    timing+="  $preset $line"$'\n'
   done
 elif [[ -x $bench ]]; then
   # The CPU half still proves the step binary runs (xs, small batch, a few steps).
@@ -94,5 +113,6 @@ echo "== gpu-check summary =="
 echo "  torch $torch_version; cmake ${cmake_args[*]}"
 echo "  build folder: $build (build $((built - started)) s, ctest $((tested - built)) s, ctest exit $ctest_status)"
 echo "  CUDA available: $cuda"
+printf '%s' "$optimizer_cuda"
 printf '%s' "$timing"
 exit $status

@@ -9,6 +9,7 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/runtime.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/spec_augment.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/multi_tensor_adamw.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer_checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer_world.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/batch.cpp

@@ -132,10 +132,11 @@ std::pair<torch::Tensor, torch::Tensor> Trainer::State::train_forward(const Batc
 
 void Trainer::State::update(StepResult& r) {
   const double max_norm = config.grad_clip > 0 ? config.grad_clip : std::numeric_limits<double>::infinity();
-  r.grad_norm = torch::nn::utils::clip_grad_norm_(params, max_norm);
+  // The update's one host synchronisation: the norm is reported per step and decides whether to step.
+  r.grad_norm = clip_grad_norm(params, max_norm).item<double>();
   if (std::isfinite(r.grad_norm)) {
     group_options().lr(r.lr);
-    optimizer->step();
+    multi_tensor_adamw_step(*optimizer);
     r.updated = true;
   } else {
     r.finite = false;  // skip the update rather than write NaN into the weights

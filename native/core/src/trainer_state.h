@@ -4,13 +4,12 @@
 #include <torch/torch.h>
 
 #include <memory>
-#include <sstream>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "asr/collectives.h"
+#include "asr/multi_tensor_adamw.h"
 #include "asr/precision.h"
 #include "asr/trainer.h"
 
@@ -43,20 +42,6 @@ struct Trainer::State {
   // The local part of evaluate: per batch the loss sum, greedy hypotheses and references appended to `out`.
   double evaluate_into(const std::vector<Batch>& batches, EvalResult& out);
 };
-
-// The optimizer keeps each parameter's state under a key made from its TensorImpl: LibTorch 1.x uses
-// the address printed as a string, later releases may key by the pointer itself; the map's key type says.
-template <typename StateMap>
-typename StateMap::key_type optimizer_state_key(const torch::Tensor& param) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream key;
-    key << param.unsafeGetTensorImpl();
-    return key.str();
-  } else {
-    return static_cast<Key>(param.unsafeGetTensorImpl());
-  }
-}
 
 // Shared checks and pieces of the steps (trainer.cpp).
 void check_batch(const Batch& batch, const ModelConfig& mc);

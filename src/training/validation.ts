@@ -23,6 +23,11 @@ export interface ValidationMetrics {
   val_wer_ema?: number;
 }
 
+/** The decoder of the validation CER/WER (an average's score at write uses it too, to compare alike). */
+export function validationDecoding(training: Pick<TrainingConfig, 'val_beam'>): EvaluateOptions {
+  return training.val_beam > 1 ? { beam: training.val_beam } : {};
+}
+
 /** Every rank of a world calls it alike (the same config), so the collectives inside evaluate pair up. */
 export async function validate(
   trainer: Trainer,
@@ -30,7 +35,7 @@ export async function validate(
   batches: number[][],
   training: Pick<TrainingConfig, 'ema_decay' | 'val_beam'>,
 ): Promise<Validation> {
-  const decoding: EvaluateOptions = training.val_beam > 1 ? { beam: training.val_beam } : {};
+  const decoding = validationDecoding(training);
   const raw = await trainer.evaluate(valData, batches, decoding);
   const ema = training.ema_decay > 0 ? await trainer.evaluate(valData, batches, { ...decoding, weights: 'ema' }) : null;
   return { raw, ema };

@@ -137,7 +137,8 @@ export class TranscriptionProcess {
     const request = this.inFlight;
     if (!request || request.id !== message.id) return;
     this.inFlight = null;
-    if (message.kind === 'result') request.resolve({ checkpoint: message.checkpoint, weights: message.weights, texts: message.texts });
+    if (message.kind === 'result')
+      request.resolve({ checkpoint: message.checkpoint, weights: message.weights, texts: message.texts });
     else request.reject(new AsrTrainerError(message.code as AsrErrorCode, message.message, message.details));
   }
 

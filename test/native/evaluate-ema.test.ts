@@ -62,9 +62,10 @@ describe('Trainer with a moving average of its weights (ema_decay)', () => {
       code: 'E_INVALID_ARGUMENT',
       message: expect.stringMatching(/ema_decay/),
     });
-    await expect(
-      trainer.evaluate(store, [indices], { weights: 'average' as unknown as 'ema' }),
-    ).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT', message: expect.stringMatching(/weights/) });
+    await expect(trainer.evaluate(store, [indices], { weights: 'average' as unknown as 'ema' })).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+      message: expect.stringMatching(/weights/),
+    });
     expect(() => new native.Trainer(TINY_MODEL, { ...STEADY_TRAINING, ema_decay: 1 })).toThrow(/ema_decay/);
   });
 });

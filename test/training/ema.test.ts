@@ -13,7 +13,13 @@ describe('training.ema_decay and training.val_beam in a run', () => {
   const metrics: Metrics[] = [];
 
   beforeAll(async () => {
-    workspace = makeWorkspace({ names: 'tiny', train: 8, val: 2, batchSize: 4, training: { ema_decay: 0.9, val_beam: 4 } });
+    workspace = makeWorkspace({
+      names: 'tiny',
+      train: 8,
+      val: 2,
+      batchSize: 4,
+      training: { ema_decay: 0.9, val_beam: 4 },
+    });
     const run = await TrainingRun.prepare(
       workspace.config,
       { model_name: 'tiny', dataset_name: 'tiny', epochs: 2 },

@@ -35,7 +35,7 @@ asr::TrainConfig TrainConfigFromJs(const Napi::Value& value) {
   Napi::Object o = ObjectArg(value, what);
   CheckKeys(o,
             {"learning_rate", "warmup_steps", "beta1", "beta2", "eps", "weight_decay", "grad_clip", "grad_accumulation",
-             "seed", "threads", "device", "precision", "spec_augment"},
+             "seed", "threads", "device", "precision", "spec_augment", "ema_decay"},
             what);
   c.learning_rate = NumberField(o, "learning_rate", c.learning_rate, what);
   c.warmup_steps = IntField(o, "warmup_steps", c.warmup_steps, what);
@@ -53,6 +53,7 @@ asr::TrainConfig TrainConfigFromJs(const Napi::Value& value) {
   c.threads = static_cast<int>(threads);
   c.device = StringField(o, "device", c.device, what);
   c.precision = StringField(o, "precision", c.precision, what);
+  c.ema_decay = NumberField(o, "ema_decay", c.ema_decay, what);
   Napi::Value sa = o.Get("spec_augment");
   if (!sa.IsUndefined()) {
     const std::string sa_what = what + ".spec_augment";
@@ -82,6 +83,7 @@ Napi::Object TrainConfigToJs(Napi::Env env, const asr::TrainConfig& c) {
   o.Set("threads", c.threads);
   o.Set("device", c.device);
   o.Set("precision", c.precision);
+  o.Set("ema_decay", c.ema_decay);
   Napi::Object s = Napi::Object::New(env);
   s.Set("enabled", c.spec_augment.enabled);
   s.Set("freq_masks", c.spec_augment.freq_masks);

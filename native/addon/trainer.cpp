@@ -24,6 +24,7 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceAccessor<&TrainerWrap::ParameterCount>("parameterCount"),
                          InstanceAccessor<&TrainerWrap::Device>("device"),
                          InstanceAccessor<&TrainerWrap::Lr>("lr"),
+                         InstanceAccessor<&TrainerWrap::EmaWeights>("emaWeights"),
                          InstanceAccessor<&TrainerWrap::GetModelConfig>("modelConfig"),
                          InstanceAccessor<&TrainerWrap::GetTrainConfig>("trainConfig"),
                      });
@@ -89,6 +90,7 @@ void TrainerWrap::Refresh() {
   if (std::shared_ptr<asr::Trainer> trainer = BuiltTrainer()) {
     global_step_ = trainer->global_step();
     lr_ = trainer->current_lr();
+    ema_weights_ = trainer->has_ema_weights();
   }
 }
 
@@ -115,6 +117,9 @@ Napi::Value TrainerWrap::ParameterCount(const Napi::CallbackInfo& info) {
 }
 Napi::Value TrainerWrap::Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_); }
 Napi::Value TrainerWrap::Lr(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), lr_); }
+Napi::Value TrainerWrap::EmaWeights(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), ema_weights_);
+}
 Napi::Value TrainerWrap::GetModelConfig(const Napi::CallbackInfo& info) { return ModelConfigToJs(info.Env(), model_); }
 Napi::Value TrainerWrap::GetTrainConfig(const Napi::CallbackInfo& info) { return TrainConfigToJs(info.Env(), train_); }
 
@@ -144,6 +149,26 @@ Napi::Object OptionsArg(Napi::Env env, const Napi::Value& value, const std::stri
   return value.IsUndefined() ? Napi::Object::New(env) : ObjectArg(value, what);
 }
 
+// options.beam and options.weights of evaluate and transcribe, checked here so that a bad value rejects
+// before any work is queued.
+asr::EvalOptions DecodingArg(Napi::Env env, const Napi::Object& options, const std::string& what) {
+  CheckKeys(options, {"beam", "weights"}, what);
+  asr::EvalOptions decoding;  // beam_width 0: greedy decoding
+  if (!options.Get("beam").IsUndefined()) {
+    decoding.beam_width = IntArg(options.Get("beam"), "options.beam");
+    if (decoding.beam_width < 1 || decoding.beam_width > asr::kMaxBeamWidth) {
+      ThrowInvalid(env, "options.beam must be a beam width from 1 to " + std::to_string(asr::kMaxBeamWidth) +
+                            " (leave it out for greedy decoding), got " + std::to_string(decoding.beam_width));
+    }
+  }
+  const std::string weights = StringField(options, "weights", "raw", what);
+  if (weights != "raw" && weights != "ema") {
+    ThrowInvalid(env, "options.weights must be \"raw\" or \"ema\" (the moving average), got \"" + weights + "\"");
+  }
+  decoding.weights = weights == "ema" ? asr::Weights::kEma : asr::Weights::kRaw;
+  return decoding;
+}
+
 }  // namespace
 
 Napi::Value TrainerWrap::Train(const Napi::CallbackInfo& info) {
@@ -162,7 +187,8 @@ Napi::Value TrainerWrap::Evaluate(const Napi::CallbackInfo& info) {
   return Launch(env, "evaluate", [&] {
     std::shared_ptr<const asr::FeatureStore> store = FeatureStoreWrap::From(info[0], "store");
     auto batches = BatchesArg(info[1], store->size(), "batches");
-    return NewEvaluateJob(env, this, store, std::move(batches));
+    asr::EvalOptions options = DecodingArg(env, OptionsArg(env, info[2], "evaluate options"), "evaluate options");
+    return NewEvaluateJob(env, this, store, std::move(batches), options);
   });
 }
 
@@ -173,18 +199,9 @@ Napi::Value TrainerWrap::Transcribe(const Napi::CallbackInfo& info) {
     Napi::Array wrapped = Napi::Array::New(env, 1);
     wrapped.Set(0u, info[1]);
     auto indices = BatchesArg(wrapped, store->size(), "indices");
-    Napi::Object options = OptionsArg(env, info[2], "transcribe options");
-    CheckKeys(options, {"beam"}, "transcribe options");
-    // 0: greedy decoding; a width is checked here so that a bad one rejects before any work is queued.
-    int64_t beam = 0;
-    if (!options.Get("beam").IsUndefined()) {
-      beam = IntArg(options.Get("beam"), "options.beam");
-      if (beam < 1 || beam > asr::kMaxBeamWidth) {
-        ThrowInvalid(env, "options.beam must be a beam width from 1 to " + std::to_string(asr::kMaxBeamWidth) +
-                              " (leave it out for greedy decoding), got " + std::to_string(beam));
-      }
-    }
-    return NewTranscribeJob(env, this, store, std::move(indices[0]), beam);
+    const asr::EvalOptions decoding =
+        DecodingArg(env, OptionsArg(env, info[2], "transcribe options"), "transcribe options");
+    return NewTranscribeJob(env, this, store, std::move(indices[0]), decoding.beam_width, decoding.weights);
   });
 }
 

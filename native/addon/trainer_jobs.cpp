@@ -137,42 +137,48 @@ class TrainJob : public TrainerJob {
 class EvaluateJob : public TrainerJob {
  public:
   EvaluateJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-              std::vector<std::vector<int64_t>> batches)
-      : TrainerJob(env, "asr.Trainer.evaluate", owner), store_(std::move(store)), batches_(std::move(batches)) {}
+              std::vector<std::vector<int64_t>> batches, asr::EvalOptions options)
+      : TrainerJob(env, "asr.Trainer.evaluate", owner),
+        store_(std::move(store)),
+        batches_(std::move(batches)),
+        options_(options) {}
 
  private:
-  void Run() override { result_ = asr::evaluate_batches(*Await(), *store_, batches_); }
+  void Run() override { result_ = asr::evaluate_batches(*Await(), *store_, batches_, options_); }
   Napi::Value Result(Napi::Env env) override { return EvalResultToJs(env, result_); }
 
   std::shared_ptr<const asr::FeatureStore> store_;
   std::vector<std::vector<int64_t>> batches_;
+  asr::EvalOptions options_;
   asr::EvalResult result_;
 };
 
 class TranscribeJob : public TrainerJob {
  public:
   TranscribeJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                std::vector<int64_t> indices, int64_t beam_width)
+                std::vector<int64_t> indices, int64_t beam_width, asr::Weights weights)
       : TrainerJob(env, "asr.Trainer.transcribe", owner),
         store_(std::move(store)),
         indices_(std::move(indices)),
-        beam_width_(beam_width) {}
+        beam_width_(beam_width),
+        weights_(weights) {}
 
  private:
   void Run() override {
     std::shared_ptr<asr::Trainer> trainer = Await();
-    if (beam_width_ == 0) {
-      texts_ = asr::transcribe_utterances(*trainer, *store_, indices_);
-      return;
-    }
-    asr::run_for_trainer(
-        *trainer, [&] { texts_ = asr::transcribe_beam(*trainer, asr::collate(*store_, indices_), beam_width_); });
+    asr::run_for_trainer(*trainer, [&] {
+      trainer->with_weights(weights_, [&] {
+        const asr::Batch batch = asr::collate(*store_, indices_);
+        texts_ = beam_width_ == 0 ? trainer->transcribe(batch) : asr::transcribe_beam(*trainer, batch, beam_width_);
+      });
+    });
   }
   Napi::Value Result(Napi::Env env) override { return StringsToJs(env, texts_); }
 
   std::shared_ptr<const asr::FeatureStore> store_;
   std::vector<int64_t> indices_;
   int64_t beam_width_;
+  asr::Weights weights_;
   std::vector<std::string> texts_;
 };
 
@@ -262,13 +268,13 @@ AsyncJob* NewTrainJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const a
 }
 
 AsyncJob* NewEvaluateJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                         std::vector<std::vector<int64_t>> batches) {
-  return new EvaluateJob(env, owner, std::move(store), std::move(batches));
+                         std::vector<std::vector<int64_t>> batches, asr::EvalOptions options) {
+  return new EvaluateJob(env, owner, std::move(store), std::move(batches), options);
 }
 
 AsyncJob* NewTranscribeJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                           std::vector<int64_t> indices, int64_t beam_width) {
-  return new TranscribeJob(env, owner, std::move(store), std::move(indices), beam_width);
+                           std::vector<int64_t> indices, int64_t beam_width, asr::Weights weights) {
+  return new TranscribeJob(env, owner, std::move(store), std::move(indices), beam_width, weights);
 }
 
 AsyncJob* NewSaveJob(Napi::Env env, TrainerWrap* owner, std::string path, asr::CheckpointMeta meta,

@@ -45,6 +45,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value ParameterCount(const Napi::CallbackInfo& info);
   Napi::Value Device(const Napi::CallbackInfo& info);
   Napi::Value Lr(const Napi::CallbackInfo& info);
+  Napi::Value EmaWeights(const Napi::CallbackInfo& info);
   Napi::Value GetModelConfig(const Napi::CallbackInfo& info);
   Napi::Value GetTrainConfig(const Napi::CallbackInfo& info);
 
@@ -61,6 +62,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   const char* busy_ = nullptr;
   int64_t global_step_ = 0;
   double lr_ = 0;
+  bool ema_weights_ = false;
   int64_t parameter_count_ = 0;
   std::string device_;
 };
@@ -89,10 +91,10 @@ AsyncJob* NewBuildJob(Napi::Env env, TrainerWrap* owner, Napi::Object self);
 AsyncJob* NewTrainJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
                       std::vector<std::vector<int64_t>> batches, const Napi::Value& signal, const Napi::Value& on_step);
 AsyncJob* NewEvaluateJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                         std::vector<std::vector<int64_t>> batches);
+                         std::vector<std::vector<int64_t>> batches, asr::EvalOptions options);
 // beam_width 0: greedy decoding; 1..asr::kMaxBeamWidth: CTC prefix beam search of that width.
 AsyncJob* NewTranscribeJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,
-                           std::vector<int64_t> indices, int64_t beam_width);
+                           std::vector<int64_t> indices, int64_t beam_width, asr::Weights weights);
 AsyncJob* NewSaveJob(Napi::Env env, TrainerWrap* owner, std::string path, asr::CheckpointMeta meta,
                      const Napi::Value& on_snapshot);
 AsyncJob* NewLoadJob(Napi::Env env, TrainerWrap* owner, std::string path);

@@ -8,6 +8,7 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/runtime.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/spec_augment.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/ema.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/multi_tensor_adamw.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/trainer_checkpoint.cpp

@@ -121,12 +121,16 @@ TEST(TrainerWorld, TwoRanksOnHalfBatchesTrainAsOneProcessOnTheWholeBatch) {
   }
 }
 
-TEST(TrainerWorld, AttachGivesEveryRankRankZerosWeightsMomentsAndStep) {
+TEST(TrainerWorld, AttachGivesEveryRankRankZerosWeightsMomentsEmaAndStep) {
   TempDir dir;
   run_world("attach", dir.path().string());
   const auto attached0 = load_tensors(world_file(dir.path().string(), "attached", 0));
   const auto attached1 = load_tensors(world_file(dir.path().string(), "attached", 1));
   expect_equal(attached0, attached1, "after attach");
+  asr::ConformerCTC model(asr::test::fixed_batch_model());
+  const size_t params = model->parameters().size(), buffers = model->buffers().size();
+  ASSERT_EQ(attached1.size(), params + buffers + params + 1 + 2 * params + 1) << "the state has no moving average";
+  EXPECT_EQ(attached1[params + buffers + params].item<int64_t>(), 2) << "rank 1 took rank 0's EMA update count";
   EXPECT_EQ(attached1.back().item<int64_t>(), 2) << "rank 1 took rank 0's global step";
   EXPECT_GT(attached1[attached1.size() - 2].abs().sum().item<double>(), 0) << "rank 1 has rank 0's exp_avg_sq";
   // Different shares, different BatchNorm statistics: after the steps everything still agrees.

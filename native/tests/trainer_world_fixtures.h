@@ -53,13 +53,19 @@ inline asr::TrainConfig quiet_train(uint64_t seed) {
   return t;
 }
 
-// Parameters, buffers, AdamW exp_avg and exp_avg_sq (zeros where a parameter has none yet) and the global
-// step, read from a snapshot (the trainer keeps its optimizer to itself).
+// Parameters, buffers, the moving average and its update count (when the trainer keeps one), AdamW exp_avg
+// and exp_avg_sq (zeros where a parameter has none yet) and the global step, read from a snapshot (the
+// trainer keeps its optimizer to itself).
 inline std::vector<torch::Tensor> trainer_state(asr::Trainer& trainer) {
   const auto root = trainer.snapshot({}).dict.toGenericDict();
   std::vector<torch::Tensor> out;
   for (const auto& item : trainer.model()->named_parameters()) out.push_back(item.value().detach().clone());
   for (const auto& item : trainer.model()->named_buffers()) out.push_back(item.value().detach().clone());
+  if (const auto ema = root.find("ema_state_dict"); ema != root.end()) {
+    const auto averaged = ema->value().toGenericDict();
+    for (const auto& item : trainer.model()->named_parameters()) out.push_back(averaged.at(item.key()).toTensor());
+    out.push_back(torch::tensor({root.at("ema_updates").toInt()}, torch::kLong));
+  }
   const auto states = root.at("optimizer").toGenericDict().at("state").toGenericDict();
   const auto params = trainer.model()->parameters();
   for (const char* key : {"exp_avg", "exp_avg_sq"}) {

@@ -44,10 +44,13 @@ int equivalence(const WorldInfo& world, const std::string& dir) {
   return 0;
 }
 
-// Rank 0 trains two steps on its own first (so it has AdamW moments and a global step); rank 1 is a fresh
-// trainer from another seed. After attach both hold rank 0's state; then they train on different shares.
+// Rank 0 trains two steps on its own first (so it has AdamW moments, a moving average and a global step);
+// rank 1 is a fresh trainer from another seed. After attach both hold rank 0's state; then they train on
+// different shares.
 int attach(const WorldInfo& world, const std::string& dir) {
-  asr::Trainer trainer(asr::test::fixed_batch_model(), quiet_train(world.rank == 0 ? 7 : 99));
+  auto train = quiet_train(world.rank == 0 ? 7 : 99);
+  train.ema_decay = 0.9;
+  asr::Trainer trainer(asr::test::fixed_batch_model(), train);
   const auto store = varied_store();
   if (world.rank == 0) asr::train_batches(trainer, store, {{0, 1}, {2, 3}});
   trainer.attach_world(join(world));

@@ -1,13 +1,14 @@
 /**
  * A checkpoint's score on its dataset's validation split, measured as the training loop measures each
- * epoch (the same features cache, batch plan and Trainer.evaluate), so an average's figures sit beside
- * its inputs' in the listing on equal terms; and on any other utterances the same way (the demo's
+ * epoch (the same features cache, batch plan, decoder and Trainer.evaluate), so an average's figures sit
+ * beside its inputs' in the listing on equal terms; and on any other utterances the same way (the demo's
  * held-out set).
  */
 import { join } from 'node:path';
 import type { AsrConfig } from '../config/schema.js';
 import { loadDataset, type UtteranceSpec } from '../data/dataset.js';
 import type { NativeAddon } from '../native.js';
+import { validationDecoding } from '../training/validation.js';
 
 export interface ValidationScore {
   val_loss: number;
@@ -61,6 +62,6 @@ export async function scoreUtterances(
     { batch_size: batchSize, max_frames: config.training.max_frames, seed: config.training.seed, shuffle: false },
     0,
   );
-  const result = await trainer.evaluate(data, batches);
+  const result = await trainer.evaluate(data, batches, validationDecoding(config.training));
   return { val_loss: result.loss, val_cer: result.cer, val_wer: result.wer, utterances: result.utterances };
 }

@@ -4,6 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { NAME_PATTERN } from '../contract/names.js';
+import { MAX_BEAM_WIDTH } from '../contract/transcribe.js';
 
 export const MODEL_PRESETS = ['xs', 's', 'm', 'l'] as const;
 export type ModelPresetName = (typeof MODEL_PRESETS)[number];
@@ -100,6 +101,14 @@ export const TrainingSchema = Type.Object(
     grad_clip: Type.Number({ minimum: 0, default: 5, description: 'max gradient norm; 0 disables clipping' }),
     grad_accumulation: Type.Integer({ minimum: 1, default: 1 }),
     spec_augment: Type.Boolean({ default: true }),
+    ema_decay: Type.Number({
+      minimum: 0,
+      exclusiveMaximum: 1,
+      default: 0,
+      expected: 'a number >= 0 and < 1 (0 turns the moving average off; 0.999 is usual)',
+      description:
+        '> 0: keep an exponential moving average of the weights, validated beside them (val_cer_ema) and used by transcribe',
+    }),
     speed_perturb: Type.Array(
       Type.Number({ exclusiveMinimum: 0.5, maximum: 2, expected: 'a speed factor > 0.5 and <= 2' }),
       {
@@ -116,6 +125,13 @@ export const TrainingSchema = Type.Object(
     }),
     save_every_steps: Type.Integer({ minimum: 0, default: 0, description: '>0: also mid-epoch checkpoints' }),
     val_every_epochs: Type.Integer({ minimum: 1, default: 1 }),
+    val_beam: Type.Integer({
+      minimum: 1,
+      maximum: MAX_BEAM_WIDTH,
+      default: 1,
+      expected: `an integer from 1 (greedy decoding) to ${MAX_BEAM_WIDTH} (a CTC prefix beam of that width)`,
+      description: 'decoder of the validation CER/WER: 1 = greedy, > 1 = CTC prefix beam search of that width',
+    }),
     early_stopping_patience: Type.Integer({
       minimum: 0,
       default: 0,

@@ -50,12 +50,15 @@ export const CheckpointPayloadSchema = Type.Object({
 });
 export type CheckpointPayload = Static<typeof CheckpointPayloadSchema>;
 
-/** An epoch's validation. */
+/** An epoch's validation: of the trained weights, and with training.ema_decay > 0 of their moving average. */
 export const MetricsPayloadSchema = Type.Object({
   epoch: Type.Integer(),
   val_loss: Type.Number(),
   val_cer: Type.Number(),
   val_wer: Type.Number(),
+  val_loss_ema: Type.Optional(Type.Number({ description: 'the moving average of the weights (ema_decay > 0)' })),
+  val_cer_ema: Type.Optional(Type.Number({ description: 'the moving average of the weights (ema_decay > 0)' })),
+  val_wer_ema: Type.Optional(Type.Number({ description: 'the moving average of the weights (ema_decay > 0)' })),
 });
 export type MetricsPayload = Static<typeof MetricsPayloadSchema>;
 

@@ -50,6 +50,8 @@ export interface TrainConfig {
   /** fp32, or bf16: autocast of the forward pass (weights, optimizer state and checkpoints stay fp32). */
   precision: 'fp32' | 'bf16';
   spec_augment: SpecAugmentOptions;
+  /** [0, 1): keep an exponential moving average of the weights (asr/ema.h); 0: none. */
+  ema_decay: number;
 }
 
 export type TrainConfigInput = Partial<Omit<TrainConfig, 'spec_augment'>> & {
@@ -222,13 +224,24 @@ export interface TrainOptions {
   onStep?: (step: StepProgress) => void;
 }
 
+/** Which weights decode: the trained ones, or their moving average (Trainer.emaWeights). */
+export type WeightsKind = 'raw' | 'ema';
+
 export interface TranscribeOptions {
   /**
    * CTC prefix beam search keeping this many prefixes per frame (1..256, asr::kMaxBeamWidth; anything
    * else is E_INVALID_ARGUMENT); absent: greedy decoding (the best token per frame).
    */
   beam?: number;
+  /**
+   * 'ema': decode with the moving average swapped in (the trained weights are put back bit for bit
+   * afterwards); E_INVALID_ARGUMENT when the trainer has none. Absent: 'raw'.
+   */
+  weights?: WeightsKind;
 }
+
+/** How evaluate() decodes (CER/WER) and with which weights; the loss does not depend on the decoder. */
+export type EvaluateOptions = TranscribeOptions;
 
 export interface SaveOptions {
   /** Main thread, once the state is copied: from here on train() and the other calls are accepted. */
@@ -252,7 +265,7 @@ export interface Trainer {
   readonly ready: Promise<void>;
   /** Trains on the given batches (indices into `store`) in order, one step each. */
   train(store: FeatureStore, batches: number[][], options?: TrainOptions): Promise<TrainOutcome>;
-  evaluate(store: FeatureStore, batches: number[][]): Promise<EvalResult>;
+  evaluate(store: FeatureStore, batches: number[][], options?: EvaluateOptions): Promise<EvalResult>;
   /** Texts in the order of `indices`: greedy CTC decoding, or a prefix beam search with `beam`. */
   transcribe(store: FeatureStore, indices: number[], options?: TranscribeOptions): Promise<string[]>;
   /**
@@ -279,6 +292,11 @@ export interface Trainer {
   readonly device: string;
   /** The rate the next update will use. */
   readonly lr: number;
+  /**
+   * The trainer holds a moving average of its weights: ema_decay > 0 (started at the weights, or restored
+   * by load), or loaded from a checkpoint that has one (`ema_state_dict`). As of the last finished call.
+   */
+  readonly emaWeights: boolean;
   readonly modelConfig: ModelConfig;
   readonly trainConfig: TrainConfig;
 }

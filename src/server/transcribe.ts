@@ -16,7 +16,7 @@ import { AsrTrainerError } from '../errors.js';
 import type { TranscribeTarget, Transcription } from '../transcribe/index.js';
 import { boundaryOf, multipartFiles } from '../transcribe/multipart.js';
 import type { TranscriptionProcess } from '../transcribe/process.js';
-import type { TranscribeOptions } from '../native.js';
+import type { TranscribeOptions, WeightsKind } from '../native.js';
 import { BEAM_RULE, CheckpointNameSchema, ErrorBodySchema, NameSchema, parseBeamWidth } from '../contract/index.js';
 
 const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
@@ -65,6 +65,11 @@ export function transcribeRoutes(
             200: Type.Object({
               text: Type.String(),
               checkpoint: Type.String(),
+              weights: Type.Optional(
+                Type.Union([Type.Literal('ema'), Type.Literal('raw')], {
+                  description: "ema: the checkpoint's moving average of the weights decoded (training.ema_decay > 0)",
+                }),
+              ),
               results: Type.Array(Type.Object({ file: Type.String(), text: Type.String() })),
             }),
             400: ErrorBodySchema,
@@ -88,10 +93,11 @@ export function transcribeRoutes(
           model_name: request.query.model_name ?? pair.model_name,
           dataset_name: request.query.dataset_name ?? pair.dataset_name,
         };
-        const { checkpoint, results } = await transcribeBuffers(transcriber, target, files, decoding);
+        const { checkpoint, weights, results } = await transcribeBuffers(transcriber, target, files, decoding);
         return {
           text: results.map((r) => r.text).join('\n'),
           checkpoint,
+          weights,
           results: results.map((r) => ({ file: r.id, text: r.text })),
         };
       },
@@ -141,7 +147,7 @@ async function transcribeBuffers(
   target: TranscribeTarget,
   files: Array<{ name: string; data: Buffer }>,
   options: TranscribeOptions,
-): Promise<{ checkpoint: string; results: Transcription[] }> {
+): Promise<{ checkpoint: string; weights: WeightsKind; results: Transcription[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'asr-transcribe-'));
   try {
     const paths = await Promise.all(
@@ -151,8 +157,8 @@ async function transcribeBuffers(
         return path;
       }),
     );
-    const { checkpoint, texts } = await transcriber.transcribeFiles(target, paths, options);
-    return { checkpoint, results: texts.map((text, i) => ({ id: files[i].name, text })) };
+    const { checkpoint, weights, texts } = await transcriber.transcribeFiles(target, paths, options);
+    return { checkpoint, weights, results: texts.map((text, i) => ({ id: files[i].name, text })) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -24,6 +24,10 @@ export type MetricsRecord =
       val_loss: number;
       val_cer: number;
       val_wer: number;
+      /** With training.ema_decay > 0: the same of the moving average of the weights. */
+      val_loss_ema?: number;
+      val_cer_ema?: number;
+      val_wer_ema?: number;
       time: string;
     };
 

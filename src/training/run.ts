@@ -20,6 +20,7 @@ import { setUpRun, type RunResources } from './setup.js';
 import { plannedStatus, withProgress, withState } from './status.js';
 import { StopVote } from './stop-vote.js';
 import { IdTrace } from './id-trace.js';
+import { validate, validationMetrics, validationSummary } from './validation.js';
 
 export interface OpenOptions {
   /** Receives every event, those of setting up included. */
@@ -291,8 +292,8 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
   private async endEpoch(epoch: number): Promise<void> {
     const { valData, trainer, dataSeed } = this.resources;
     let metrics: CheckpointMetrics = {};
-    const validate = epoch % this.config.training.val_every_epochs === 0 || epoch === this.plan.epochs;
-    if (valData && validate) {
+    const due = epoch % this.config.training.val_every_epochs === 0 || epoch === this.plan.epochs;
+    if (valData && due) {
       const valBatches = valData.planEpoch(
         {
           batch_size: this.plan.batch_size,
@@ -302,17 +303,13 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
         },
         0,
       );
-      const result = await trainer.evaluate(valData, valBatches);
-      metrics = { val_loss: result.loss, val_cer: result.cer, val_wer: result.wer };
+      const validation = await validate(trainer, valData, valBatches, this.config.training);
+      const result = validation.raw;
+      const figures = validationMetrics(validation);
+      metrics = { ...figures };
       this.earlyStopping.observe(epoch, result.cer);
-      this.send({
-        type: 'metrics',
-        payload: { epoch, val_loss: result.loss, val_cer: result.cer, val_wer: result.wer },
-      });
-      this.log(
-        'info',
-        `Epoch ${epoch}: val loss ${result.loss.toFixed(4)}, CER ${(result.cer * 100).toFixed(2)}%, WER ${(result.wer * 100).toFixed(2)}%`,
-      );
+      this.send({ type: 'metrics', payload: { epoch, ...figures } });
+      this.log('info', validationSummary(epoch, validation));
       if (result.hypotheses.length > 0) {
         this.log('debug', `Sample: ref "${result.references[0]}" → hyp "${result.hypotheses[0]}"`);
       }
@@ -323,9 +320,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
           epoch,
           global_step: this.globalStep,
           train_loss: this.epochLoss.count > 0 ? this.epochLoss.sum / this.epochLoss.count : null,
-          val_loss: result.loss,
-          val_cer: result.cer,
-          val_wer: result.wer,
+          ...figures,
           time: new Date().toISOString(),
         });
     } else if (!valData) {

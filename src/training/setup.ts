@@ -165,6 +165,7 @@ function buildTrainer(native: NativeAddon, config: AsrConfig, plan: RunPlan, thr
       device: training.device,
       precision: training.precision,
       spec_augment: { enabled: training.spec_augment },
+      ema_decay: training.ema_decay,
     },
   );
 }

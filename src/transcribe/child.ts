@@ -32,6 +32,7 @@ async function transcribe(request: Extract<ParentToTranscriber, { cmd: 'transcri
     kind: 'result',
     id: request.id,
     checkpoint: loaded.transcriber.checkpoint,
+    weights: loaded.transcriber.weights,
     texts: results.map((r) => r.text),
   };
 }

@@ -2,14 +2,15 @@
  * Transcription with a trained checkpoint: the one code path behind `asr-trainer transcribe` and
  * POST /api/transcribe. A Transcriber holds one loaded model; audio goes through the same features as
  * training (FeatureStore.fromAudio) and CTC decoding (Trainer.transcribe: greedy, or a prefix beam search with
- * `beam`). The CLI runs it in its
- * own process; the API through TranscriptionProcess (./process.ts), which runs it in ./child.ts.
+ * `beam`), with the checkpoint's moving average of the weights when it has one (training.ema_decay > 0),
+ * else its trained weights. The CLI runs it in its own process; the API through TranscriptionProcess
+ * (./process.ts), which runs it in ./child.ts.
  */
 
 import { CheckpointStore, isLinkNameFor, linkName, type CheckpointEntry } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { loadNative, type Trainer, type TranscribeOptions } from '../native.js';
+import { loadNative, type Trainer, type TranscribeOptions, type WeightsKind } from '../native.js';
 
 export interface TranscribeTarget {
   /** A checkpoint name from the listing, or `{model}-{dataset}-best.pt` / `-latest.pt`; absent: the best. */
@@ -104,6 +105,8 @@ export class Transcriber {
     readonly checkpoint: string,
     readonly model_name: string,
     readonly dataset_name: string,
+    /** 'ema' when the checkpoint holds a moving average of the weights (it usually decodes better). */
+    readonly weights: WeightsKind,
   ) {}
 
   static async open(config: AsrConfig, target: TranscribeTarget = {}): Promise<Transcriber> {
@@ -113,7 +116,8 @@ export class Transcriber {
     const threads = config.training.threads === 'auto' ? 0 : config.training.threads;
     const trainer = new native.Trainer(modelConfig, { threads, device: config.training.device });
     await trainer.load(resolved.path);
-    return new Transcriber(trainer, resolved.name, resolved.model_name, resolved.dataset_name);
+    const weights = trainer.emaWeights ? 'ema' : 'raw';
+    return new Transcriber(trainer, resolved.name, resolved.model_name, resolved.dataset_name, weights);
   }
 
   async transcribe(inputs: AudioInput[], options: TranscribeOptions = {}): Promise<Transcription[]> {
@@ -134,7 +138,7 @@ export class Transcriber {
     const texts = await this.trainer.transcribe(
       store,
       Array.from({ length: store.size }, (_, i) => i),
-      options,
+      { weights: this.weights, ...options },
     );
     const byId = new Map(store.ids().map((id, i) => [id, texts[i] ?? '']));
     return inputs.map((input) => ({ id: input.id, text: byId.get(input.id) ?? '' }));

@@ -1,5 +1,5 @@
 import type { AsrConfig } from '../config/schema.js';
-import type { TranscribeOptions } from '../native.js';
+import type { TranscribeOptions, WeightsKind } from '../native.js';
 import type { TranscribeTarget } from './index.js';
 
 /** Messages between TranscriptionProcess and its process (child_process IPC, advanced serialization). */
@@ -8,6 +8,6 @@ export type ParentToTranscriber =
   | { cmd: 'transcribe'; id: number; target: TranscribeTarget; files: string[]; options: TranscribeOptions };
 
 export type TranscriberToParent =
-  /** `texts` in the order of the request's `files`; `checkpoint` is the file that decoded them. */
-  | { kind: 'result'; id: number; checkpoint: string; texts: string[] }
+  /** `texts` in the order of the request's `files`; `checkpoint` is the file that decoded them, `weights` which of its weights. */
+  | { kind: 'result'; id: number; checkpoint: string; weights: WeightsKind; texts: string[] }
   | { kind: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> };

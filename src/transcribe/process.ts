@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { AsrConfig } from '../config/schema.js';
-import type { TranscribeOptions } from '../native.js';
+import type { TranscribeOptions, WeightsKind } from '../native.js';
 import { AsrTrainerError, type AsrErrorCode } from '../errors.js';
 import { forkEntry } from '../fork-entry.js';
 import type { TranscribeTarget } from './index.js';
@@ -24,6 +24,8 @@ export interface TranscriptionProcessOptions {
 export interface FilesTranscription {
   /** The checkpoint file that decoded the audio. */
   checkpoint: string;
+  /** Which of its weights: 'ema' when it holds a moving average of them. */
+  weights: WeightsKind;
   /** One text per file, in the order given. */
   texts: string[];
 }
@@ -135,7 +137,8 @@ export class TranscriptionProcess {
     const request = this.inFlight;
     if (!request || request.id !== message.id) return;
     this.inFlight = null;
-    if (message.kind === 'result') request.resolve({ checkpoint: message.checkpoint, texts: message.texts });
+    if (message.kind === 'result')
+      request.resolve({ checkpoint: message.checkpoint, weights: message.weights, texts: message.texts });
     else request.reject(new AsrTrainerError(message.code as AsrErrorCode, message.message, message.details));
   }
 

@@ -182,6 +182,28 @@ describe('config validation errors name the key path and the file', () => {
     );
   });
 
+  it('ema_decay: off (0) by default, a number in [0, 1) otherwise, with the fix when wrong', () => {
+    expect(loadConfig({ path: writeConfig(''), env: {} }).training.ema_decay).toBe(0);
+    expect(loadConfig({ path: writeConfig('training:\n  ema_decay: 0.999\n'), env: {} }).training.ema_decay).toBe(
+      0.999,
+    );
+    for (const bad of ['1', '-0.1', '"high"']) {
+      expect(loadError(`training:\n  ema_decay: ${bad}\n`).message).toContain(
+        'training.ema_decay: must be a number >= 0 and < 1 (0 turns the moving average off; 0.999 is usual)',
+      );
+    }
+  });
+
+  it("val_beam: greedy (1) by default, a beam width up to the addon's maximum otherwise", () => {
+    expect(loadConfig({ path: writeConfig(''), env: {} }).training.val_beam).toBe(1);
+    expect(loadConfig({ path: writeConfig('training:\n  val_beam: 8\n'), env: {} }).training.val_beam).toBe(8);
+    for (const bad of ['0', '257', '2.5']) {
+      expect(loadError(`training:\n  val_beam: ${bad}\n`).message).toContain(
+        'training.val_beam: must be an integer from 1 (greedy decoding) to 256 (a CTC prefix beam of that width)',
+      );
+    }
+  });
+
   it('speed_perturb: off by default, a list of distinct factors in (0.5, 2] otherwise', () => {
     expect(loadConfig({ path: writeConfig(''), env: {} }).training.speed_perturb).toEqual([]);
     expect(

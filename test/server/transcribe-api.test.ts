@@ -66,8 +66,14 @@ describe('POST /api/transcribe', () => {
       payload: clip('TINY-0010'),
     });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { text: string; checkpoint: string; results: Array<{ file: string; text: string }> };
+    const body = res.json() as {
+      text: string;
+      checkpoint: string;
+      weights: string;
+      results: Array<{ file: string; text: string }>;
+    };
     expect(body.checkpoint).toMatch(/^tiny-tiny-epoch-[12]\.pt$/);
+    expect(body.weights).toBe('raw'); // ema_decay is off in this workspace
     expect(body.text).toMatch(/^[a-z' ]*$/);
     expect(body.results).toEqual([{ file: 'audio.wav', text: body.text }]);
     const cli = await runCli([

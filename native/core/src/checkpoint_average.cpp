@@ -142,6 +142,8 @@ AverageSummary average_checkpoints(const std::vector<std::string>& inputs, const
   optimizer.insert_or_assign("state", GenericDict(c10::IntType::get(), c10::AnyType::get()));
   root.insert_or_assign("optimizer", optimizer);
   (void)root.erase("accumulated_grads");  // absent unless saved mid-accumulation
+  // The last input's moving average is not the average's: transcribe would decode with it instead.
+  for (const char* key : {"ema_state_dict", "ema_decay", "ema_updates"}) (void)root.erase(key);
   root.insert_or_assign("metrics", std::string("{}"));
   root.insert_or_assign("averaged_from", c10::List<std::string>(inputs));
   summary.global_step = checkpoint_meta(CheckpointSnapshot{root}).global_step;

@@ -79,14 +79,14 @@ TrainBatchesResult train_batches(Trainer& trainer, std::shared_ptr<const Feature
 }
 
 EvalResult evaluate_batches(Trainer& trainer, const FeatureStore& store,
-                            const std::vector<std::vector<int64_t>>& batches) {
+                            const std::vector<std::vector<int64_t>>& batches, const EvalOptions& options) {
   EvalResult result;
   run_for_trainer(trainer, [&] {
     const auto indices = trainer.world() ? shards_of(trainer, batches) : batches;
     std::vector<Batch> collated;
     collated.reserve(indices.size());
     for (const auto& rows : indices) collated.push_back(rows.empty() ? Batch{} : collate(store, rows));
-    result = trainer.world() ? trainer.evaluate_shards(collated) : trainer.evaluate(collated);
+    result = trainer.world() ? trainer.evaluate_shards(collated, options) : trainer.evaluate(collated, options);
   });
   return result;
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "asr/beam_search.h"
 #include "asr/errors.h"
 #include "asr/metrics.h"
 #include "asr/vocab.h"
@@ -28,6 +29,7 @@ void validate_train_config(const TrainConfig& c) {
   if (!(c.eps > 0)) fail("eps must be > 0");
   if (!(c.weight_decay >= 0)) fail("weight_decay must be >= 0");
   parse_precision(c.precision);
+  validate_ema_decay(c.ema_decay);
   if (c.grad_accumulation < 1) fail("grad_accumulation must be >= 1, got " + std::to_string(c.grad_accumulation));
   const auto& s = c.spec_augment;
   if (s.freq_masks < 0 || s.time_masks < 0 || s.freq_width < 0 ||
@@ -114,6 +116,8 @@ Trainer::Trainer(const ModelConfig& model, const TrainConfig& train) : state_(st
   torch::optim::AdamWOptions options(noam_lr(train.learning_rate, train.warmup_steps, 1));
   options.betas({train.beta1, train.beta2}).eps(train.eps).weight_decay(train.weight_decay);
   s.optimizer = std::make_unique<torch::optim::AdamW>(s.params, options);
+  s.ema = ModelEma(train.ema_decay);
+  s.ema.reset(s.params);
 }
 
 Trainer::~Trainer() = default;
@@ -169,12 +173,13 @@ StepResult Trainer::train_step(const Batch& batch) {
   const int64_t update = (s.global_step + accumulation - 1) / accumulation;  // the update this batch feeds
   r.lr = noam_lr(s.config.learning_rate, s.config.warmup_steps, update);
   if (!s.mid_accumulation()) s.update(r);
+  if (r.updated) s.ema.update(s.params);
   r.global_step = s.global_step;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return r;
 }
 
-double Trainer::State::evaluate_into(const std::vector<Batch>& batches, EvalResult& result) {
+double Trainer::State::evaluate_into(const std::vector<Batch>& batches, int64_t beam_width, EvalResult& result) {
   torch::NoGradGuard no_grad;
   model->eval();
   double loss_sum = 0;
@@ -188,7 +193,8 @@ double Trainer::State::evaluate_into(const std::vector<Batch>& batches, EvalResu
     auto per_utt = ctc(log_probs, out_lengths, batch, device, at::Reduction::None);
     auto target_lengths = batch.target_lengths.to(device, torch::kDouble).clamp_min(1);
     loss_sum += (per_utt.to(torch::kDouble) / target_lengths).sum().item<double>();
-    const auto decoded = ctc_greedy_decode(log_probs, out_lengths);
+    const auto decoded = beam_width > 0 ? ctc_beam_decode(log_probs, out_lengths, beam_width)
+                                        : ctc_greedy_decode(log_probs, out_lengths);
     const auto refs = references_of(batch);
     for (size_t i = 0; i < decoded.size(); ++i) {
       result.hypotheses.push_back(decode_tokens(decoded[i]));
@@ -201,7 +207,7 @@ double Trainer::State::evaluate_into(const std::vector<Batch>& batches, EvalResu
   return loss_sum;
 }
 
-EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
+EvalResult Trainer::evaluate(const std::vector<Batch>& batches, const EvalOptions& options) {
   auto& s = *state_;
   if (s.world) {
     std::vector<Batch> shards;
@@ -209,10 +215,11 @@ EvalResult Trainer::evaluate(const std::vector<Batch>& batches) {
       const auto [first, last] = shard_range(batch_rows(batch), s.world->rank(), s.world->size());
       shards.push_back(slice_rows(batch, first, last));
     }
-    return evaluate_shards(shards);
+    return evaluate_shards(shards, options);
   }
   EvalResult result;
-  const double loss_sum = s.evaluate_into(batches, result);
+  double loss_sum = 0;
+  with_weights(options.weights, [&] { loss_sum = s.evaluate_into(batches, options.beam_width, result); });
   result.loss = result.utterances > 0 ? loss_sum / static_cast<double>(result.utterances) : 0.0;
   result.cer = character_errors(result.references, result.hypotheses).rate();
   result.wer = word_errors(result.references, result.hypotheses).rate();
@@ -231,6 +238,12 @@ std::vector<std::string> Trainer::transcribe(const Batch& batch) {
   for (const auto& ids : ctc_greedy_decode(log_probs, out_lengths)) texts.push_back(decode_tokens(ids));
   return texts;
 }
+
+void Trainer::with_weights(Weights weights, const std::function<void()>& work) {
+  if (weights == Weights::kRaw) return work();
+  state_->ema.with_weights(state_->params, work);
+}
+bool Trainer::has_ema_weights() const { return state_->ema.has_weights(); }
 
 int64_t Trainer::global_step() const { return state_->global_step; }
 int64_t Trainer::parameter_count() const {

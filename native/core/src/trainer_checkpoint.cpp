@@ -62,6 +62,35 @@ torch::Tensor require_tensor(const GenericDict& dict, const std::string& key, co
   return v.toTensor();
 }
 
+// The moving average as a state dict (Python: model.load_state_dict(ckpt["ema_state_dict"])): the averaged
+// parameters and the model's own buffers, which are not averaged.
+c10::Dict<std::string, torch::Tensor> ema_state_dict(const std::vector<std::string>& names, const ModelEma& ema,
+                                                     const ConformerCTC& model) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (size_t i = 0; i < names.size(); ++i) dict.insert(names[i], host_copy(ema.shadow()[i]));
+  for (const auto& item : model->named_buffers()) dict.insert(item.key(), host_copy(item.value()));
+  return dict;
+}
+
+// A checkpoint's average, one tensor per parameter in `s.names` order; empty when it has none.
+std::vector<torch::Tensor> read_ema(const GenericDict& root, const std::vector<std::string>& names,
+                                    const std::vector<torch::Tensor>& params, const std::string& where) {
+  auto it = root.find("ema_state_dict");
+  if (it == root.end()) return {};
+  if (!it->value().isGenericDict()) throw Error(codes::kCheckpointCorrupt, where + " ema_state_dict is not a dict");
+  const auto dict = it->value().toGenericDict();
+  std::vector<torch::Tensor> shadow;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto t = require_tensor(dict, names[i], where + " ema_state_dict");
+    if (t.sizes() != params[i].sizes()) {
+      throw Error(codes::kShapeMismatch, where + " ema_state_dict '" + names[i] + "' has shape " + shape_string(t) +
+                                             ", the parameter " + shape_string(params[i]));
+    }
+    shadow.push_back(t);
+  }
+  return shadow;
+}
+
 }  // namespace
 
 CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
@@ -151,6 +180,11 @@ CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
       grads.push_back(p.grad().defined() ? host_copy(p.grad()) : torch::zeros_like(p, torch::kCPU));
     }
     root.insert("accumulated_grads", grads);
+  }
+  if (s.ema.decay() > 0 && s.ema.has_weights()) {
+    root.insert("ema_state_dict", ema_state_dict(s.names, s.ema, s.model));
+    root.insert("ema_decay", s.ema.decay());
+    root.insert("ema_updates", s.ema.updates());
   }
   root.insert("format_version", kCheckpointFormatVersion);
   root.insert("libtorch_version", std::string(TORCH_VERSION));
@@ -278,6 +312,8 @@ CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
       grads.push_back(g.toTensor());
     }
   }
+  const auto ema = read_ema(root, s.names, s.params, where);
+  const int64_t ema_updates = ema.empty() ? 0 : require_int(root, "ema_updates", where);
   const auto rng = require_dict(root, "rng", where);
   const auto cpu_state = require_tensor(rng, "cpu", where + " rng");
   {
@@ -311,6 +347,12 @@ CheckpointMeta Trainer::load_checkpoint_checked(const std::string& path) {
     s.params[i].mutable_grad() = grads[i].to(s.device, torch::kFloat, false, true);
   }
   s.global_step = global_step;
+  // A checkpoint without an average starts one at its weights (a run that turns EMA on when resuming).
+  if (ema.empty()) {
+    s.ema.reset(s.params);
+  } else {
+    s.ema.load(ema, ema_updates, s.device);
+  }
   {
     at::Generator cpu = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(cpu.mutex());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "asr/collectives.h"
+#include "asr/ema.h"
 #include "asr/multi_tensor_adamw.h"
 #include "asr/precision.h"
 #include "asr/trainer.h"
@@ -27,6 +28,7 @@ struct Trainer::State {
   Precision precision = Precision::kFp32;
   std::shared_ptr<Collectives> world;               // set by attach_world
   std::unique_ptr<GradientSummer> gradient_summer;  // its hooks on `params`
+  ModelEma ema;                                     // of `params`, updated after each optimizer update
 
   int64_t updates() const { return global_step / config.grad_accumulation; }
   bool mid_accumulation() const { return global_step % config.grad_accumulation != 0; }
@@ -39,8 +41,9 @@ struct Trainer::State {
   // The end of an accumulation: clip to grad_clip, step (unless the norm is not finite), zero the gradients.
   // Sets r.grad_norm, r.updated, and r.finite = false for a skipped update.
   void update(StepResult& r);
-  // The local part of evaluate: per batch the loss sum, greedy hypotheses and references appended to `out`.
-  double evaluate_into(const std::vector<Batch>& batches, EvalResult& out);
+  // The local part of evaluate: per batch the loss sum, hypotheses (greedy, or a beam of `beam_width` > 0)
+  // and references appended to `out`.
+  double evaluate_into(const std::vector<Batch>& batches, int64_t beam_width, EvalResult& out);
 };
 
 // Shared checks and pieces of the steps (trainer.cpp).

@@ -50,12 +50,14 @@ void Trainer::attach_world(std::shared_ptr<Collectives> world) {
     }
     moments.push_back(static_cast<torch::optim::AdamWParamState*>(entry.get()));
   }
-  // Per parameter its AdamW step count, then the global step and the seed (its bits) the streams derive from.
+  // Per parameter its AdamW step count, then the global step, the seed (its bits) the streams derive from
+  // and the EMA's update count.
   const auto n = static_cast<int64_t>(moments.size());
-  auto steps = torch::empty({n + 2}, torch::kLong);
+  auto steps = torch::empty({n + 3}, torch::kLong);
   for (int64_t i = 0; i < n; ++i) steps[i] = moments[static_cast<size_t>(i)]->step();
   steps[n] = s.global_step;
   steps[n + 1] = static_cast<int64_t>(s.config.seed);
+  steps[n + 2] = s.ema.updates();
   auto& o = s.group_options();
   auto settings = torch::tensor({o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()), o.eps(), o.weight_decay()},
                                 torch::kDouble);
@@ -63,6 +65,11 @@ void Trainer::attach_world(std::shared_ptr<Collectives> world) {
   for (const auto& b : s.model->buffers()) tensors.push_back(b);
   for (auto* m : moments) tensors.push_back(m->exp_avg());
   for (auto* m : moments) tensors.push_back(m->exp_avg_sq());
+  // Every rank's config has the same ema_decay, so either all ranks hold an average (from their
+  // constructor or a load) or none takes part.
+  if (s.ema.decay() > 0) {
+    for (const auto& t : s.ema.shadow()) tensors.push_back(t);
+  }
   tensors.push_back(steps);
   tensors.push_back(settings);
   world->broadcast_from_rank0(tensors);
@@ -70,6 +77,7 @@ void Trainer::attach_world(std::shared_ptr<Collectives> world) {
   for (int64_t i = 0; i < n; ++i) moments[static_cast<size_t>(i)]->step(steps[i].item<int64_t>());
   s.global_step = steps[n].item<int64_t>();
   s.config.seed = static_cast<uint64_t>(steps[n + 1].item<int64_t>());
+  s.ema.set_updates(steps[n + 2].item<int64_t>());
   const auto* v = settings.data_ptr<double>();
   o.lr(v[0]).betas({v[1], v[2]}).eps(v[3]).weight_decay(v[4]);
   // Gradients accumulated before a checkpoint (mid-accumulation) are rank 0's alone: summed over ranks
@@ -126,6 +134,7 @@ StepResult Trainer::train_shard(const Batch& shard, int64_t global_batch_size) {
   s.global_step += 1;
   r.lr = noam_lr(s.config.learning_rate, s.config.warmup_steps, (s.global_step + accumulation - 1) / accumulation);
   if (!s.mid_accumulation()) s.update(r);
+  if (r.updated) s.ema.update(s.params);
   // BatchNorm's running statistics saw only this rank's share; rank 0's stand for all.
   s.world->broadcast_from_rank0(s.model->buffers());
 
@@ -148,11 +157,12 @@ StepResult Trainer::train_shard(const Batch& shard, int64_t global_batch_size) {
   return r;
 }
 
-EvalResult Trainer::evaluate_shards(const std::vector<Batch>& shards) {
+EvalResult Trainer::evaluate_shards(const std::vector<Batch>& shards, const EvalOptions& options) {
   auto& s = *state_;
   if (!s.world) throw Error(codes::kInvalidArgument, "evaluate_shards needs a trainer attached to a world");
   EvalResult result;
-  const double loss_sum = s.evaluate_into(shards, result);
+  double loss_sum = 0;
+  with_weights(options.weights, [&] { loss_sum = s.evaluate_into(shards, options.beam_width, result); });
   const auto chars = character_errors(result.references, result.hypotheses);
   const auto words = word_errors(result.references, result.hypotheses);
   const auto global = s.world->sum({loss_sum, static_cast<double>(result.utterances), static_cast<double>(chars.edits),

@@ -32,13 +32,17 @@ export async function transcribeCommand(files: string[], options: TranscribeOpti
   if (options.json) {
     process.stdout.write(
       JSON.stringify(
-        { checkpoint: transcriber.checkpoint, results: results.map((r) => ({ file: r.id, text: r.text })) },
+        {
+          checkpoint: transcriber.checkpoint,
+          weights: transcriber.weights,
+          results: results.map((r) => ({ file: r.id, text: r.text })),
+        },
         null,
         2,
       ) + '\n',
     );
     return;
   }
-  process.stderr.write(`checkpoint: ${transcriber.checkpoint}\n`);
+  process.stderr.write(`checkpoint: ${transcriber.checkpoint}\nweights: ${transcriber.weights}\n`);
   for (const r of results) process.stdout.write(files.length > 1 ? `${r.id}\t${r.text}\n` : `${r.text}\n`);
 }

@@ -9,6 +9,8 @@
 //   data             {seed, epoch, batch_position}
 //   config           the caller's JSON text;  model_config {n_mels, d_model, ...};  metrics  JSON text
 //   accumulated_grads (only when saved in the middle of a gradient-accumulation cycle)
+//   ema_state_dict, ema_decay, ema_updates (only with training.ema_decay > 0: the moving average of the
+//                     parameters plus the model's buffers, name -> tensor as `model`; ema.h)
 //   format_version, libtorch_version
 #include <torch/torch.h>
 

@@ -11,6 +11,8 @@
 //               an average starts its moments afresh (as at step 1) while the learning-rate schedule
 //               continues from the last input's global_step
 //   accumulated_grads  dropped for the same reason (gradients at other weights)
+//   ema_state_dict, ema_decay, ema_updates  dropped: the last input's moving average is not the average's
+//               (transcribe would decode with it); a run resumed from the average starts one at its weights
 //   metrics     "{}": the inputs' validation metrics do not describe the average; evaluate it
 //   averaged_from  the input paths, in order (a key the loader ignores)
 //   everything else (epoch, step, global_step, scheduler, rng, data, config, model_config) as in the last

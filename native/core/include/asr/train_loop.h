@@ -40,7 +40,7 @@ TrainBatchesResult train_batches(Trainer& trainer, std::shared_ptr<const Feature
 // Trainer::evaluate over the collated batches; attached to a world, over this rank's shares of them
 // (Trainer::evaluate_shards: global loss, CER and WER on every rank).
 EvalResult evaluate_batches(Trainer& trainer, const FeatureStore& store,
-                            const std::vector<std::vector<int64_t>>& batches);
+                            const std::vector<std::vector<int64_t>>& batches, const EvalOptions& options = {});
 
 // Trainer::transcribe of one batch of utterances, in the order given.
 std::vector<std::string> transcribe_utterances(Trainer& trainer, const FeatureStore& store,

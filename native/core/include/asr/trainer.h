@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "asr/batch.h"
 #include "asr/checkpoint.h"
 #include "asr/collectives.h"
+#include "asr/ema.h"
 #include "asr/model.h"
 #include "asr/runtime.h"
 #include "asr/spec_augment.h"
@@ -32,6 +34,7 @@ struct TrainConfig {
   std::string device = "auto";     // auto|cpu|cuda|cuda:N; auto takes CUDA when the linked LibTorch has it
   std::string precision = "fp32";  // fp32 | bf16: autocast of the forward pass (precision.h)
   SpecAugmentOptions spec_augment;
+  double ema_decay = 0;  // [0, 1): keep a moving average of the weights (ema.h); 0: none
 };
 
 struct StepResult {
@@ -47,6 +50,12 @@ struct StepResult {
   std::vector<double> rank_seconds;  // every rank's `seconds` for this step, index = rank
   double allreduce_s = 0;            // this rank's wait for the gradient sums; 0 mid-accumulation
   std::vector<std::string> ids;      // the utterances of this rank's share
+};
+
+// How evaluate decodes and with which weights.
+struct EvalOptions {
+  int64_t beam_width = 0;  // 0: greedy; 1..kMaxBeamWidth (beam_search.h): CTC prefix beam search
+  Weights weights = Weights::kRaw;
 };
 
 struct EvalResult {
@@ -66,8 +75,9 @@ class Trainer {
 
   // Attached to a world, `batch` is the global batch and this rank trains its rows (train_shard).
   StepResult train_step(const Batch& batch);
-  // Eval mode, no SpecAugment, greedy decoding. Attached: global batches, as evaluate_shards on this rank's rows.
-  EvalResult evaluate(const std::vector<Batch>& batches);
+  // Eval mode, no SpecAugment, decoded and weighted as `options` say. Attached: global batches, as
+  // evaluate_shards on this rank's rows.
+  EvalResult evaluate(const std::vector<Batch>& batches, const EvalOptions& options = {});
   std::vector<std::string> transcribe(const Batch& batch);
 
   void save_checkpoint(const std::string& path, const CheckpointMeta& meta);  // snapshot() + write_checkpoint
@@ -93,7 +103,15 @@ class Trainer {
   StepResult train_shard(const Batch& shard, int64_t global_batch_size);
   // Attached: this rank's shares of the evaluation batches; loss, cer, wer and utterances are global
   // (equal on every rank), hypotheses, references and ids this rank's.
-  EvalResult evaluate_shards(const std::vector<Batch>& shards);
+  EvalResult evaluate_shards(const std::vector<Batch>& shards, const EvalOptions& options = {});
+
+  // The moving average of the weights (ema.h): kept when ema_decay > 0 (restored by load_checkpoint, or
+  // started from the loaded weights when the checkpoint has none, and broadcast by attach_world), or
+  // loaded from a checkpoint that has one. Runs `work` (a forward pass: transcribe, transcribe_beam) with
+  // those weights in the model, then puts the trained ones back bit for bit; kRaw just runs it.
+  // E_INVALID_ARGUMENT for kEma without an average.
+  void with_weights(Weights weights, const std::function<void()>& work);
+  bool has_ema_weights() const;
 
   int64_t global_step() const;
   int64_t parameter_count() const;

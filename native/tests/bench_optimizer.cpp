@@ -92,10 +92,11 @@ int main(int argc, char** argv) {
     }
     int64_t numel = 0;
     for (const auto& p : multi.params) numel += p.numel();
-    std::printf("optimizer preset=%s device=%s threads=%d tensors=%zu params=%lld rounds=%d "
-                "per_tensor_median_ms=%.2f multi_tensor_median_ms=%.2f ratio=%.3f\n",
-                preset.c_str(), device.c_str(), threads, multi.params.size(), static_cast<long long>(numel), rounds,
-                median(old_ms), median(new_ms), median(old_ms) / median(new_ms));
+    std::printf(
+        "optimizer preset=%s device=%s threads=%d tensors=%zu params=%lld rounds=%d "
+        "per_tensor_median_ms=%.2f multi_tensor_median_ms=%.2f ratio=%.3f\n",
+        preset.c_str(), device.c_str(), threads, multi.params.size(), static_cast<long long>(numel), rounds,
+        median(old_ms), median(new_ms), median(old_ms) / median(new_ms));
   } catch (const asr::Error& e) {
     std::fprintf(stderr, "%s: %s\n", e.code().c_str(), e.what());
     return 1;

@@ -77,8 +77,8 @@ void expect_same(const torch::Tensor& want, const torch::Tensor& got, bool bitwi
   if (bitwise) {
     EXPECT_TRUE(torch::equal(a, b)) << what << ": max |difference| " << (a - b).abs().max().item<double>();
   } else {
-    EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-7)) << what << ": max |difference| "
-                                                    << (a - b).abs().max().item<double>();
+    EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-7))
+        << what << ": max |difference| " << (a - b).abs().max().item<double>();
   }
 }
 

@@ -153,13 +153,7 @@ async function main(): Promise<void> {
     ];
     for (const worker of plainRef ? [ref, plainRef] : [ref]) {
       for (const b of batches) {
-        await worker.call({
-          cmd: 'batch',
-          name: b.name,
-          audio: b.audioFile,
-          lengths: b.samples.map((s) => s.length),
-          texts: b.texts,
-        });
+        await worker.addBatch(b);
       }
     }
     let threads = { project: opts.threads, reference: opts.threads };

@@ -7,6 +7,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import type { BenchBatch } from './corpus.js';
+
 export const PYTHON = process.env.ASR_BENCH_PYTHON ?? '/usr/bin/python3';
 const WORKER = fileURLToPath(new URL('../reference/bench_worker.py', import.meta.url));
 
@@ -68,6 +70,17 @@ export class ReferenceWorker {
       // The worker's events carry what the command's caller declared; JSON is checked by its reader.
       this.waiting.push({ resolve, reject, onEvent: onEvent as ((e: WorkerJson) => void) | undefined });
       this.child.stdin.write(JSON.stringify(cmd) + '\n');
+    });
+  }
+
+  /** Hands the worker a batch's audio and texts under the batch's name, for later commands to use. */
+  async addBatch(b: Pick<BenchBatch, 'name' | 'audioFile' | 'samples' | 'texts'>): Promise<void> {
+    await this.call({
+      cmd: 'batch',
+      name: b.name,
+      audio: b.audioFile,
+      lengths: b.samples.map((s) => s.length),
+      texts: b.texts,
     });
   }
 

@@ -93,13 +93,7 @@ export async function qualitySuite(
       corpus.val.map((s) => s.text),
     );
     for (const b of [train, val]) {
-      await ref.call({
-        cmd: 'batch',
-        name: b.name,
-        audio: b.audioFile,
-        lengths: b.samples.map((s) => s.length),
-        texts: b.texts,
-      });
+      await ref.addBatch(b);
     }
     const refCurve: Curve = [];
     await ref.call(

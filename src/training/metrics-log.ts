@@ -1,5 +1,6 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ValidationMetrics } from './validation.js';
 
 /** One line of `paths.runs/{model}-{dataset}/metrics.jsonl`. */
 export type MetricsRecord =
@@ -14,22 +15,15 @@ export type MetricsRecord =
       utterances_per_s: number;
       time: string;
     }
-  | {
+  | ({
       kind: 'epoch';
       run_id: string;
       epoch: number;
       global_step: number;
       /** Mean step loss of the epoch (null when no finite step ran in this process). */
       train_loss: number | null;
-      val_loss: number;
-      val_cer: number;
-      val_wer: number;
-      /** With training.ema_decay > 0: the same of the moving average of the weights. */
-      val_loss_ema?: number;
-      val_cer_ema?: number;
-      val_wer_ema?: number;
       time: string;
-    };
+    } & ValidationMetrics); // the _ema figures with training.ema_decay > 0
 
 export function runDirectory(runsRoot: string, modelName: string, datasetName: string): string {
   return join(runsRoot, `${modelName}-${datasetName}`);

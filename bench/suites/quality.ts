@@ -27,8 +27,12 @@ export interface QualityOptions {
   log: (l: string) => void;
 }
 
-/** Validation results over wall time since the first step. */
-type Curve = Array<{ wallS: number; cer: number }>;
+/**
+ * Validation results over wall time since the first step. On the project side `cer` is what transcribe
+ * would use: the moving average's CER when the recipe keeps one (config.yaml's does), else the raw
+ * weights'; `rawCer` keeps the raw weights' figure for the notes.
+ */
+type Curve = Array<{ wallS: number; cer: number; rawCer?: number }>;
 
 function best(curve: Curve): { cer: number; wallS: number } {
   return curve.reduce((b, p) => (p.cer < b.cer ? p : b), { cer: 1, wallS: NaN });
@@ -54,9 +58,10 @@ async function projectRun(dir: string, precision: string, o: QualityOptions): Pr
       onEvent: (e) => {
         if (e.type !== 'metrics') return;
         const wallS = (performance.now() - started) / 1000;
-        curve.push({ wallS, cer: e.payload.val_cer ?? 1 });
+        const raw = e.payload.val_cer ?? 1;
+        curve.push({ wallS, cer: e.payload.val_cer_ema ?? raw, rawCer: raw });
         o.log(
-          `  project ${precision} epoch ${e.payload.epoch}: val CER ${(curve.at(-1)!.cer * 100).toFixed(1)}% at ${wallS.toFixed(0)} s`,
+          `  project ${precision} epoch ${e.payload.epoch}: val CER ${(curve.at(-1)!.cer * 100).toFixed(1)}% (raw weights ${(raw * 100).toFixed(1)}%) at ${wallS.toFixed(0)} s`,
         );
         if (wallS >= o.budgetS) run.stop();
       },
@@ -121,7 +126,10 @@ export async function qualitySuite(
       const runDir = join(dir, precision);
       mkdirSync(runDir);
       const curve = await projectRun(runDir, precision, o);
-      notes.push(`Quality, project ${precision} curve (config.yaml defaults): ${describe(curve)}.`);
+      notes.push(
+        `Quality, project ${precision} curve (config.yaml defaults; the moving average's CER, what transcribe uses): ${describe(curve)}.`,
+        `Quality, project ${precision} raw weights' curve: ${describe(curve.map((p) => ({ wallS: p.wallS, cer: p.rawCer ?? p.cer })))}.`,
+      );
       const projectBest = best(curve);
       const reached = timeTo(curve, refBest.cer);
       const budget = `budget ${o.budgetS} s each`;

@@ -64,14 +64,16 @@ describe('config defaults', () => {
       checkpoint_retention: 5,
       epochs: 10,
       batch_size: 16,
-      learning_rate: 0.002,
-      warmup_steps: 200,
+      learning_rate: 0.003,
+      warmup_steps: 100,
       save_every_steps: 0,
       lightweight_samples: 64,
       device: 'auto',
       threads: 'auto',
       seed: 0,
-      spec_augment: true,
+      spec_augment: false,
+      speed_perturb: [0.9, 1.0, 1.1],
+      ema_decay: 0.995,
       precision: 'fp32',
     });
     expect(config.configPath).toBe(path.join(dir, 'config.yaml'));
@@ -182,8 +184,9 @@ describe('config validation errors name the key path and the file', () => {
     );
   });
 
-  it('ema_decay: off (0) by default, a number in [0, 1) otherwise, with the fix when wrong', () => {
-    expect(loadConfig({ path: writeConfig(''), env: {} }).training.ema_decay).toBe(0);
+  it('ema_decay: 0.995 by default, a number in [0, 1) otherwise (0 = off), with the fix when wrong', () => {
+    expect(loadConfig({ path: writeConfig(''), env: {} }).training.ema_decay).toBe(0.995);
+    expect(loadConfig({ path: writeConfig('training:\n  ema_decay: 0\n'), env: {} }).training.ema_decay).toBe(0);
     expect(loadConfig({ path: writeConfig('training:\n  ema_decay: 0.999\n'), env: {} }).training.ema_decay).toBe(
       0.999,
     );
@@ -204,8 +207,11 @@ describe('config validation errors name the key path and the file', () => {
     }
   });
 
-  it('speed_perturb: off by default, a list of distinct factors in (0.5, 2] otherwise', () => {
-    expect(loadConfig({ path: writeConfig(''), env: {} }).training.speed_perturb).toEqual([]);
+  it('speed_perturb: 0.9/1.0/1.1 by default, a list of distinct factors in (0.5, 2] otherwise, [] off', () => {
+    expect(loadConfig({ path: writeConfig(''), env: {} }).training.speed_perturb).toEqual([0.9, 1.0, 1.1]);
+    expect(
+      loadConfig({ path: writeConfig('training:\n  speed_perturb: []\n'), env: {} }).training.speed_perturb,
+    ).toEqual([]);
     expect(
       loadConfig({ path: writeConfig('training:\n  speed_perturb: [0.9, 1.0, 1.1]\n'), env: {} }).training
         .speed_perturb,

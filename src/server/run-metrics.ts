@@ -66,6 +66,21 @@ export class RunMetrics {
   private readonly valLoss = this.gauge('asr_trainer_val_loss', "The last epoch's validation loss");
   private readonly valCer = this.gauge('asr_trainer_val_cer_ratio', "The last epoch's validation CER (0.046 is 4.6 %)");
   private readonly valWer = this.gauge('asr_trainer_val_wer_ratio', "The last epoch's validation WER (0.046 is 4.6 %)");
+  /** The moving average's figures (training.ema_decay > 0): what transcribe decodes with. No sample without one. */
+  private readonly emaGauges = {
+    val_loss_ema: this.gauge(
+      'asr_trainer_val_loss_ema',
+      "The last epoch's validation loss of the weights' moving average",
+    ),
+    val_cer_ema: this.gauge(
+      'asr_trainer_val_cer_ema_ratio',
+      "The last epoch's validation CER of the weights' moving average",
+    ),
+    val_wer_ema: this.gauge(
+      'asr_trainer_val_wer_ema_ratio',
+      "The last epoch's validation WER of the weights' moving average",
+    ),
+  };
 
   private runId: string | null = null;
   private ranks = 0;
@@ -74,6 +89,7 @@ export class RunMetrics {
 
   constructor(initial: StatusPayload) {
     collectDefaultMetrics({ register: this.registry });
+    for (const gauge of Object.values(this.emaGauges)) gauge.remove();
     this.onStatus(initial);
   }
 
@@ -100,6 +116,12 @@ export class RunMetrics {
         this.valLoss.set(event.payload.val_loss);
         this.valCer.set(event.payload.val_cer);
         this.valWer.set(event.payload.val_wer);
+        for (const [key, gauge] of Object.entries(this.emaGauges)) {
+          const value = event.payload[key as keyof typeof this.emaGauges];
+          // A run without a moving average shows none, rather than an earlier run's figure.
+          if (value === undefined) gauge.remove();
+          else gauge.set(value);
+        }
         break;
       case 'log':
         break;

@@ -124,6 +124,29 @@ describe('GET /metrics', () => {
     expect(value(samples, 'asr_trainer_val_cer_ratio')).toBe(0.25);
     expect(value(samples, 'asr_trainer_val_wer_ratio')).toBe(0.5);
     expect(value(samples, 'asr_trainer_val_loss')).toBe(2.5);
+    // No moving average in this run (training.ema_decay 0): its gauges have no sample at all.
+    expect(series(samples, 'asr_trainer_val_cer_ema_ratio')).toEqual([]);
+
+    // An epoch with the moving average's figures sets them; one without removes them again.
+    feed({
+      type: 'metrics',
+      payload: {
+        epoch: 2,
+        val_loss: 2,
+        val_cer: 0.2,
+        val_wer: 0.4,
+        val_loss_ema: 1.5,
+        val_cer_ema: 0.125,
+        val_wer_ema: 0.25,
+      },
+    });
+    const withEma = await scrape(served.server.url);
+    expect(value(withEma, 'asr_trainer_val_cer_ema_ratio')).toBe(0.125);
+    expect(value(withEma, 'asr_trainer_val_wer_ema_ratio')).toBe(0.25);
+    expect(value(withEma, 'asr_trainer_val_loss_ema')).toBe(1.5);
+    expect(value(withEma, 'asr_trainer_val_cer_ratio')).toBe(0.2);
+    feed({ type: 'metrics', payload: { epoch: 3, val_loss: 2, val_cer: 0.2, val_wer: 0.4 } });
+    expect(series(await scrape(served.server.url), 'asr_trainer_val_wer_ema_ratio')).toEqual([]);
 
     // The group restarts at world size 2: rank 2's gauge goes, it does not linger at its last value.
     feed({ type: 'status', payload: { ...status, world_size: 2, restarts: 2 } });

@@ -67,6 +67,8 @@ export class StatusPanel {
   }
 
   showMetrics(metrics: EpochMetrics): void {
-    element('st-cer').textContent = `${percent(metrics.val_cer, 2)} (epoch ${metrics.epoch})`;
+    // With a moving average (training.ema_decay), transcribe decodes with it: show its CER beside the raw one.
+    const ema = metrics.val_cer_ema === undefined ? '' : `, moving average ${percent(metrics.val_cer_ema, 2)}`;
+    element('st-cer').textContent = `${percent(metrics.val_cer, 2)} (epoch ${metrics.epoch})${ema}`;
   }
 }

@@ -34,13 +34,17 @@ export interface QualityOptions {
  */
 type Curve = Array<{ wallS: number; cer: number; rawCer?: number }>;
 
-function best(curve: Curve): { cer: number; wallS: number } {
-  return curve.reduce((b, p) => (p.cer < b.cer ? p : b), { cer: 1, wallS: NaN });
+/**
+ * The best point within `budgetS`: each side stops at its first evaluation past the budget, and that last
+ * point (an epoch begun inside the budget) is drawn in the curve but does not count.
+ */
+function best(curve: Curve, budgetS: number): { cer: number; wallS: number } {
+  return curve.filter((p) => p.wallS <= budgetS).reduce((b, p) => (p.cer < b.cer ? p : b), { cer: 1, wallS: NaN });
 }
 
-/** Wall time of the first evaluation at or below `cer`, or null. */
-function timeTo(curve: Curve, cer: number): number | null {
-  return curve.find((p) => p.cer <= cer)?.wallS ?? null;
+/** Wall time of the first evaluation within the budget at or below `cer`, or null. */
+function timeTo(curve: Curve, cer: number, budgetS: number): number | null {
+  return curve.find((p) => p.wallS <= budgetS && p.cer <= cer)?.wallS ?? null;
 }
 
 function describe(curve: Curve): string {
@@ -119,7 +123,7 @@ export async function qualitySuite(
         o.log(`  reference step ${e.step}: val CER ${(e.cer * 100).toFixed(1)}% at ${e.wall_s.toFixed(0)} s`);
       },
     );
-    const refBest = best(refCurve);
+    const refBest = best(refCurve, o.budgetS);
     const notes = [`Quality, reference fp32 curve (val CER at wall time): ${describe(refCurve)}.`];
     const rows: Row[] = [];
     for (const precision of o.precisions) {
@@ -130,8 +134,8 @@ export async function qualitySuite(
         `Quality, project ${precision} curve (config.yaml defaults; the moving average's CER, what transcribe uses): ${describe(curve)}.`,
         `Quality, project ${precision} raw weights' curve: ${describe(curve.map((p) => ({ wallS: p.wallS, cer: p.rawCer ?? p.cer })))}.`,
       );
-      const projectBest = best(curve);
-      const reached = timeTo(curve, refBest.cer);
+      const projectBest = best(curve, o.budgetS);
+      const reached = timeTo(curve, refBest.cer, o.budgetS);
       const budget = `budget ${o.budgetS} s each`;
       rows.push(
         {

@@ -13,12 +13,14 @@ export const PYTHON = process.env.ASR_BENCH_PYTHON ?? '/usr/bin/python3';
 const WORKER = fileURLToPath(new URL('../reference/bench_worker.py', import.meta.url));
 
 /**
- * glibc settings equal to what the project's trainer sets in-process (keep_freed_memory in
- * native/core/include/asr/trainer.h), for `npm run bench -- --reference-malloc keep`.
+ * glibc settings equal to what the project's trainer process has: the thresholds it sets in-process
+ * (keep_freed_memory in native/core/src/runtime.cpp) and the one arena it starts with (src/fork-entry.ts),
+ * for `npm run bench -- --reference-malloc keep`.
  */
 export const REFERENCE_KEEP_FREED_MEMORY: Record<string, string> = {
   MALLOC_MMAP_THRESHOLD_: String(1 << 30),
   MALLOC_TRIM_THRESHOLD_: String(1 << 30),
+  MALLOC_ARENA_MAX: '1',
 };
 
 /** The worker's JSON answer and events; each suite reads the fields its command returns. */
@@ -40,9 +42,13 @@ export class ReferenceWorker {
     readonly threads: number,
     extraEnv: Record<string, string> = {},
   ) {
+    // The bench process itself runs with the trainer's one arena (bench/run.ts); the reference gets only
+    // the allocator settings it is given, glibc's defaults otherwise.
+    const inherited = { ...process.env };
+    delete inherited.MALLOC_ARENA_MAX;
     // OpenBLAS (openmp build) and LibTorch share one OpenMP pool; its size is the torch thread count.
     this.child = spawn(PYTHON, [WORKER, '--threads', String(threads)], {
-      env: { ...process.env, ...extraEnv, OMP_NUM_THREADS: String(threads) },
+      env: { ...inherited, ...extraEnv, OMP_NUM_THREADS: String(threads) },
     });
     this.child.stderr.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);

@@ -6,7 +6,7 @@
 import { fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AsrTrainerError, type AsrErrorCode } from '../errors.js';
-import { forkEntry } from '../fork-entry.js';
+import { addonProcessEnv, forkEntry } from '../fork-entry.js';
 import type { AverageJob, AveragerToParent, ParentToAverager } from './ipc.js';
 
 /** Lines of the process's stderr kept for the error of a crash (a LibTorch abort prints its reason there). */
@@ -22,7 +22,7 @@ export function averageInProcess(
   const { entry, execArgv } = forkEntry(import.meta.url, 'worker');
   const child = fork(entry, [], {
     execArgv,
-    env: { ...process.env, ...env },
+    env: addonProcessEnv({ ...process.env, ...env }),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'advanced',
   });

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { LogLevel } from '../contract/index.js';
-import { forkEntry } from '../fork-entry.js';
+import { addonProcessEnv, forkEntry } from '../fork-entry.js';
 import type { ChildToParent, ParentToChild } from './ipc.js';
 
 /** Lines kept per worker for its failure report. */
@@ -42,7 +42,7 @@ export class WorkerProcess {
     const { entry, execArgv } = forkEntry(import.meta.url, 'child');
     this.child = fork(entry, [], {
       execArgv,
-      env: options.env,
+      env: addonProcessEnv(options.env),
       // The trainer gets the open lock file as its descriptor 4 and adopts it (src/checkpoints/lock.ts).
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(options.lockFd === null ? [] : [options.lockFd])],
       serialization: 'advanced',

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import type { AsrConfig } from '../config/schema.js';
 import type { TranscribeOptions, WeightsKind } from '../native.js';
 import { AsrTrainerError, type AsrErrorCode } from '../errors.js';
-import { forkEntry } from '../fork-entry.js';
+import { addonProcessEnv, forkEntry } from '../fork-entry.js';
 import type { TranscribeTarget } from './index.js';
 import type { ParentToTranscriber, TranscriberToParent } from './ipc.js';
 
@@ -99,7 +99,7 @@ export class TranscriptionProcess {
     const { entry, execArgv } = forkEntry(import.meta.url, 'child');
     const child = fork(entry, [], {
       execArgv,
-      env: { ...process.env, ...this.options.env },
+      env: addonProcessEnv({ ...process.env, ...this.options.env }),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
     });

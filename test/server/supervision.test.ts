@@ -2,7 +2,7 @@
  * The trainer runs in a child process: exact resume across a stop, and a trainer killed with SIGKILL
  * leaves the server answering, `failed` with the signal, and the next start resuming.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
@@ -101,6 +101,8 @@ describe('supervised trainer', () => {
     );
     const pid = server.app.supervisor.trainerPid;
     expect(pid).toBeGreaterThan(0);
+    // The trainer starts with one malloc arena, so its threads keep freed memory (src/fork-entry.ts).
+    expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=1');
     process.kill(pid!, 'SIGKILL');
     const failed = await events.waitForState(['failed'], from);
     expect(failed.payload.error).toMatchObject({ signal: 'SIGKILL' });

@@ -11,14 +11,14 @@
  * bench/reference/bench_worker.py on /usr/bin/python3 ($ASR_BENCH_PYTHON). Each side runs at its
  * fastest measured intra-op thread count (bench/lib/threads.ts) unless `--threads N` fixes both.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 import { Command } from 'commander';
 
-import { addonProcessEnv } from '../src/fork-entry.js';
+import { restartWithAddonEnv } from '../src/fork-entry.js';
 import { loadNative } from '../src/native.js';
 import { fixedLength, makeBatch, miniCorpus, readAll, REPO } from './lib/corpus.js';
 import { PYTHON, REFERENCE_KEEP_FREED_MEMORY, ReferenceWorker } from './lib/reference.js';
@@ -252,17 +252,9 @@ async function main(): Promise<void> {
   rmSync(join(work), { recursive: true, force: true });
 }
 
-// The project side runs in this process through the addon: it gets the environment the trainer's child
-// process starts with (one malloc arena, src/fork-entry.ts), which glibc only reads at start, so the bench
-// starts itself again with it once.
-const childEnv = addonProcessEnv(process.env);
-if (childEnv.MALLOC_ARENA_MAX !== process.env.MALLOC_ARENA_MAX) {
-  const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: childEnv,
-  });
-  process.exit(again.status ?? 1);
-}
+// The project side runs in this process through the addon: with the environment the trainer's child
+// process starts with (one malloc arena, src/fork-entry.ts).
+restartWithAddonEnv();
 main().catch((err: unknown) => {
   log(err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.exit(1);

@@ -23,6 +23,7 @@ import { formatDuration, formatPercent, ProgressReporter } from '../src/cli/prog
 import { loadConfig, type LoadedConfig } from '../src/config/index.js';
 import { makeHeldOutCorpus, normalizeTranscript, readHeldOutUtterances, readMetadata } from '../src/data/index.js';
 import { isAsrTrainerError } from '../src/errors.js';
+import { restartWithAddonEnv } from '../src/fork-entry.js';
 import { loadNative } from '../src/native.js';
 import { TrainingRun, type TrainingEvent, type TrainRequest } from '../src/training/index.js';
 import { Transcriber } from '../src/transcribe/index.js';
@@ -273,6 +274,8 @@ function percentOrNa(x: number | null | undefined): string {
   return typeof x === 'number' ? formatPercent(x) : 'n/a';
 }
 
+// Training runs in this process: with the allocator settings the trainer's child process starts with.
+restartWithAddonEnv();
 try {
   process.exitCode = await main();
 } catch (err) {

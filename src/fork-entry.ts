@@ -3,6 +3,7 @@
  * tsx's loader when the caller itself runs from source (npm start, vitest), which has no .js beside it.
  */
 
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -35,4 +36,17 @@ export function addonProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const ownTuning = env.MALLOC_ARENA_MAX !== undefined || env.GLIBC_TUNABLES !== undefined;
   if (ownTuning || env.ASR_TRAINER_MALLOC === 'default') return env;
   return { ...env, MALLOC_ARENA_MAX: '1' };
+}
+
+/**
+ * For a script that runs the addon in its own process (the bench, the demo): glibc reads
+ * MALLOC_ARENA_MAX only when a process starts, so when this process lacks addonProcessEnv's settings it
+ * runs itself again with them, waits, and exits with that run's status; in the process that has them it
+ * returns at once. Ctrl-C reaches both (one process group) and ends both.
+ */
+export function restartWithAddonEnv(): void {
+  const env = addonProcessEnv(process.env);
+  if (env.MALLOC_ARENA_MAX === process.env.MALLOC_ARENA_MAX) return;
+  const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
+  process.exit(again.status ?? 1);
 }

@@ -151,7 +151,7 @@ export async function stepSuite(
           better: 'lower',
           target: `≤ ${SPREAD_TARGET}× (project)`,
           met: ms.n >= 9 ? ms.max / ms.median <= SPREAD_TARGET : null,
-          note: `${ms.n} project steps, ${refMs.n} reference steps`,
+          note: `${ms.n} project steps, ${refMs.n} reference steps; in order, ${o.stepsPerRound} a round (project, ms): ${project[t.precision].step.map((x) => (x * 1000).toFixed(0)).join(' ')}; reference: ${refSeconds.map((x) => (x * 1000).toFixed(0)).join(' ')}`,
         });
         const peakOf = isFp32 ? peak.fp32 : peak.bf16;
         const util = (s: number): number => (100 * flops) / s / 1e9 / peakOf;

@@ -19,15 +19,19 @@ import { REPO_ROOT } from '../cli/run-cli.js';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 
-/** The client is compiled by `npm run build:web` (setup); rebuild here when a source is newer. */
+/**
+ * The client is compiled by `npm run build:web` (setup); rebuild here when a source (the client's or the
+ * contract's, whose declarations it imports) is newer. Build mode, so a stale contract is rebuilt first;
+ * a type error fails the test (tsc exits non-zero) instead of passing on what it emitted anyway.
+ */
 function ensureDashboardBuilt(): void {
   const out = join(REPO_ROOT, 'dist', 'web', 'app.js');
-  const sources = join(REPO_ROOT, 'src', 'web', 'client');
-  const newest = Math.max(...readdirSync(sources).map((f) => statSync(join(sources, f)).mtimeMs));
+  const folders = ['client', '../contract'].map((f) => join(REPO_ROOT, 'src', 'web', f));
+  const newest = Math.max(...folders.flatMap((dir) => readdirSync(dir).map((f) => statSync(join(dir, f)).mtimeMs)));
   if (existsSync(out) && statSync(out).mtimeMs >= newest) return;
   execFileSync(process.execPath, [
     join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
-    '-p',
+    '-b',
     join(REPO_ROOT, 'src', 'web', 'tsconfig.json'),
   ]);
 }

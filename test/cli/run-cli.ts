@@ -36,7 +36,12 @@ export function runProcess(
   return startProcess(file, args, options).done;
 }
 
-function startProcess(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv }): CliProcess {
+/** Any program, running, with the same capture as startCli. */
+export function startProcess(
+  file: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv },
+): CliProcess {
   const child = spawn(file, args, {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, OMP_NUM_THREADS: '1', ...options.env },

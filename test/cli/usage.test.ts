@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeWorkspace } from '../helpers/workspace.js';
-import { runCli, startCli } from './run-cli.js';
+import { BIN, runCli, startCli, startProcess } from './run-cli.js';
 
 const workspace = makeWorkspace({ names: 'tiny', train: 3, val: 1 });
 afterAll(() => workspace.cleanup());
@@ -106,5 +107,24 @@ describe('asr-trainer usage', () => {
     cli.child.kill('SIGINT');
     const result = await cli.done;
     expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('run as a program, the bin starts Node with one malloc arena, unless the user tuned glibc', async () => {
+    const arenas = async (env: NodeJS.ProcessEnv): Promise<string | undefined> => {
+      // BIN itself, through its #! line, as a shell, SLURM or torchrun starts it (not `node BIN`).
+      const cli = startProcess(BIN, ['serve', '--config', workspace.configPath, '--port', '0'], { env });
+      await cli.waitForOutput(/^dashboard: http:/m, 60_000);
+      // The shell exec'd Node: the pid the launcher holds is Node's, with the environment it started with.
+      const environ = readFileSync(`/proc/${cli.child.pid}/environ`, 'utf8').split('\0');
+      expect(readFileSync(`/proc/${cli.child.pid}/comm`, 'utf8').trim()).toBe('node');
+      cli.child.kill('SIGINT');
+      expect((await cli.done).code).toBe(0);
+      return environ.find((v) => v.startsWith('MALLOC_ARENA_MAX='));
+    };
+    // spawn leaves out undefined values: the bin starts without a MALLOC_ARENA_MAX of ours.
+    const plain = { MALLOC_ARENA_MAX: undefined };
+    expect(await arenas(plain)).toBe('MALLOC_ARENA_MAX=1');
+    expect(await arenas({ ...plain, MALLOC_ARENA_MAX: '4' })).toBe('MALLOC_ARENA_MAX=4');
+    expect(await arenas({ ...plain, ASR_TRAINER_MALLOC: 'default' })).toBeUndefined();
   });
 });

@@ -11,6 +11,7 @@
 #include "asr/audio.h"
 #include "asr/compute_thread.h"
 #include "asr/errors.h"
+#include "asr/runtime.h"
 #include "binding.h"
 #include "file_lock_binding.h"
 #include "world_binding.h"
@@ -51,6 +52,19 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (threads < 0 || threads > 1024) ThrowInvalid(env, "threads must be 0 (all cores) or a count");
   return Guarded(env,
                  [&] { return Napi::Number::New(env, asr::set_compute_thread_threads(static_cast<int>(threads))); });
+}
+
+// heapBytes(): the allocator's heap size (the last run's peak, read when it ends); 0 where unknown.
+Napi::Value HeapBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(asr::heap_bytes()));
+}
+
+// warmHeap(bytes): page in `bytes` of heap and keep them (a trainer started before its run); false when the
+// allocator would hand them back anyway.
+Napi::Value WarmHeap(const Napi::CallbackInfo& info) {
+  const int64_t bytes = IntArg(info[0], "bytes");
+  if (bytes < 0) ThrowInvalid(info.Env(), "bytes must be >= 0");
+  return Napi::Boolean::New(info.Env(), asr::warm_heap(static_cast<std::size_t>(bytes)));
 }
 
 Napi::Value ModelPreset(const Napi::CallbackInfo& info) {
@@ -157,6 +171,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       Napi::PropertyDescriptor::Accessor<Versions>("versions", napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "setErrorClass", SetErrorClass),
       Napi::PropertyDescriptor::Function(env, exports, "setThreads", SetThreads, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "heapBytes", HeapBytes, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "warmHeap", WarmHeap, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "modelPreset", ModelPreset, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "fbank", Fbank, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "readAudio", ReadAudio, napi_enumerable),

@@ -53,6 +53,38 @@ Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// descriptorChannel(): [keep, give], a connected pair of Unix sockets (close-on-exec): `give` goes to a
+// child process as one of its descriptors at spawn, and the caller closes its own copy of it afterwards.
+Napi::Value DescriptorChannel(const Napi::CallbackInfo& info) {
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    const auto [keep, give] = asr::descriptor_channel();
+    Napi::Array ends = Napi::Array::New(info.Env(), 2);
+    ends.Set(0u, Napi::Number::New(info.Env(), keep));
+    ends.Set(1u, Napi::Number::New(info.Env(), give));
+    return ends;
+  });
+}
+
+// sendDescriptor(socket, fd): hands a copy of `fd` (a held lock's) to the process at the other end.
+Napi::Value SendDescriptor(const Napi::CallbackInfo& info) {
+  const int64_t socket = IntArg(info[0], "socket");
+  const int64_t fd = IntArg(info[1], "fd");
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    asr::send_descriptor(static_cast<int>(socket), static_cast<int>(fd));
+    return info.Env().Undefined();
+  });
+}
+
+// receiveDescriptor(socket, timeoutMs): the descriptor the other end sent (adoptFileLock takes it over).
+Napi::Value ReceiveDescriptor(const Napi::CallbackInfo& info) {
+  const int64_t socket = IntArg(info[0], "socket");
+  const int64_t timeout_ms = IntArg(info[1], "timeoutMs");
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(),
+                             asr::receive_descriptor(static_cast<int>(socket), static_cast<int>(timeout_ms)));
+  });
+}
+
 }  // namespace
 
 void RegisterFileLock(Napi::Env env, Napi::Object exports) {
@@ -60,6 +92,9 @@ void RegisterFileLock(Napi::Env env, Napi::Object exports) {
       Napi::PropertyDescriptor::Function(env, exports, "lockFile", LockFile, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "adoptFileLock", AdoptFileLock, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "unlockFile", UnlockFile, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "descriptorChannel", DescriptorChannel, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "sendDescriptor", SendDescriptor, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "receiveDescriptor", ReceiveDescriptor, napi_enumerable),
   });
 }
 

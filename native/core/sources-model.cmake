@@ -20,4 +20,5 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/beam_search.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/compute_thread.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/file_lock.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/descriptor_passing.cpp
 )

@@ -119,6 +119,51 @@ TEST(FileLock, ChildAdoptsAnInheritedDescriptor) {
   for (int end : {ready[0], ready[1], done[0], done[1]}) close(end);
 }
 
+// The server's pre-started trainer was forked before the lock existed: the lock reaches it over the
+// channel, and the trainer's copy keeps it after the sender lets go, as an inherited one does.
+TEST(FileLock, RunningProcessAdoptsADescriptorSentOverTheChannel) {
+  const std::string path = temp_lock_path("sent.lock");
+  const auto [keep, give] = asr::descriptor_channel();
+  int ready[2];
+  int done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  // Forked first, like the pre-started trainer: it has no copy of the lock's descriptor.
+  const pid_t child = fork();
+  if (child == 0) {
+    try {
+      auto adopted = asr::FileLock::adopt(asr::receive_descriptor(give, 10'000), path);
+      char byte = 'y';
+      if (write(ready[1], &byte, 1) != 1) _exit(2);
+      if (read(done[0], &byte, 1) != 1) _exit(3);
+      _exit(0);
+    } catch (const asr::Error&) {
+      _exit(4);
+    }
+  }
+  auto lock = asr::FileLock::try_acquire(path);
+  ASSERT_TRUE(lock.has_value());
+  asr::send_descriptor(keep, lock->fd());
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  lock->release();
+  EXPECT_FALSE(asr::FileLock::try_acquire(path).has_value());
+  ASSERT_EQ(write(done[1], &byte, 1), 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(asr::FileLock::try_acquire(path).has_value());
+  for (int end : {keep, give, ready[0], ready[1], done[0], done[1]}) close(end);
+}
+
+TEST(FileLock, ReceivingFailsWhenNothingIsSentOrTheSenderIsGone) {
+  const auto [keep, give] = asr::descriptor_channel();
+  EXPECT_THROW(asr::receive_descriptor(give, 50), asr::Error);
+  close(keep);
+  EXPECT_THROW(asr::receive_descriptor(give, 1'000), asr::Error);
+  close(give);
+}
+
 TEST(FileLock, AdoptRefusesAnotherFile) {
   const std::string path = temp_lock_path("adopt.lock");
   auto lock = asr::FileLock::try_acquire(path);

@@ -140,6 +140,28 @@ TEST(Training, StepsReuseTheMemoryOfTheStepBefore) {
   EXPECT_LT(after.ru_minflt - before.ru_minflt, 3000) << "minor page faults in 3 warm steps";
 }
 
+// A trainer started ahead of its run warms the heap (runtime.h, warm_heap): afterwards, blocks the size of
+// activations come from pages already resident. Warming more than the whole heap holds makes the heap grow,
+// so the blocks below cannot all fit in memory earlier tests left free.
+TEST(Training, AWarmedHeapServesLaterAllocationsWithoutPageFaults) {
+  constexpr std::size_t kBlock = 4 << 20;
+  constexpr std::size_t kBlocks = 64;  // 256 MiB
+  ASSERT_TRUE(warm_heap(heap_bytes() + kBlock * kBlocks));
+  EXPECT_GE(heap_bytes(), kBlock * kBlocks);
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  std::vector<void*> blocks;
+  for (std::size_t i = 0; i < kBlocks; ++i) {
+    blocks.push_back(std::malloc(kBlock));
+    ASSERT_NE(blocks.back(), nullptr);
+    std::memset(blocks.back(), 1, kBlock);
+  }
+  ::getrusage(RUSAGE_SELF, &after);
+  for (void* block : blocks) std::free(block);
+  // 65,536 pages were touched; without the warm-up nearly every one is a fault.
+  EXPECT_LT(after.ru_minflt - before.ru_minflt, 3000) << "minor page faults touching 256 MiB after warm_heap";
+}
+
 TEST(Training, GradientAccumulationUpdatesEveryNthBatch) {
   auto train = test::tiny_train();
   train.grad_accumulation = 2;

@@ -20,6 +20,11 @@ export const ServerSchema = Type.Object(
       description:
         'non-empty: every route but /api/health and /ws need "Authorization: Bearer <token>"; ASR_API_TOKEN overrides it',
     }),
+    prestart_trainer: Type.Boolean({
+      default: true,
+      description:
+        'keep a trainer process started while idle (Node and LibTorch loaded, ~1.6 s on 2 cores), so a start or resume begins training at once; single-process runs only',
+    }),
   },
   { ...closed, default: {} },
 );

@@ -412,6 +412,22 @@ export interface NativeAddon {
   adoptFileLock(fd: number, path: string): number;
   /** Closes a descriptor lockFile/adoptFileLock returned (unknown ones are ignored). */
   unlockFile(fd: number): void;
+  /**
+   * A connected pair of Unix sockets, [keep, give], both close-on-exec: `give` is handed to a child process
+   * as one of its descriptors at spawn (the caller closes its copy), `keep` sends it a lock later.
+   */
+  descriptorChannel(): [number, number];
+  /** The allocator's heap in bytes (read when a run ends: its peak, as freed memory is kept); 0 if unknown. */
+  heapBytes(): number;
+  /**
+   * Pages in `bytes` of heap and keeps them for the allocations to come (a trainer started ahead of its
+   * run); false when the allocator would return them anyway (its thresholds are the user's).
+   */
+  warmHeap(bytes: number): boolean;
+  /** Sends a copy of descriptor `fd` (a held lock's) over `socket` to the process at the other end. */
+  sendDescriptor(socket: number, fd: number): void;
+  /** The descriptor sent over `socket`, waiting at most `timeoutMs` (E_IO when none came). */
+  receiveDescriptor(socket: number, timeoutMs: number): number;
   /** Whether this build has the data-parallel layer (c10d; built when libgloo-dev is present). */
   readonly distributed: boolean;
   /**

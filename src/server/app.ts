@@ -71,7 +71,10 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
     else parseJson(request, text, done);
   });
 
-  const supervisor = new TrainingSupervisor(config, options.supervisor);
+  const supervisor = new TrainingSupervisor(config, {
+    prestart: config.server.prestart_trainer,
+    ...options.supervisor,
+  });
   const hub = new WsHub(options.ws);
   supervisor.on('event', (event) => hub.broadcast(event));
   const runMetrics = new RunMetrics(supervisor.status());

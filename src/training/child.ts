@@ -8,8 +8,10 @@
  * (./worker.ts): rank 0 reports events as a single trainer does; the other ranks report only how they
  * ended, and print their log lines (the supervisor keeps each worker's output for its failure report).
  */
+import { INHERITED_LOCK_ENV } from '../checkpoints/lock.js';
 import { isAsrTrainerError } from '../errors.js';
-import type { ChildToParent, ParentToChild } from './ipc.js';
+import { loadNative } from '../native.js';
+import { TRAINER_LOCK_FD, WARM_HEAP_ENV, type ChildToParent, type ParentToChild } from './ipc.js';
 import { TrainingRun } from './run.js';
 import { openWorkerRun } from './worker.js';
 import { readWorkerPlace } from './world-env.js';
@@ -48,13 +50,31 @@ async function open(message: Extract<ParentToChild, { cmd: 'start' }>): Promise<
   return opened.run;
 }
 
+/** How long a pre-started trainer waits for the lock's descriptor, which is sent before `start`. */
+const SENT_LOCK_TIMEOUT_MS = 10_000;
+
+/**
+ * A pre-started trainer (./spare-trainer.ts) receives the folder lock's descriptor on its descriptor
+ * TRAINER_LOCK_FD and then adopts it as a trainer forked per run adopts the inherited one.
+ */
+function receiveSentLock(lockPath: string): void {
+  const fd = loadNative().receiveDescriptor(TRAINER_LOCK_FD, SENT_LOCK_TIMEOUT_MS);
+  process.env[INHERITED_LOCK_ENV] = `${fd}:${lockPath}`;
+}
+
 async function start(message: Extract<ParentToChild, { cmd: 'start' }>): Promise<void> {
   try {
+    if (message.sentLockPath !== undefined) receiveSentLock(message.sentLockPath);
     run = await open(message);
     await send({ kind: 'prepared' });
     if (stopRequested) run.stop();
     const outcome = await run.run();
-    await send({ kind: 'done', state: outcome.state, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+    await send({
+      kind: 'done',
+      state: outcome.state,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      heap_bytes: loadNative().heapBytes(),
+    });
     process.exit(0);
   } catch (err) {
     const code = isAsrTrainerError(err) ? err.code : 'E_INTERNAL';
@@ -73,4 +93,29 @@ process.on('message', (message: ParentToChild) => {
 });
 process.on('SIGINT', requestStop);
 process.on('SIGTERM', requestStop);
-process.on('disconnect', requestStop);
+process.on('disconnect', () => {
+  // A trainer waiting for its run (a pre-started one) has nothing to save when its server is gone.
+  if (!started) process.exit(0);
+  requestStop();
+});
+// LibTorch loads now, while the supervisor plans (or, in a pre-started trainer, while nothing waits), not
+// on the run's path. A failure here is reported when the run sets up and loads the addon again.
+const warmHeapBytes = Number(process.env[WARM_HEAP_ENV] ?? 0);
+delete process.env[WARM_HEAP_ENV];
+try {
+  loadNative();
+} catch {
+  // reported by the run
+}
+// A pre-started trainer then pages in the heap the last run needed (./spare-trainer.ts), unless its run
+// came while it was loading: setImmediate runs after the poll phase has delivered any message waiting.
+if (warmHeapBytes > 0) {
+  setImmediate(() => {
+    if (started) return;
+    try {
+      loadNative().warmHeap(warmHeapBytes);
+    } catch {
+      // only a lost head start
+    }
+  });
+}

@@ -12,8 +12,9 @@ import type {
   TrainRequest,
 } from '../contract/index.js';
 import { logEvent } from './events.js';
-import type { ChildToParent, ReportedEvent } from './ipc.js';
+import { TRAINER_LOCK_FD, type ChildToParent, type ReportedEvent } from './ipc.js';
 import { planRun, type PlanOptions, type RunPlan } from './plan.js';
+import { SpareTrainer } from './spare-trainer.js';
 import { idleStatus, plannedStatus, withProgress, withState } from './status.js';
 import { culprit, WorkerProcess } from './worker-process.js';
 import { localPlaces, placeEnvironment, withoutPlace, worldSizeOf } from './world-env.js';
@@ -23,11 +24,14 @@ export interface SupervisorOptions {
   stopTimeoutMs?: number;
   /** Extra environment for the trainer process. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Keep a trainer process started while idle (./spare-trainer.ts), so a start or resume skips starting
+   * Node and loading LibTorch (the server: `server.prestart_trainer`). Only for world size 1.
+   */
+  prestart?: boolean;
 }
 
 const RECENT_LOG_LINES = 200;
-/** The trainer's descriptor of the folder lock: after stdin, stdout, stderr and the IPC channel. */
-const TRAINER_LOCK_FD = 4;
 const FAILURE_LOG_LINES = 20;
 /**
  * After a worker dies, the others are killed this much later: ranks that died together (a killed rank
@@ -65,6 +69,10 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private stopBeforeFork = false;
   private lock: CheckpointLock | null = null;
   private exitWaiters: (() => void)[] = [];
+  private spare: SpareTrainer | null = null;
+  /** The last finished run's heap at its end: what the next spare trainer pages in. */
+  private lastHeapBytes = 0;
+  private closed = false;
   private readonly stopTimeoutMs: number;
   private readonly worldSize: number;
 
@@ -75,6 +83,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     super();
     this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
     this.worldSize = worldSizeOf(config.distributed);
+    this.prestart();
   }
 
   status(): StatusPayload {
@@ -186,8 +195,16 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     for (const worker of this.workers) worker.kill();
   }
 
-  /** Stops a running trainer gracefully and waits for it to exit (server shutdown). */
+  /** The waiting pre-started trainer's process id, if one waits (tests). */
+  get spareTrainerPid(): number | null {
+    return this.spare?.pid ?? null;
+  }
+
+  /** Stops a running trainer gracefully and waits for it to exit (server shutdown); ends the spare trainer. */
   async shutdown(): Promise<void> {
+    this.closed = true;
+    this.spare?.discard();
+    this.spare = null;
     if (this.workers.length === 0) return;
     const exited = this.waitForExit();
     if (this.isBusy()) this.stop();
@@ -205,18 +222,41 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     return ` on ${this.worldSize} workers (${nproc_per_node} here × ${nnodes} nodes, rendezvous ${master_addr}:${master_port})`;
   }
 
+  /** The environment every trainer process starts with (before the lock's and a worker's place). */
+  private trainerEnv(): NodeJS.ProcessEnv {
+    return withoutPlace({ ...process.env, ...this.options.env });
+  }
+
+  /** Starts a spare trainer when this supervisor keeps one and none waits or runs. */
+  private prestart(): void {
+    if (!this.options.prestart || this.worldSize !== 1 || this.closed || this.spare || this.workers.length > 0) return;
+    try {
+      this.spare = SpareTrainer.start(this.trainerEnv(), this.lastHeapBytes);
+    } catch (err) {
+      // Only a lost head start: each run forks its trainer as without one.
+      this.log('warning', `Could not pre-start a trainer process: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   private spawn(plan: RunPlan): void {
     this.plan = plan;
     this.killedForTimeout = false;
-    const base = withoutPlace({ ...process.env, ...this.options.env });
+    const base = this.trainerEnv();
     const lockEnv = inheritedLockEnv(this.lock!, TRAINER_LOCK_FD);
     const handlers = {
       onLine: (worker: WorkerProcess, level: LogLevel, line: string) => this.onWorkerLine(worker, level, line),
       onMessage: (worker: WorkerProcess, message: ChildToParent) => this.onWorkerMessage(worker, message),
       onClose: (worker: WorkerProcess) => this.onWorkerClose(worker),
     };
+    // A pre-started trainer has the lock sent to it instead of inheriting it, and is told where it is.
+    let sentLock: { sentLockPath?: string } = {};
     if (this.worldSize === 1) {
-      this.workers = [new WorkerProcess({ rank: 0, env: { ...base, ...lockEnv }, lockFd: this.lock!.fd, ...handlers })];
+      const started = this.spare?.take(this.lock!.fd) ?? undefined;
+      this.spare = null;
+      if (started) sentLock = { sentLockPath: this.lock!.path };
+      this.workers = [
+        new WorkerProcess({ rank: 0, env: { ...base, ...lockEnv }, lockFd: this.lock!.fd, started, ...handlers }),
+      ];
     } else {
       // Only rank 0 writes, so only it adopts the lock; ranks count from node_rank × nproc_per_node.
       this.workers = localPlaces(this.config.distributed).map(
@@ -230,7 +270,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
       );
     }
     // The trainer opens this very plan, so it resumes exactly what the 202 announced.
-    for (const worker of this.workers) worker.send({ cmd: 'start', config: this.config, plan });
+    for (const worker of this.workers) worker.send({ cmd: 'start', config: this.config, plan, ...sentLock });
   }
 
   private label(worker: WorkerProcess): string {
@@ -294,6 +334,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private async onGroupEnd(end: GroupEnd): Promise<void> {
     const workers = this.workers;
     if (end.kind === 'finished') {
+      this.lastHeapBytes = workers[0]!.heapBytes ?? this.lastHeapBytes;
       this.current = withState(this.current, end.state, undefined, end.reason);
       const ended = end.state === 'completed' ? 'Training completed' : 'Training stopped';
       this.log('info', end.reason ? `${ended}: ${end.reason}` : ended);
@@ -316,6 +357,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
     for (const resolve of waiters) resolve();
+    this.prestart();
   }
 
   /** Starts the group again from the latest valid checkpoint; false (and logged) when that cannot be planned. */

@@ -12,12 +12,31 @@ import type { ChildToParent, ParentToChild } from './ipc.js';
 /** Lines kept per worker for its failure report. */
 const WORKER_LOG_LINES = 20;
 
+/**
+ * Forks a trainer process (./child.ts) with `env` plus the addon's allocator settings. `fd4` becomes its
+ * descriptor TRAINER_LOCK_FD: the folder lock, or the channel a pre-started trainer receives it on.
+ */
+export function forkTrainer(env: NodeJS.ProcessEnv, fd4: number | null): ChildProcess {
+  const { entry, execArgv } = forkEntry(import.meta.url, 'child');
+  return fork(entry, [], {
+    execArgv,
+    env: addonProcessEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(fd4 === null ? [] : [fd4])],
+    serialization: 'advanced',
+  });
+}
+
 export interface WorkerProcessOptions {
   /** The worker's rank in the world (0 for a single trainer). */
   rank: number;
   env: NodeJS.ProcessEnv;
-  /** The folder lock's descriptor, handed to the process as its descriptor 4 (only the writer gets it). */
+  /**
+   * The folder lock's descriptor, handed to the process as its descriptor TRAINER_LOCK_FD (only the writer
+   * gets it) and adopted there (src/checkpoints/lock.ts).
+   */
   lockFd: number | null;
+  /** A trainer started earlier (./spare-trainer.ts) to use instead of forking one; `env`, `lockFd` unused. */
+  started?: ChildProcess;
   /** A line the process printed (stdout: 'debug', stderr: 'warning'). */
   onLine: (worker: WorkerProcess, level: LogLevel, line: string) => void;
   onMessage: (worker: WorkerProcess, message: ChildToParent) => void;
@@ -30,6 +49,8 @@ export class WorkerProcess {
   readonly child: ChildProcess;
   /** What it reported before exiting: its run's end, or its error. */
   finished: { state: 'completed' | 'stopped'; reason?: string } | null = null;
+  /** Its heap when its run ended (its peak), as it reported. */
+  heapBytes: number | null = null;
   error: { code: string; message: string } | null = null;
   /** Set once it has exited. */
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -39,14 +60,7 @@ export class WorkerProcess {
 
   constructor(options: WorkerProcessOptions) {
     this.rank = options.rank;
-    const { entry, execArgv } = forkEntry(import.meta.url, 'child');
-    this.child = fork(entry, [], {
-      execArgv,
-      env: addonProcessEnv(options.env),
-      // The trainer gets the open lock file as its descriptor 4 and adopts it (src/checkpoints/lock.ts).
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(options.lockFd === null ? [] : [options.lockFd])],
-      serialization: 'advanced',
-    });
+    this.child = options.started ?? forkTrainer(options.env, options.lockFd);
     for (const [stream, level] of [
       [this.child.stdout, 'debug'],
       [this.child.stderr, 'warning'],
@@ -59,7 +73,10 @@ export class WorkerProcess {
       });
     }
     this.child.on('message', (message: ChildToParent) => {
-      if (message.kind === 'done') this.finished = { state: message.state, reason: message.reason };
+      if (message.kind === 'done') {
+        this.finished = { state: message.state, reason: message.reason };
+        this.heapBytes = message.heap_bytes ?? null;
+      }
       if (message.kind === 'error') this.error = { code: message.code, message: message.message };
       options.onMessage(this, message);
     });

@@ -46,7 +46,7 @@ function loadError(text: string, env: NodeJS.ProcessEnv = {}): AsrTrainerError {
 describe('config defaults', () => {
   it('an empty file gives the documented defaults with paths resolved against its folder', () => {
     const config = loadConfig({ path: writeConfig(''), env: {} });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8000, api_token: '' });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8000, api_token: '', prestart_trainer: true });
     expect(config.paths).toEqual({
       checkpoints: path.join(dir, 'checkpoints'),
       runs: path.join(dir, 'runs'),
@@ -96,7 +96,7 @@ describe('config defaults', () => {
     const config = loadConfig({ path: writeConfig('training:\n  epochs: 3\nserver:\n  port: 0\n'), env: {} });
     expect(config.training.epochs).toBe(3);
     expect(config.training.batch_size).toBe(16);
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 0, api_token: '' });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 0, api_token: '', prestart_trainer: true });
   });
 
   it('a datasets map given in the file replaces the built-in one, each entry with its defaults', () => {

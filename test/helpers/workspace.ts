@@ -49,6 +49,8 @@ export interface WorkspaceOptions {
   retention?: number;
   saveEverySteps?: number;
   apiToken?: string;
+  /** server.prestart_trainer (default false here; true in config.yaml's defaults). */
+  prestartTrainer?: boolean;
   /** More `training:` keys, or other values for the ones written by default. */
   training?: Record<string, string | number>;
   /** A `distributed:` section (keys of config.yaml's); absent: none (one process). */
@@ -104,6 +106,9 @@ export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
       '  host: 127.0.0.1',
       '  port: 0',
       `  api_token: "${options.apiToken ?? ''}"`,
+      // Off unless a test asks: a pre-started trainer per server (Node and LibTorch loading, ~1 core for
+      // ~1.5 s) would be spent by every server test that never trains; its own tests turn it on.
+      `  prestart_trainer: ${options.prestartTrainer ?? false}`,
       'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
       ...catalogue(names),
       'training:',

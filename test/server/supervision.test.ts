@@ -1,8 +1,9 @@
 /**
  * The trainer runs in a child process: exact resume across a stop, and a trainer killed with SIGKILL
- * leaves the server answering, `failed` with the signal, and the next start resuming.
+ * leaves the server answering, `failed` with the signal, and the next start resuming. The server keeps a
+ * trainer started while idle (server.prestart_trainer, config.yaml's default): the runs below take it.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
@@ -17,12 +18,65 @@ import {
   type Json,
 } from './client.js';
 
+/** The files process `pid` holds a kernel lock on through its own descriptors (their fdinfo's `lock:` lines). */
+function lockedFiles(pid: number): string[] {
+  const files: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (/^lock:.*OFDLCK.*WRITE/m.test(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))) {
+        files.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      }
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return files;
+}
+
+/** Resident bytes of process `pid`'s brk heap, where glibc's main arena lives (its `[heap]` in smaps). */
+function heapResidentBytes(pid: number): number {
+  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  const heap = smaps.indexOf('[heap]\n');
+  if (heap < 0) return 0;
+  const kb = /^Rss:\s+(\d+) kB/m.exec(smaps.slice(heap))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until `pid` has exited (a zombie counts: PID 1 may reap it late, so kill(pid, 0) cannot tell). */
+async function waitUntilExited(pid: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    let state = 'gone';
+    try {
+      state = /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? 'gone';
+    } catch {
+      // no such process
+    }
+    if (state === 'gone' || state === 'Z') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`process ${pid} did not exit`);
+}
+
 describe('supervised trainer', () => {
   let workspace: TestWorkspace;
   let server: TestServer;
   let events: EventStream;
   beforeAll(async () => {
-    ({ workspace, server, events } = await serveWorkspace({ train: 32, val: 4, batchSize: 2, epochs: 2 }));
+    ({ workspace, server, events } = await serveWorkspace({
+      train: 32,
+      val: 4,
+      batchSize: 2,
+      epochs: 2,
+      prestartTrainer: true,
+    }));
   });
   afterAll(() => closeServedWorkspace({ workspace, server, events }));
 
@@ -32,7 +86,9 @@ describe('supervised trainer', () => {
       .filter((m) => m.type === 'progress' && m.payload.run_id === runId)
       .map((m) => m.payload);
 
-  it('resumes a stopped run at the next global step with the loss the uninterrupted run had', async () => {
+  it('runs in the trainer it started while idle, which holds the folder lock through its own descriptor; resumes a stopped run at the next global step with the loss the uninterrupted run had', async () => {
+    const spare = server.app.supervisor.spareTrainerPid;
+    expect(spare).toBeGreaterThan(0);
     // The reference: the same tiny network under another model name, never stopped.
     let from = events.messages.length;
     const ref = await post(server.url, '/api/train/start', {
@@ -41,7 +97,21 @@ describe('supervised trainer', () => {
       epochs: 1,
     });
     expect(ref.status).toBe(202);
+    await events.waitFor((m) => m.type === 'progress' && m.payload.run_id === ref.body.run_id, 60_000, from);
+    expect(server.app.supervisor.trainerPid).toBe(spare);
+    // The lock reached it over the channel (SCM_RIGHTS): one of its descriptors is the server's locked open file.
+    expect(lockedFiles(spare!)).toEqual([expect.stringMatching(/conformer-ref.*ljspeech.*\.lock$/)]);
     await events.waitForState(['completed'], from);
+    // The next one is already starting, and pages in the heap the run ended with before it is needed.
+    const next = server.app.supervisor.spareTrainerPid;
+    expect(next).toBeGreaterThan(0);
+    expect(next).not.toBe(spare);
+    const warm = readFileSync(`/proc/${next}/environ`, 'utf8')
+      .split('\0')
+      .find((v) => v.startsWith('ASR_TRAINER_WARM_HEAP_BYTES='));
+    const warmBytes = Number(warm?.split('=')[1]);
+    expect(warmBytes).toBeGreaterThan(16 * 2 ** 20);
+    await until(() => heapResidentBytes(next!) >= warmBytes, 30_000, 'the pre-started trainer paged its heap in');
     const refLoss = new Map(progressOf(ref.body.run_id, from).map((p) => [p.global_step, p.loss]));
     expect(refLoss.size).toBe(16);
 
@@ -86,6 +156,11 @@ describe('supervised trainer', () => {
   });
 
   it('survives a SIGKILLed trainer: failed with the signal and the last log lines, and the next start resumes', async () => {
+    // The trainer started while idle dies first: the start below forks one of its own instead.
+    const spare = server.app.supervisor.spareTrainerPid;
+    expect(spare).toBeGreaterThan(0);
+    process.kill(spare!, 'SIGKILL');
+    await waitUntilExited(spare!);
     let from = events.messages.length;
     const run = await post(server.url, '/api/train/start', {
       model_name: 'conformer',
@@ -101,6 +176,7 @@ describe('supervised trainer', () => {
     );
     const pid = server.app.supervisor.trainerPid;
     expect(pid).toBeGreaterThan(0);
+    expect(pid).not.toBe(spare);
     // The trainer starts with one malloc arena, so its threads keep freed memory (src/fork-entry.ts).
     expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=1');
     process.kill(pid!, 'SIGKILL');

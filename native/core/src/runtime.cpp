@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "asr/errors.h"
 
 namespace asr {
@@ -73,6 +75,26 @@ bool keep_freed_memory() {
 #else
   return false;
 #endif
+}
+
+std::size_t heap_bytes() {
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+  const struct mallinfo2 info = mallinfo2();
+  return info.arena + info.hblkhd;
+#else
+  return 0;
+#endif
+}
+
+bool warm_heap(std::size_t bytes) {
+  if (bytes == 0 || !keep_freed_memory()) return false;
+  auto* block = static_cast<volatile char*>(std::malloc(bytes));
+  if (block == nullptr) return false;
+  const long page = sysconf(_SC_PAGESIZE);
+  const std::size_t step = page > 0 ? static_cast<std::size_t>(page) : 4096;
+  for (std::size_t at = 0; at < bytes; at += step) block[at] = 0;
+  std::free(const_cast<char*>(block));
+  return true;
 }
 
 }  // namespace asr

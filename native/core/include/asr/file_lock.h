@@ -9,6 +9,7 @@
 // the same file in the same process does not drop it.
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace asr {
 
@@ -41,5 +42,20 @@ class FileLock {
   explicit FileLock(int fd) noexcept : fd_(fd) {}
   int fd_ = -1;
 };
+
+// Handing the lock to a process that is already running (the server's pre-started trainer), which
+// cannot inherit it at fork: a copy of the descriptor crosses a Unix socket (SCM_RIGHTS), so both
+// processes hold the same open file and therefore the same lock, as an inherited descriptor would.
+
+// A connected pair of Unix stream sockets, both close-on-exec: the first stays with the caller, the
+// second is given to the child as one of its descriptors at spawn (which clears close-on-exec there).
+std::pair<int, int> descriptor_channel();
+
+// Sends a copy of `fd` over `socket`. E_IO when the socket is closed or the send fails.
+void send_descriptor(int socket, int fd);
+
+// The next descriptor sent over `socket`, close-on-exec, waiting at most `timeout_ms`. E_IO when none
+// arrives in time, when the other end closed, or when the message carries no descriptor.
+int receive_descriptor(int socket, int timeout_ms);
 
 }  // namespace asr

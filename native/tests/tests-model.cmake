@@ -2,6 +2,7 @@
 add_executable(asr_model_tests
   ${CMAKE_CURRENT_LIST_DIR}/test_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_model_training.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_checkpoint_zip.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_dropout.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_subsampling_conv.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_compute_thread.cpp

@@ -1,23 +1,36 @@
 #include "asr/checkpoint.h"
 
-#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/versions.h>
 #include <torch/csrc/jit/serialization/pickler.h>
+#include <torch/csrc/jit/serialization/unpickler.h>
+#include <c10/core/CPUAllocator.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <memory>
 #include <random>
 #include <type_traits>
 
+#include "asr/checkpoint_zip.h"
 #include "asr/errors.h"
 
 namespace asr {
 
 namespace {
+
+// torch::pickle_save's folder name and the record format version LibTorch 1.13's writer stamps.
+constexpr const char* kArchive = "archive";
+constexpr const char* kArchiveVersion = "3\n";
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() { ::close(fd); }
+};
 
 std::string parent_dir(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -54,11 +67,74 @@ std::string string_or(const c10::impl::GenericDict& d, const char* key, const st
   return v && v->isString() ? v->toStringRef() : fallback;
 }
 
+// torch.load's reading of the archive: the folder is the first record's; data.pkl is unpickled with each
+// tensor storage allocated but not filled, then the storages are read from the file straight into that
+// memory, in file order, each checked against its CRC-32.
+c10::IValue unpickle_archive(int fd, const std::string& path, uint64_t size) {
+  const zip::Reader zip(fd, path, size);
+  if (zip.entries().empty()) throw zip::FormatError("the zip archive has no records");
+  const std::string& first = zip.entries().front().name;
+  const std::string folder = first.substr(0, first.find('/') + 1);
+  if (folder.empty()) throw zip::FormatError("record '" + first + "' is not inside an archive folder");
+  auto record = [&](const std::string& name) -> const zip::Entry& {
+    const zip::Entry* entry = zip.find(folder + name);
+    if (entry == nullptr) throw zip::FormatError("it has no record '" + folder + name + "'");
+    return *entry;
+  };
+
+  const zip::Entry* newer_version = zip.find(folder + ".data/version");
+  const zip::Entry& version_entry = newer_version ? *newer_version : record("version");
+  if (version_entry.size > 32) throw zip::FormatError("its version record is damaged");
+  std::string version_text(version_entry.size, '\0');
+  zip.read(version_entry, version_text.data());
+  uint64_t version = 0;
+  try {
+    version = std::stoull(version_text);
+  } catch (const std::exception&) {
+    throw zip::FormatError("its version record is damaged");
+  }
+  if (version < caffe2::serialize::kMinSupportedFileFormatVersion ||
+      version > caffe2::serialize::kMaxSupportedFileFormatVersion) {
+    throw zip::FormatError("its record format version " + std::to_string(version) + " is not one LibTorch " +
+                           TORCH_VERSION + " reads");
+  }
+
+  const zip::Entry& pickle_entry = record("data.pkl");
+  std::string pickle(pickle_entry.size, '\0');
+  zip.read(pickle_entry, pickle.data());
+  size_t consumed = 0;
+  auto read_pickle = [&](char* into, size_t n) -> size_t {
+    n = std::min(n, pickle.size() - consumed);
+    std::memcpy(into, pickle.data() + consumed, n);
+    consumed += n;
+    return n;
+  };
+  // The pending list shares each storage's memory, so a storage the pickle drops again is never written
+  // after it was freed.
+  using Block = std::shared_ptr<at::DataPtr>;
+  std::vector<std::pair<const zip::Entry*, Block>> pending;
+  auto allocate_record = [&](const std::string& key) {
+    const zip::Entry& entry = record("data/" + key);
+    auto block = std::make_shared<at::DataPtr>(c10::GetCPUAllocator()->allocate(entry.size));
+    void* data = block->get();
+    pending.emplace_back(&entry, block);
+    return at::DataPtr(
+        data, new Block(std::move(block)), [](void* ctx) { delete static_cast<Block*>(ctx); }, c10::Device(c10::kCPU));
+  };
+  torch::jit::Unpickler unpickler(read_pickle, nullptr, nullptr, allocate_record, c10::nullopt);
+  unpickler.set_version(version);
+  c10::IValue value = unpickler.parse_ivalue();
+  std::sort(pending.begin(), pending.end(),
+            [](const auto& a, const auto& b) { return a.first->header_offset < b.first->header_offset; });
+  for (const auto& [entry, block] : pending) zip.read(*entry, block->get());
+  return value;
+}
+
 }  // namespace
 
-void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapshot) {
-  // torch::pickle_save's format, streamed into the temp file: pickle_save builds the whole zip in a
-  // growing vector first (for m, ~315 MB copied twice and page-faulted) before a byte reaches the disk.
+void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapshot, uint64_t zip64_from) {
+  // torch::pickle_save's format (zip of data.pkl, data/<i> per tensor storage, version), streamed into the
+  // temp file from the tensors' own memory.
   std::vector<char> pickle;
   torch::jit::Pickler pickler([&](const char* data, size_t size) { pickle.insert(pickle.end(), data, data + size); });
   try {
@@ -74,37 +150,15 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) io_error("cannot write checkpoint '" + path + "': cannot create a temp file in folder", dir, errno);
   try {
-    // After a failed write() the rest of the archive is discarded, not reported to the zip writer as a
-    // short write: LibTorch 1.13's writer then throws again from its destructor (std::terminate). The
-    // kept errno fails the save once the archive is complete.
-    int write_errno = 0;
-    auto to_file = [&](const void* data, size_t size) -> size_t {
-      const char* p = static_cast<const char*>(data);
-      size_t left = size;
-      while (left > 0 && write_errno == 0) {
-        const ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0)
-          write_errno = n < 0 ? errno : EIO;
-        else
-          p += n, left -= static_cast<size_t>(n);
-      }
-      return size;
-    };
-    try {
-      caffe2::serialize::PyTorchStreamWriter writer(to_file);
-      // The layout torch.save writes: data.pkl, then one record per tensor storage under data/.
-      writer.writeRecord("data.pkl", pickle.data(), pickle.size());
-      const auto& tensors = pickler.tensorData();
-      for (size_t i = 0; i < tensors.size(); ++i) {
-        const auto bytes = torch::jit::getWriteableTensorData(tensors[i]);
-        writer.writeRecord("data/" + std::to_string(i), bytes.data(), bytes.sizeInBytes());
-      }
-      writer.writeEndOfFile();
-    } catch (const c10::Error& e) {
-      throw Error(codes::kInternal, "cannot serialise checkpoint for '" + path + "': " + e.what_without_backtrace());
+    zip::Writer writer(fd, path, zip64_from);
+    writer.add(std::string(kArchive) + "/data.pkl", pickle.data(), pickle.size());
+    const auto& tensors = pickler.tensorData();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const auto bytes = torch::jit::getWriteableTensorData(tensors[i]);
+      writer.add(std::string(kArchive) + "/data/" + std::to_string(i), bytes.data(), bytes.sizeInBytes());
     }
-    if (write_errno != 0) io_error("cannot write checkpoint", path, write_errno);
+    writer.add(std::string(kArchive) + "/version", kArchiveVersion, std::strlen(kArchiveVersion));
+    writer.finish();
     if (::fsync(fd) != 0) io_error("cannot sync checkpoint", path, errno);
     if (::close(fd) != 0) {
       const int err = errno;
@@ -124,26 +178,29 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
   fsync_dir(dir);
 }
 
+void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapshot) {
+  write_checkpoint(path, snapshot, zip::kZip64From);
+}
+
 CheckpointSnapshot read_checkpoint(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     if (errno == ENOENT) throw Error(codes::kCheckpointNotFound, "checkpoint '" + path + "' does not exist");
-    io_error("cannot read checkpoint", path, errno);
+    io_error("cannot open checkpoint", path, errno);
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) io_error("cannot open checkpoint", path, errno);
-  // One read of the known size (an istreambuf_iterator copy went byte by byte: ~3.7 s for m's 315 MB).
-  std::vector<char> bytes(static_cast<size_t>(st.st_size));
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (in.bad() || static_cast<size_t>(in.gcount()) != bytes.size()) io_error("cannot read checkpoint", path, errno);
+  const FdCloser closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) io_error("cannot read checkpoint", path, errno);
   c10::IValue value;
   try {
-    value = torch::pickle_load(bytes);
+    value = unpickle_archive(fd, path, static_cast<uint64_t>(st.st_size));
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
-    // c10::Error from the zip reader or unpickler: truncated, foreign or garbage bytes.
+    // zip::FormatError or the unpickler's c10::Error: truncated, foreign or garbage bytes.
     std::string reason = e.what();
     if (const auto* ce = dynamic_cast<const c10::Error*>(&e)) reason = ce->what_without_backtrace();
-    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' (" + std::to_string(bytes.size()) +
+    throw Error(codes::kCheckpointCorrupt, "checkpoint '" + path + "' (" + std::to_string(st.st_size) +
                                                " bytes) cannot be read: it is truncated or not a checkpoint (" +
                                                reason.substr(0, reason.find('\n')) + ")");
   }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "asr/checkpoint_zip.h"
 #include "asr/model.h"
 
 namespace asr {
@@ -43,6 +44,8 @@ struct CheckpointSnapshot {
 // Atomic write: a temp file in the same folder, fsync, rename over `path`, fsync the folder. Any failure
 // (ENOSPC, permissions, missing folder) throws asr::Error(E_IO) naming the path; the temp file is removed.
 void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapshot);
+// The same with zip64 fields from `zip64_from` bytes on (tests: the layout of files over 4 GiB, on a small one).
+void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapshot, uint64_t zip64_from);
 
 // Reads and checks the top-level structure. Missing file: E_CHECKPOINT_NOT_FOUND; truncated, foreign or
 // garbage bytes: E_CHECKPOINT_CORRUPT (never a crash).

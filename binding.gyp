@@ -24,7 +24,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++1y"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-sign-compare"],
-      "libraries": ["-lsndfile", "-lsoxr", "-ldeflate", "-lpthread"],
+      "libraries": ["-lsndfile", "-lsoxr", "<!@(node native/addon/gyp-sources.mjs --libraries)", "-lpthread"],
       # Keep every torch library linked (libtorch_cuda is referenced by nothing directly).
       "ldflags": ["-Wl,--no-as-needed"],
       "conditions": [

@@ -17,7 +17,7 @@ APT_PACKAGES=(
   libtorch-dev libopenblas0-openmp libgtest-dev
   libgloo-dev  # ProcessGroupGloo.hpp includes the Gloo headers (data-parallel training, native/core/src/distributed)
   libsndfile1-dev libsoxr-dev
-  libdeflate-dev  # the checkpoint zip's CRC-32 (native/core/src/checkpoint_zip_*.cpp)
+  libdeflate-dev  # the checkpoint zip's CRC-32 (native/core/src/crc32.cpp; optional, the built-in CRC-32 is slower)
   python3-torch python3-torchaudio
   espeak-ng
   zip unzip  # scripts/fetch-libtorch.sh unpacks with unzip; its test packs a libtorch-shaped zip

@@ -2,7 +2,8 @@
 // the lists CMake builds from), relative to the repository root, for binding.gyp's `<!@(...)` expansion.
 // The distributed layer (sources-distributed.cmake) joins when c10d's Gloo headers are found, as in
 // native/core/distributed.cmake. `--defines` prints the defines that go with it instead: c10d's, which CMake
-// takes from Torch's targets, and the addon's ASR_WITH_DISTRIBUTED (nothing without Gloo).
+// takes from Torch's targets, and the addon's ASR_WITH_DISTRIBUTED (nothing without Gloo), and
+// ASR_HAVE_LIBDEFLATE where libdeflate is installed; `--libraries` prints -ldeflate then.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,16 @@ const includeDirs = [
 ];
 const withDistributed = includeDirs.some((dir) => dir !== '' && existsSync(join(dir, 'gloo', 'algorithm.h')));
 
+// libdeflate's CRC-32 for checkpoints where it is installed, as native/core/CMakeLists.txt decides.
+const withLibdeflate = includeDirs.some((dir) => dir !== '' && existsSync(join(dir, 'libdeflate.h')));
+
 if (process.argv.includes('--defines')) {
-  if (withDistributed) console.log(['USE_C10D_GLOO', 'USE_DISTRIBUTED', 'ASR_WITH_DISTRIBUTED'].join('\n'));
+  const defines = [];
+  if (withDistributed) defines.push('USE_C10D_GLOO', 'USE_DISTRIBUTED', 'ASR_WITH_DISTRIBUTED');
+  if (withLibdeflate) defines.push('ASR_HAVE_LIBDEFLATE');
+  console.log(defines.join('\n'));
+} else if (process.argv.includes('--libraries')) {
+  if (withLibdeflate) console.log('-ldeflate');
 } else {
   const sources = [];
   const lists = ['sources-model.cmake', 'sources-data.cmake'];

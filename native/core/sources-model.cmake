@@ -18,6 +18,7 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint_zip_reader.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint_zip_writer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/crc32.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/checkpoint_average.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/beam_search.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/compute_thread.cpp

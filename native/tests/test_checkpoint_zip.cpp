@@ -59,6 +59,26 @@ CheckpointSnapshot trained_snapshot() {
 
 bool python_with_torch() { return std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") == 0; }
 
+// The check value every CRC-32 implementation gives for "123456789", and the built-in version agreeing with the
+// one the build uses (libdeflate's, where found) at every length and alignment, continued chunk by chunk too.
+TEST(CheckpointZip, BothCrc32VersionsGiveTheStandardValues) {
+  const std::string check = "123456789";
+  EXPECT_EQ(zip::crc32(0, check.data(), check.size()), 0xCBF43926u);
+  EXPECT_EQ(zip::crc32_portable(0, check.data(), check.size()), 0xCBF43926u);
+  EXPECT_EQ(zip::crc32_portable(0, nullptr, 0), 0u);
+  std::string bytes(4099, '\0');
+  uint32_t state = 12345;
+  for (char& c : bytes) c = static_cast<char>((state = state * 1103515245u + 12345u) >> 24);
+  for (size_t offset : {0, 1, 3, 7}) {
+    for (size_t size : {0, 1, 7, 8, 9, 63, 64, 1000, 4092}) {
+      const char* p = bytes.data() + offset;
+      EXPECT_EQ(zip::crc32_portable(0, p, size), zip::crc32(0, p, size)) << offset << " + " << size;
+      const size_t half = size / 2;
+      EXPECT_EQ(zip::crc32_portable(zip::crc32_portable(0, p, half), p + half, size - half), zip::crc32(0, p, size));
+    }
+  }
+}
+
 TEST(CheckpointZip, HoldsTheSameRecordsByteForByteAsLibTorchsPickleSave) {
   TempDir dir("asr-zip-test");
   const auto snapshot = trained_snapshot();

@@ -1,4 +1,3 @@
-#include <libdeflate.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,7 +143,7 @@ void Reader::read(const Entry& entry, void* into) const {
     if (read_at(fd_, path_, data + done, p + done, n) != n) {
       throw FormatError("the file ends inside record '" + entry.name + "'");
     }
-    crc = ::libdeflate_crc32(crc, p + done, n);
+    crc = crc32(crc, p + done, n);
   }
   if (crc != entry.crc) {
     throw FormatError("record '" + entry.name + "' fails its CRC-32 check (its bytes changed after saving)");

@@ -1,4 +1,3 @@
-#include <libdeflate.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +19,7 @@ constexpr size_t kChunk = 256 << 10;
 // Headers and records up to a chunk collect here, so a model's hundreds of small tensors cost a few writes.
 constexpr size_t kFlushAt = 1 << 20;
 
-uint32_t crc_of(const char* data, size_t size, uint32_t crc = 0) { return ::libdeflate_crc32(crc, data, size); }
+uint32_t crc_of(const char* data, size_t size, uint32_t crc = 0) { return crc32(crc, data, size); }
 
 }  // namespace
 

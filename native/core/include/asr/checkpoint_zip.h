@@ -22,6 +22,14 @@ struct FormatError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The records' CRC-32 (the IEEE polynomial, as zlib and zip tools compute it). `crc` is the value so far (0
+// to start) and the result continues it, so a record is checked chunk by chunk. libdeflate's where the build
+// found it (src/crc32.cpp), crc32_portable otherwise (a build without it, e.g. on the GPU machine's pip
+// LibTorch: same bytes, slower saves and loads).
+uint32_t crc32(uint32_t crc, const void* data, size_t size);
+// Slicing-by-8 over tables built at first use: no dependency.
+uint32_t crc32_portable(uint32_t crc, const void* data, size_t size);
+
 // Sizes and offsets at or above this get zip64 fields (the zip format's own limit; tests lower it).
 inline constexpr uint64_t kZip64From = 0xFFFFFFFFu;
 

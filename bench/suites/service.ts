@@ -5,8 +5,9 @@
  * temp folder whose dataset is the bundled mini corpus (a limited training set, the xs model).
  *
  * Resume is measured twice: IDLE_BEFORE_RESUME_MS after the previous run ended (a user's stop and resume
- * are at least that far apart, and the server uses the time to have its next trainer started and warm:
- * server.prestart_trainer), and the moment it ended (that trainer still starting).
+ * are seconds apart, and the server uses them to have its next trainer started and warm,
+ * server.prestart_trainer: on the 2-core VM ~1.6 s to start and load LibTorch, then ~1.4 s to page in the
+ * xs run's 0.45 GB heap), and the moment it ended (that trainer still starting).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import type { Row } from '../lib/report.js';
 import { percentile, summarize } from '../lib/stats.js';
 
 const BODY = { model_name: 'conformer', dataset_name: 'mini-ljspeech' };
-const IDLE_BEFORE_RESUME_MS = 3000;
+const IDLE_BEFORE_RESUME_MS = 5000;
 
 async function post(url: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(url, {

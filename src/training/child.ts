@@ -113,7 +113,10 @@ if (warmHeapBytes > 0) {
   setImmediate(() => {
     if (started) return;
     try {
-      loadNative().warmHeap(warmHeapBytes);
+      // To the last run's heap in all: what this process's start allocated already counts (warming that much
+      // on top made each spare's heap, and so the next one's warm-up, grow by it).
+      const native = loadNative();
+      native.warmHeap(Math.max(0, warmHeapBytes - native.heapBytes()));
     } catch {
       // only a lost head start
     }

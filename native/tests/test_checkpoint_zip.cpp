@@ -29,7 +29,8 @@ std::vector<char> file_bytes(const std::string& path) {
 }
 
 void put_bytes(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Every record of an archive, name -> bytes, read (and CRC-checked) by our reader.
@@ -141,7 +142,8 @@ TEST(CheckpointZip, AFileLibTorchsWriterMadeStillLoads) {
 }
 
 TEST(CheckpointZip, PythonZipfileAndTorchLoadReadItWithAndWithoutZip64) {
-  if (!python_with_torch()) GTEST_SKIP() << "/usr/bin/python3 with torch is not installed (scripts/setup.sh installs it)";
+  if (!python_with_torch())
+    GTEST_SKIP() << "/usr/bin/python3 with torch is not installed (scripts/setup.sh installs it)";
   TempDir dir("asr-zip-test");
   const auto snapshot = trained_snapshot();
   const auto plain = dir.file("plain.pt"), zip64 = dir.file("zip64.pt");

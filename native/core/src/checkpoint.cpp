@@ -1,9 +1,9 @@
 #include "asr/checkpoint.h"
 
+#include <c10/core/CPUAllocator.h>
 #include <caffe2/serialize/versions.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/csrc/jit/serialization/unpickler.h>
-#include <c10/core/CPUAllocator.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>

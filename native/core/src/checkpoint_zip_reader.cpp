@@ -34,7 +34,8 @@ size_t read_at(int fd, const std::string& path, uint64_t offset, void* into, siz
 
 std::string read_exact(int fd, const std::string& path, uint64_t offset, size_t size, const char* what) {
   std::string bytes(size, '\0');
-  if (read_at(fd, path, offset, bytes.data(), size) != size) throw FormatError(std::string("the file ends inside ") + what);
+  if (read_at(fd, path, offset, bytes.data(), size) != size)
+    throw FormatError(std::string("the file ends inside ") + what);
   return bytes;
 }
 

@@ -56,7 +56,7 @@ class Writer {
   std::string path_;
   uint64_t zip64_from_;
   uint64_t offset_ = 0;  // bytes emitted so far (written or buffered)
-  std::string out_;  // headers and small records, written in one go
+  std::string out_;      // headers and small records, written in one go
   std::vector<Record> records_;
 };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -84,6 +85,55 @@ TEST(FileLock, SigkilledHolderReleasesItEvenUnreaped) {
   close(ready[1]);
 }
 
+// A forked child that takes the lock over with `adopt` (returning its FileLock), says so, and keeps it until
+// finish() lets it exit.
+class AdoptingChild {
+ public:
+  template <typename Adopt>
+  explicit AdoptingChild(Adopt adopt) {
+    if (pipe(ready_) != 0 || pipe(done_) != 0) std::abort();
+    pid_ = fork();
+    if (pid_ == 0) {
+      try {
+        auto adopted = adopt();
+        char byte = 'y';
+        if (write(ready_[1], &byte, 1) != 1) _exit(2);
+        if (read(done_[0], &byte, 1) != 1) _exit(3);
+        _exit(0);
+      } catch (const asr::Error&) {
+        _exit(4);
+      }
+    }
+    // Only the child writes `ready` and reads `done`: a child that fails ends the parent's read.
+    close(ready_[1]);
+    close(done_[0]);
+  }
+  ~AdoptingChild() {
+    close(ready_[0]);
+    close(done_[1]);
+  }
+  AdoptingChild(const AdoptingChild&) = delete;
+  AdoptingChild& operator=(const AdoptingChild&) = delete;
+
+  bool adopted() {
+    char byte = 0;
+    return read(ready_[0], &byte, 1) == 1;
+  }
+  // The child's exit code once it has let go (0 when all went as planned).
+  int finish() {
+    const char byte = 'x';
+    if (write(done_[1], &byte, 1) != 1) return -1;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int ready_[2] = {-1, -1};
+  int done_[2] = {-1, -1};
+};
+
 TEST(FileLock, ChildAdoptsAnInheritedDescriptor) {
   const std::string path = temp_lock_path("inherited.lock");
   auto lock = asr::FileLock::try_acquire(path);
@@ -91,32 +141,12 @@ TEST(FileLock, ChildAdoptsAnInheritedDescriptor) {
   const int fd = lock->fd();
   // The child holds the same open file: adopting succeeds, and its copy keeps the lock after the
   // parent lets go of its own.
-  int ready[2];
-  int done[2];
-  ASSERT_EQ(pipe(ready), 0);
-  ASSERT_EQ(pipe(done), 0);
-  const pid_t child = fork();
-  if (child == 0) {
-    try {
-      auto adopted = asr::FileLock::adopt(fd, path);
-      char byte = 'y';
-      if (write(ready[1], &byte, 1) != 1) _exit(2);
-      if (read(done[0], &byte, 1) != 1) _exit(3);
-      _exit(0);
-    } catch (const asr::Error&) {
-      _exit(4);
-    }
-  }
-  char byte = 0;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  AdoptingChild child([&] { return asr::FileLock::adopt(fd, path); });
+  ASSERT_TRUE(child.adopted());
   lock->release();
   EXPECT_FALSE(asr::FileLock::try_acquire(path).has_value());
-  ASSERT_EQ(write(done[1], &byte, 1), 1);
-  int status = 0;
-  waitpid(child, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(child.finish(), 0);
   EXPECT_TRUE(asr::FileLock::try_acquire(path).has_value());
-  for (int end : {ready[0], ready[1], done[0], done[1]}) close(end);
 }
 
 // The server's pre-started trainer was forked before the lock existed: the lock reaches it over the
@@ -124,36 +154,18 @@ TEST(FileLock, ChildAdoptsAnInheritedDescriptor) {
 TEST(FileLock, RunningProcessAdoptsADescriptorSentOverTheChannel) {
   const std::string path = temp_lock_path("sent.lock");
   const auto [keep, give] = asr::descriptor_channel();
-  int ready[2];
-  int done[2];
-  ASSERT_EQ(pipe(ready), 0);
-  ASSERT_EQ(pipe(done), 0);
   // Forked first, like the pre-started trainer: it has no copy of the lock's descriptor.
-  const pid_t child = fork();
-  if (child == 0) {
-    try {
-      auto adopted = asr::FileLock::adopt(asr::receive_descriptor(give, 10'000), path);
-      char byte = 'y';
-      if (write(ready[1], &byte, 1) != 1) _exit(2);
-      if (read(done[0], &byte, 1) != 1) _exit(3);
-      _exit(0);
-    } catch (const asr::Error&) {
-      _exit(4);
-    }
-  }
+  AdoptingChild child([&] { return asr::FileLock::adopt(asr::receive_descriptor(give, 10'000), path); });
   auto lock = asr::FileLock::try_acquire(path);
   ASSERT_TRUE(lock.has_value());
   asr::send_descriptor(keep, lock->fd());
-  char byte = 0;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  ASSERT_TRUE(child.adopted());
   lock->release();
   EXPECT_FALSE(asr::FileLock::try_acquire(path).has_value());
-  ASSERT_EQ(write(done[1], &byte, 1), 1);
-  int status = 0;
-  waitpid(child, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(child.finish(), 0);
   EXPECT_TRUE(asr::FileLock::try_acquire(path).has_value());
-  for (int end : {keep, give, ready[0], ready[1], done[0], done[1]}) close(end);
+  close(keep);
+  close(give);
 }
 
 TEST(FileLock, ReceivingFailsWhenNothingIsSentOrTheSenderIsGone) {

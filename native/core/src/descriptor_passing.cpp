@@ -21,6 +21,23 @@ namespace {
 // One byte of payload: a stream socket carries ancillary data only alongside some data.
 constexpr char kMarker = 'L';
 
+// A message of that byte with room for one descriptor, laid out as sendmsg and recvmsg take it.
+struct DescriptorMessage {
+  char payload = kMarker;
+  iovec data{&payload, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr header{};
+
+  DescriptorMessage() {
+    header.msg_iov = &data;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof(control);
+  }
+  DescriptorMessage(const DescriptorMessage&) = delete;
+  DescriptorMessage& operator=(const DescriptorMessage&) = delete;
+};
+
 }  // namespace
 
 std::pair<int, int> descriptor_channel() {
@@ -32,21 +49,14 @@ std::pair<int, int> descriptor_channel() {
 }
 
 void send_descriptor(int socket, int fd) {
-  char payload = kMarker;
-  iovec data{&payload, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  DescriptorMessage message;
+  cmsghdr* header = CMSG_FIRSTHDR(&message.header);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
   // MSG_NOSIGNAL: a trainer that died makes this an EPIPE error, not a SIGPIPE that ends the server.
-  while (sendmsg(socket, &message, MSG_NOSIGNAL) != 1) {
+  while (sendmsg(socket, &message.header, MSG_NOSIGNAL) != 1) {
     if (errno != EINTR) throw_io("Cannot send descriptor " + std::to_string(fd) + " to the trainer", errno);
   }
 }
@@ -60,21 +70,14 @@ int receive_descriptor(int socket, int timeout_ms) {
   if (polled == 0) {
     throw Error(codes::kIo, "No lock descriptor arrived within " + std::to_string(timeout_ms) + " ms");
   }
-  char payload = 0;
-  iovec data{&payload, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof(control);
+  DescriptorMessage message;
   ssize_t received = 0;
-  while ((received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0) {
+  while ((received = recvmsg(socket, &message.header, MSG_CMSG_CLOEXEC)) < 0) {
     if (errno != EINTR) throw_io("Cannot receive the lock's descriptor", errno);
   }
   if (received == 0) throw Error(codes::kIo, "The server closed the channel before handing over the lock");
-  const cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if ((message.msg_flags & MSG_CTRUNC) != 0 || header == nullptr || header->cmsg_level != SOL_SOCKET ||
+  const cmsghdr* header = CMSG_FIRSTHDR(&message.header);
+  if ((message.header.msg_flags & MSG_CTRUNC) != 0 || header == nullptr || header->cmsg_level != SOL_SOCKET ||
       header->cmsg_type != SCM_RIGHTS || header->cmsg_len != CMSG_LEN(sizeof(int))) {
     throw Error(codes::kIo, "The message on the lock channel carried no descriptor");
   }

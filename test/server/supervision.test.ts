@@ -33,23 +33,6 @@ function lockedFiles(pid: number): string[] {
   return files;
 }
 
-/** Resident bytes of process `pid`'s brk heap, where glibc's main arena lives (its `[heap]` in smaps). */
-function heapResidentBytes(pid: number): number {
-  const smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  const heap = smaps.indexOf('[heap]\n');
-  if (heap < 0) return 0;
-  const kb = /^Rss:\s+(\d+) kB/m.exec(smaps.slice(heap))?.[1];
-  return Number(kb ?? 0) * 1024;
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Waits until `pid` has exited (a zombie counts: PID 1 may reap it late, so kill(pid, 0) cannot tell). */
 async function waitUntilExited(pid: number): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -102,16 +85,16 @@ describe('supervised trainer', () => {
     // The lock reached it over the channel (SCM_RIGHTS): one of its descriptors is the server's locked open file.
     expect(lockedFiles(spare!)).toEqual([expect.stringMatching(/conformer-ref.*ljspeech.*\.lock$/)]);
     await events.waitForState(['completed'], from);
-    // The next one is already starting, and pages in the heap the run ended with before it is needed.
+    // The next one is already starting, told to page in the heap the run ended with (its warm-up is
+    // test/training/spare-trainer.test.ts's).
     const next = server.app.supervisor.spareTrainerPid;
     expect(next).toBeGreaterThan(0);
     expect(next).not.toBe(spare);
     const warm = readFileSync(`/proc/${next}/environ`, 'utf8')
       .split('\0')
       .find((v) => v.startsWith('ASR_TRAINER_WARM_HEAP_BYTES='));
-    const warmBytes = Number(warm?.split('=')[1]);
-    expect(warmBytes).toBeGreaterThan(16 * 2 ** 20);
-    await until(() => heapResidentBytes(next!) >= warmBytes, 30_000, 'the pre-started trainer paged its heap in');
+    // At least what loading Node and LibTorch allocated (~50 MB).
+    expect(Number(warm?.split('=')[1])).toBeGreaterThan(32 * 2 ** 20);
     const refLoss = new Map(progressOf(ref.body.run_id, from).map((p) => [p.global_step, p.loss]));
     expect(refLoss.size).toBe(16);
 

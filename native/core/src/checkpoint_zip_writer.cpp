@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,10 @@ using namespace format;
 constexpr size_t kChunk = 256 << 10;
 // Headers and records up to a chunk collect here, so a model's hundreds of small tensors cost a few writes.
 constexpr size_t kFlushAt = 1 << 20;
+// Every this many bytes written, the kernel is asked to start writing them to disk. Without it the page cache
+// holds the whole file until the closing fsync, which then waits for all of it after the CPU work is done
+// (measured on a 100 MB checkpoint: ~80 ms of checksums and copies, then ~75 ms of fsync, one after the other).
+constexpr uint64_t kWritebackEvery = 8 << 20;
 
 uint32_t crc_of(const char* data, size_t size, uint32_t crc = 0) { return crc32(crc, data, size); }
 
@@ -38,7 +43,17 @@ void Writer::write_all(const char* data, size_t size) {
     }
     data += n;
     size -= static_cast<size_t>(n);
+    written_ += static_cast<uint64_t>(n);
   }
+  if (written_ - writeback_from_ >= kWritebackEvery) start_writeback();
+}
+
+void Writer::start_writeback() {
+  // Only a head start: the closing fsync is what makes the file durable, so a failure here (a file system or
+  // descriptor that does not support it) changes nothing but the timing.
+  (void)::sync_file_range(fd_, static_cast<off_t>(writeback_from_), static_cast<off_t>(written_ - writeback_from_),
+                          SYNC_FILE_RANGE_WRITE);
+  writeback_from_ = written_;
 }
 
 void Writer::flush() {

@@ -51,12 +51,15 @@ class Writer {
   void flush();
   void write_all(const char* data, size_t size);
   void patch_crc(uint64_t header_offset, uint32_t crc);
+  void start_writeback();
 
   int fd_;
   std::string path_;
   uint64_t zip64_from_;
-  uint64_t offset_ = 0;  // bytes emitted so far (written or buffered)
-  std::string out_;      // headers and small records, written in one go
+  uint64_t offset_ = 0;          // bytes emitted so far (written or buffered)
+  uint64_t written_ = 0;         // bytes handed to write(), from the start of the file
+  uint64_t writeback_from_ = 0;  // first byte the kernel has not yet been asked to write back
+  std::string out_;              // headers and small records, written in one go
   std::vector<Record> records_;
 };
 

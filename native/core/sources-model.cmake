@@ -4,6 +4,7 @@ set(ASR_MODEL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/vocab.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/dropout.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/linear.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/subsampling_conv.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/metrics.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/runtime.cpp

@@ -6,6 +6,7 @@ add_executable(asr_model_tests
   ${CMAKE_CURRENT_LIST_DIR}/test_dropout.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_subsampling_conv.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_compute_thread.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/test_linear.cpp
 )
 target_link_libraries(asr_model_tests PRIVATE asr_model GTest::gtest_main)
 target_compile_options(asr_model_tests PRIVATE ${TORCH_CXX_FLAGS})

@@ -6,6 +6,7 @@
 
 #include "asr/dropout.h"
 #include "asr/errors.h"
+#include "asr/linear.h"
 #include "asr/precision.h"
 #include "asr/subsampling_conv.h"
 
@@ -79,7 +80,7 @@ torch::Tensor Conv2dSubsamplingImpl::forward(const torch::Tensor& features) {
     // out_ takes each frame as (d, F'), like the reference's flattened NCHW: permute its weight's columns to
     // (F', d), a small copy, rather than the activation.
     auto weight = out_->weight.view({-1, d, f}).transpose(1, 2).reshape({-1, f * d});
-    return torch::linear(x.reshape({b, t, f * d}), weight, out_->bias);
+    return linear(x.reshape({b, t, f * d}), weight, out_->bias);
   }
   // Plain convolutions on CUDA, and on CPU where the features need a gradient or are too short (which
   // Conv2d reports). fp32 on CPU: see CpuAutocastOff (precision.h).
@@ -87,12 +88,13 @@ torch::Tensor Conv2dSubsamplingImpl::forward(const torch::Tensor& features) {
   auto x = conv1_->forward(features.unsqueeze(1)).relu_();  // (B, d, T/2, F/2)
   x = conv2_->forward(x).relu_();                           // (B, d, T', F')
   const auto b = x.size(0), d = x.size(1), t = x.size(2), f = x.size(3);
-  return torch::linear(x.transpose(1, 2).reshape({b, t, d * f}), out_->weight, out_->bias);
+  return linear(x.transpose(1, 2).reshape({b, t, d * f}), out_->weight, out_->bias);
 }
 
 // ---- Conformer blocks, named as torchaudio names them -----------------------------------------------------
-// Linear layers run through torch::linear (at::linear: one addmm for contiguous 3-D input) rather than the
-// C++ frontend's functional::linear / Linear::forward, which do a matmul and a separate bias add.
+// Linear layers run through asr::linear (linear.h: oneDNN's sgemm in fp32 on CPU, else at::linear's one addmm
+// for contiguous 3-D input) rather than the C++ frontend's functional::linear / Linear::forward, which do a
+// matmul and a separate bias add.
 
 namespace {
 
@@ -104,8 +106,7 @@ class FeedForwardImpl : public torch::nn::Module {
     register_module("sequential", torch::nn::Sequential(norm_, up_, torch::nn::SiLU(), drop1_, down_, drop2_));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    return drop2_(
-        torch::linear(drop1_(F::silu(torch::linear(norm_(x), up_->weight, up_->bias))), down_->weight, down_->bias));
+    return drop2_(linear(drop1_(F::silu(linear(norm_(x), up_->weight, up_->bias))), down_->weight, down_->bias));
   }
 
  private:
@@ -133,7 +134,7 @@ class SelfAttentionImpl : public torch::nn::Module {
   // x (B, T, D); key_bias (B*H, 1, T) with 0 / -inf, or undefined when nothing is padded.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias) {
     const auto b = x.size(0), t = x.size(1), d = x.size(2), hd = d / heads_;
-    auto qkv = torch::linear(x, in_proj_weight_, in_proj_bias_).view({b, t, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
+    auto qkv = linear(x, in_proj_weight_, in_proj_bias_).view({b, t, 3, heads_, hd}).permute({2, 0, 3, 1, 4});
     auto q = (qkv[0] * (1.0 / std::sqrt(static_cast<double>(hd)))).reshape({b * heads_, t, hd});
     auto k = qkv[1].reshape({b * heads_, t, hd});
     auto v = qkv[2].reshape({b * heads_, t, hd});
@@ -142,7 +143,7 @@ class SelfAttentionImpl : public torch::nn::Module {
     auto attn = torch::softmax(scores, -1);
     attn = hashed_dropout(attn, dropout_, is_training());
     auto ctx = torch::bmm(attn, v).view({b, heads_, t, hd}).permute({0, 2, 1, 3}).reshape({b, t, d});
-    return torch::linear(ctx, out_proj_->weight, out_proj_->bias);
+    return linear(ctx, out_proj_->weight, out_proj_->bias);
   }
 
  private:
@@ -175,14 +176,14 @@ class ConvolutionModuleImpl : public torch::nn::Module {
   }
   // x (B, T, D); pad (B, T, 1) bool, true on padded frames, or undefined.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& pad) {
-    auto y = F::glu(torch::linear(norm_(x), pointwise1_->weight.squeeze(-1), pointwise1_->bias), -1);
+    auto y = F::glu(linear(norm_(x), pointwise1_->weight.squeeze(-1), pointwise1_->bias), -1);
     if (pad.defined()) y = y.masked_fill(pad, 0.0);
     // The depthwise convolution runs as a (1 x K) conv2d over (B, D, 1, T): LibTorch 1.13's CPU conv1d
     // takes a path that is several times slower for grouped kernels (measured: bench/reference/README.md).
     auto z = F::conv2d(y.transpose(1, 2).unsqueeze(2), depthwise_->weight.unsqueeze(2),
                        F::Conv2dFuncOptions().bias(depthwise_->bias).padding({0, pad_}).groups(groups_));
     y = F::silu(batch_norm_(z.squeeze(2))).transpose(1, 2).contiguous();
-    return drop_(torch::linear(y, pointwise2_->weight.squeeze(-1), pointwise2_->bias));
+    return drop_(linear(y, pointwise2_->weight.squeeze(-1), pointwise2_->bias));
   }
 
  private:
@@ -276,7 +277,7 @@ std::pair<torch::Tensor, torch::Tensor> ConformerCTCImpl::forward(const torch::T
   auto x = subsampling_(features.to(device, torch::kFloat, /*non_blocking=*/true));
   auto out_lengths = subsampled_lengths(lengths.to(device, torch::kLong)).clamp_max(x.size(1));
   x = encoder_(x, out_lengths);
-  return {torch::log_softmax(torch::linear(x, ctc_head_->weight, ctc_head_->bias), -1), out_lengths};
+  return {torch::log_softmax(linear(x, ctc_head_->weight, ctc_head_->bias), -1), out_lengths};
 }
 
 }  // namespace asr

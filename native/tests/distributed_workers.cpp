@@ -127,11 +127,14 @@ int lost_peer_scenario(const WorldInfo& world, const std::string& dir, bool kill
   const double timeout_s = 4;
   ProcessGroup group(world, gloo(timeout_s));
   group.allreduce_sum(torch::ones({8}));  // both connected and answering
-  auto big = torch::ones({16 * 1024 * 1024});
+  // 128 MB: the collective must still be in flight when rank 1 dies. Rank 1's share runs on Gloo's worker thread
+  // while its main thread sleeps, so with 64 MB and a 50 ms sleep the allreduce sometimes completed first on a
+  // quiet machine and rank 0 had nothing to fail on (seen once in a full ctest run).
+  auto big = torch::ones({32 * 1024 * 1024});
   if (world.rank == 1) {
     if (killed) {
       auto pending = group.allreduce_sum_async(big);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
       ::raise(SIGKILL);
     }
     // Alive but silent until well past rank 0's timeout, so rank 0 fails by the timeout, not by a closed socket.

@@ -22,6 +22,13 @@ if [[ -z ${npm_config_nodedir:-} && ! -d ${HOME}/.cache/node-gyp/$(node -p proce
   args+=(--nodedir="$node_prefix")
 fi
 
+# The compiler cache the CMake builds use (CMakeLists.txt); the copy's folder is the base, so a second
+# check of the same sources hits although each copy lives in a new temporary folder.
+if command -v ccache >/dev/null && [[ ${ASR_CCACHE:-ON} != OFF ]]; then
+  export CXX="ccache ${CXX:-g++}" CCACHE_BASEDIR=$work
+  export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+fi
+
 say "building with node-gyp in $work (LibTorch: ${LIBTORCH:-system})"
 start=$SECONDS
 (cd "$work" && "$repo/node_modules/.bin/node-gyp" rebuild --jobs "${GYP_JOBS:-2}" "${args[@]}") >"$work/build.log" 2>&1 || {

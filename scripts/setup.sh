@@ -23,6 +23,7 @@ APT_PACKAGES=(
   zip unzip  # scripts/fetch-libtorch.sh unpacks with unzip; its test packs a libtorch-shaped zip
   chromium   # the dashboard's browser test (playwright-core drives Debian's chromium, nothing downloaded)
   clang-format  # npm run lint checks the C++ layout (.clang-format)
+  ccache  # one compiler cache for the cmake-js, plain CMake and node-gyp builds of the same sources (CMakeLists.txt)
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,3 +1,4 @@
+import type { ErrorMessage } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import type { AverageSummary } from '../native.js';
 import type { ValidationScore } from './evaluate.js';
@@ -18,6 +19,10 @@ export interface AverageJob {
 export type ParentToAverager = { cmd: 'average'; job: AverageJob };
 
 export type AveragerToParent =
-  /** `score` null: the dataset has no validation utterances. */
-  | { kind: 'result'; summary: AverageSummary; score: ValidationScore | null }
-  | { kind: 'error'; code: string; message: string; details?: Record<string, unknown> };
+  | {
+      kind: 'result';
+      summary: AverageSummary;
+      /** null: the dataset has no validation utterances. */
+      score: ValidationScore | null;
+    }
+  | ErrorMessage;

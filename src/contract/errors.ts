@@ -36,6 +36,11 @@ export const ERROR_CODES = [
 ] as const;
 export type AsrErrorCode = (typeof ERROR_CODES)[number];
 
+/** True for one of ERROR_CODES: a code that arrives from another process is checked, not trusted. */
+export function isAsrErrorCode(value: unknown): value is AsrErrorCode {
+  return ERROR_CODES.some((code) => code === value);
+}
+
 /** Codes only the HTTP layer produces (no module throws them). */
 export const HTTP_ERROR_CODES = [
   'E_UNAUTHORIZED',

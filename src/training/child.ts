@@ -9,7 +9,7 @@
  * ended, and print their log lines (the supervisor keeps each worker's output for its failure report).
  */
 import { INHERITED_LOCK_ENV } from '../checkpoints/lock.js';
-import { isAsrTrainerError } from '../errors.js';
+import { errorMessage, parentChannel } from '../child-process/index.js';
 import { loadNative } from '../native.js';
 import { TRAINER_LOCK_FD, WARM_HEAP_ENV, type ChildToParent, type ParentToChild } from './ipc.js';
 import { TrainingRun } from './run.js';
@@ -20,13 +20,7 @@ import type { TrainingEvent } from '../contract/index.js';
 let run: TrainingRun | null = null;
 let stopRequested = false;
 let started = false;
-
-function send(message: ChildToParent): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.connected || !process.send) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
-}
+const parent = parentChannel<ParentToChild, ChildToParent>();
 
 function requestStop(): void {
   stopRequested = true;
@@ -34,7 +28,7 @@ function requestStop(): void {
 }
 
 function report(event: TrainingEvent): void {
-  if (event.type !== 'status') void send({ kind: 'event', event });
+  if (event.type !== 'status') void parent.send({ kind: 'event', event });
 }
 
 function print(event: TrainingEvent): void {
@@ -66,10 +60,10 @@ async function start(message: Extract<ParentToChild, { cmd: 'start' }>): Promise
   try {
     if (message.sentLockPath !== undefined) receiveSentLock(message.sentLockPath);
     run = await open(message);
-    await send({ kind: 'prepared' });
+    await parent.send({ kind: 'prepared' });
     if (stopRequested) run.stop();
     const outcome = await run.run();
-    await send({
+    await parent.send({
       kind: 'done',
       state: outcome.state,
       ...(outcome.reason ? { reason: outcome.reason } : {}),
@@ -77,13 +71,12 @@ async function start(message: Extract<ParentToChild, { cmd: 'start' }>): Promise
     });
     process.exit(0);
   } catch (err) {
-    const code = isAsrTrainerError(err) ? err.code : 'E_INTERNAL';
-    await send({ kind: 'error', code, message: err instanceof Error ? err.message : String(err) });
+    await parent.send(errorMessage(err));
     process.exit(1);
   }
 }
 
-process.on('message', (message: ParentToChild) => {
+parent.onMessage((message) => {
   if (message.cmd === 'start' && !started) {
     started = true;
     void start(message);

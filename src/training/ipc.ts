@@ -1,3 +1,4 @@
+import type { ErrorMessage } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import type { TrainingEvent } from '../contract/index.js';
 import type { RunPlan } from './plan.js';
@@ -42,4 +43,4 @@ export type ChildToParent =
       /** The trainer's heap at the end (its peak): how much the next pre-started trainer warms. */
       heap_bytes?: number;
     }
-  | { kind: 'error'; code: string; message: string };
+  | ErrorMessage;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { CheckpointStore } from '../checkpoints/index.js';
 import { inheritedLockEnv, type CheckpointLock } from '../checkpoints/lock.js';
+import { describeExit } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
 import type {
@@ -389,8 +390,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     const trainer = this.worldSize === 1 ? 'Trainer process' : `Rank ${worker.rank} (process ${worker.pid})`;
     if (worker.error)
       return this.worldSize === 1 ? worker.error.message : `Rank ${worker.rank}: ${worker.error.message}`;
-    const { code, signal } = worker.exit ?? { code: null, signal: null };
-    return signal ? `${trainer} was killed by ${signal}` : `${trainer} exited with code ${code}`;
+    return `${trainer} ${describeExit(worker.exit ?? { code: null, signal: null })}`;
   }
 
   private releaseLock(): void {

@@ -3,10 +3,10 @@
  * last lines it printed or logged, kept per process so a failed data-parallel run can show the lines of
  * the rank that failed rather than a mix of every rank's.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { AddonChild, forkAddonChild, reportedError, type ChildExit } from '../child-process/index.js';
 import type { LogLevel } from '../contract/index.js';
-import { addonProcessEnv, forkEntry } from '../fork-entry.js';
+import type { AsrTrainerError } from '../errors.js';
 import type { ChildToParent, ParentToChild } from './ipc.js';
 
 /** Lines kept per worker for its failure report. */
@@ -17,13 +17,7 @@ const WORKER_LOG_LINES = 20;
  * descriptor TRAINER_LOCK_FD: the folder lock, or the channel a pre-started trainer receives it on.
  */
 export function forkTrainer(env: NodeJS.ProcessEnv, fd4: number | null): ChildProcess {
-  const { entry, execArgv } = forkEntry(import.meta.url, 'child');
-  return fork(entry, [], {
-    execArgv,
-    env: addonProcessEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc', ...(fd4 === null ? [] : [fd4])],
-    serialization: 'advanced',
-  });
+  return forkAddonChild({ callerUrl: import.meta.url, name: 'child', env, fds: fd4 === null ? [] : [fd4] });
 }
 
 export interface WorkerProcessOptions {
@@ -46,50 +40,45 @@ export interface WorkerProcessOptions {
 
 export class WorkerProcess {
   readonly rank: number;
-  readonly child: ChildProcess;
   /** What it reported before exiting: its run's end, or its error. */
   finished: { state: 'completed' | 'stopped'; reason?: string } | null = null;
   /** Its heap when its run ended (its peak), as it reported. */
   heapBytes: number | null = null;
-  error: { code: string; message: string } | null = null;
-  /** Set once it has exited. */
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  error: AsrTrainerError | null = null;
   /** The supervisor ended it (a group torn down after another rank failed, or the stop timeout). */
   killedBySupervisor = false;
-  private readonly lines: string[] = [];
+  /** The process; its tail holds the lines it printed and those it reported, for its failure report. */
+  private readonly child: AddonChild<ParentToChild, ChildToParent>;
 
   constructor(options: WorkerProcessOptions) {
     this.rank = options.rank;
-    this.child = options.started ?? forkTrainer(options.env, options.lockFd);
-    for (const [stream, level] of [
-      [this.child.stdout, 'debug'],
-      [this.child.stderr, 'warning'],
-    ] as const) {
-      if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => {
-        if (!line.trim()) return;
-        this.remember(line);
-        options.onLine(this, level, line);
-      });
-    }
-    this.child.on('message', (message: ChildToParent) => {
-      if (message.kind === 'done') {
-        this.finished = { state: message.state, reason: message.reason };
-        this.heapBytes = message.heap_bytes ?? null;
-      }
-      if (message.kind === 'error') this.error = { code: message.code, message: message.message };
-      options.onMessage(this, message);
-    });
-    // 'close' (not 'exit'): it waits for stdout/stderr to end, so an abort's last stderr lines are in.
-    this.child.on('close', (code, signal) => {
-      this.exit = { code, signal };
-      options.onClose(this);
-    });
-    this.child.on('error', (err) => this.remember(`process error: ${err.message}`));
+    this.child = new AddonChild<ParentToChild, ChildToParent>(
+      options.started ?? forkTrainer(options.env, options.lockFd),
+      {
+        tailLines: WORKER_LOG_LINES,
+        tailStdout: true,
+        onLine: (stream, line) => options.onLine(this, stream === 'stdout' ? 'debug' : 'warning', line),
+        onMessage: (message) => {
+          if (message.kind === 'done') {
+            this.finished = { state: message.state, reason: message.reason };
+            this.heapBytes = message.heap_bytes ?? null;
+          }
+          if (message.kind === 'error') this.error = reportedError(message.error);
+          options.onMessage(this, message);
+        },
+        onClose: () => options.onClose(this),
+        onError: (err) => this.remember(`process error: ${err.message}`),
+      },
+    );
   }
 
   get pid(): number | null {
-    return this.child.pid ?? null;
+    return this.child.pid;
+  }
+
+  /** Set once it has exited. */
+  get exit(): ChildExit | null {
+    return this.child.exit;
   }
 
   get alive(): boolean {
@@ -102,24 +91,23 @@ export class WorkerProcess {
   }
 
   send(message: ParentToChild): void {
-    if (this.child.connected) this.child.send(message);
+    this.child.send(message);
   }
 
   /** SIGKILL, remembered as the supervisor's doing (unless the process had already exited). */
   kill(): void {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.child.exited) return;
     this.killedBySupervisor = true;
     this.child.kill('SIGKILL');
   }
 
   /** A log line the process reported over IPC (rank 0's run events), kept with its output. */
   remember(line: string): void {
-    this.lines.push(line);
-    if (this.lines.length > WORKER_LOG_LINES) this.lines.splice(0, this.lines.length - WORKER_LOG_LINES);
+    this.child.remember(line);
   }
 
   lastLines(): string[] {
-    return [...this.lines];
+    return this.child.lastLines();
   }
 }
 

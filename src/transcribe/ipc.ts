@@ -1,3 +1,4 @@
+import type { ErrorMessage } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import type { TranscribeOptions, WeightsKind } from '../native.js';
 import type { TranscribeTarget } from './index.js';
@@ -10,4 +11,4 @@ export type ParentToTranscriber =
 export type TranscriberToParent =
   /** `texts` in the order of the request's `files`; `checkpoint` is the file that decoded them, `weights` which of its weights. */
   | { kind: 'result'; id: number; checkpoint: string; weights: WeightsKind; texts: string[] }
-  | { kind: 'error'; id: number; code: string; message: string; details?: Record<string, unknown> };
+  | (ErrorMessage & { id: number });

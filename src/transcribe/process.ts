@@ -5,12 +5,10 @@
  * during a request, that request fails with E_TRANSCRIBER_CRASHED and the next request starts a new one.
  */
 
-import { fork, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { AddonChild, describeExit, reportedError, type ChildExit } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import type { TranscribeOptions, WeightsKind } from '../native.js';
-import { AsrTrainerError, type AsrErrorCode } from '../errors.js';
-import { addonProcessEnv, forkEntry } from '../fork-entry.js';
+import { AsrTrainerError } from '../errors.js';
 import type { TranscribeTarget } from './index.js';
 import type { ParentToTranscriber, TranscriberToParent } from './ipc.js';
 
@@ -36,16 +34,14 @@ interface PendingRequest {
   reject: (err: Error) => void;
 }
 
-/** Lines of the process's stderr kept for the error of a crash (a LibTorch abort prints its reason there). */
-const STDERR_LINES = 10;
+type TranscriberChild = AddonChild<ParentToTranscriber, TranscriberToParent>;
 
 export class TranscriptionProcess {
-  private child: ChildProcess | null = null;
+  private child: TranscriberChild | null = null;
   private inFlight: PendingRequest | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 1;
   private closed = false;
-  private stderrTail: string[] = [];
 
   constructor(
     private readonly config: AsrConfig,
@@ -78,9 +74,8 @@ export class TranscriptionProcess {
     this.closed = true;
     const child = this.child;
     if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
     child.kill('SIGTERM');
-    await exited;
+    await child.ended;
   }
 
   private dispatch(target: TranscribeTarget, files: string[], options: TranscribeOptions): Promise<FilesTranscription> {
@@ -95,42 +90,27 @@ export class TranscriptionProcess {
     });
   }
 
-  private spawn(): ChildProcess {
-    const { entry, execArgv } = forkEntry(import.meta.url, 'child');
-    const child = fork(entry, [], {
-      execArgv,
-      env: addonProcessEnv({ ...process.env, ...this.options.env }),
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
+  private spawn(): TranscriberChild {
+    const child: TranscriberChild = AddonChild.fork(
+      { callerUrl: import.meta.url, name: 'child', env: { ...process.env, ...this.options.env } },
+      {
+        onLine: (stream, line) =>
+          this.options.onLog?.(stream === 'stderr' ? 'warning' : 'info', `[transcriber] ${line}`),
+        onMessage: (message) => this.onMessage(message),
+        onClose: (exit) => this.onExit(child, exit),
+        onError: (err) => this.options.onLog?.('error', `Transcription process error: ${err.message}`),
+      },
+    );
     this.child = child;
-    this.stderrTail = [];
-    for (const [stream, level] of [
-      [child.stdout, 'info'],
-      [child.stderr, 'warning'],
-    ] as const) {
-      if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => {
-        if (!line.trim()) return;
-        if (level === 'warning') this.stderrTail = [...this.stderrTail, line].slice(-STDERR_LINES);
-        this.options.onLog?.(level, `[transcriber] ${line}`);
-      });
-    }
-    child.on('message', (message: TranscriberToParent) => this.onMessage(message));
-    // 'close' (not 'exit'): it waits for stderr to end, so an abort's last lines are in the error.
-    child.on('close', (code, signal) => this.onExit(child, code, signal));
-    child.on('error', (err) => this.options.onLog?.('error', `Transcription process error: ${err.message}`));
     this.send(child, { cmd: 'init', config: this.config });
     return child;
   }
 
-  private send(child: ChildProcess, message: ParentToTranscriber): void {
+  private send(child: TranscriberChild, message: ParentToTranscriber): void {
     // A process that is already gone answers through onExit, which fails the request in flight.
-    if (child.connected)
-      child.send(
-        message,
-        (err) => err && this.options.onLog?.('warning', `Transcription request not delivered: ${err.message}`),
-      );
+    child.send(message, (err) =>
+      this.options.onLog?.('warning', `Transcription request not delivered: ${err.message}`),
+    );
   }
 
   private onMessage(message: TranscriberToParent): void {
@@ -139,10 +119,10 @@ export class TranscriptionProcess {
     this.inFlight = null;
     if (message.kind === 'result')
       request.resolve({ checkpoint: message.checkpoint, weights: message.weights, texts: message.texts });
-    else request.reject(new AsrTrainerError(message.code as AsrErrorCode, message.message, message.details));
+    else request.reject(reportedError(message.error));
   }
 
-  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private onExit(child: TranscriberChild, exit: ChildExit): void {
     if (child !== this.child) return;
     this.child = null;
     const request = this.inFlight;
@@ -153,7 +133,7 @@ export class TranscriptionProcess {
       );
       return;
     }
-    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const how = describeExit(exit);
     if (!request) {
       this.options.onLog?.('warning', `The transcription process ${how} while idle; the next request starts a new one`);
       return;
@@ -163,10 +143,9 @@ export class TranscriptionProcess {
       `The transcription process ${how} during a request; the next request starts a new one`,
     );
     request.reject(
-      new AsrTrainerError(
+      child.deathError(
         'E_TRANSCRIBER_CRASHED',
         `The transcription process ${how} during this request; send it again: the next request restarts the process`,
-        { signal, exit_code: code, last_logs: this.stderrTail },
       ),
     );
   }

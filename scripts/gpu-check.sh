@@ -20,6 +20,10 @@ command -v "$python" >/dev/null || python=/usr/bin/python3
 [[ -d /usr/local/cuda/bin ]] && PATH=$PATH:/usr/local/cuda/bin
 
 cmake_args=(-DCMAKE_BUILD_TYPE=Release -DASR_BUILD_ADDON=OFF -DASR_BUILD_TESTS=ON)
+# Ninja, as cmake-js uses: the same generator compiles from the same folder depth with the same command
+# lines, so ccache serves this build from the addon build's objects (CMakeLists.txt).
+keep_going=(-k)
+command -v ninja >/dev/null && cmake_args+=(-G Ninja) && keep_going=(-k 0)
 # torch.utils.cmake_prefix_path holds Torch/TorchConfig.cmake for pip wheels; Debian's python3-torch
 # has none there, and CMake then finds the system LibTorch (cmake/FindLibTorch.cmake).
 torch_version=$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none)
@@ -57,7 +61,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S "$root" -B "$build" "${cmake_args[@]}" || status=$?
 fi
 # -k: one file that fails to compile against this LibTorch should not hide the others' errors.
-[[ $status == 0 ]] && { cmake --build "$build" -j "$jobs" -- -k || status=$?; }
+[[ $status == 0 ]] && { cmake --build "$build" -j "$jobs" -- "${keep_going[@]}" || status=$?; }
 [[ $status == 0 ]] && { cmake --build "$build" -j "$jobs" --target asr_bench_step || status=$?; }
 [[ $status == 0 && $cuda == 1 ]] && { cmake --build "$build" -j "$jobs" --target asr_bench_optimizer || status=$?; }
 built=$(date +%s)

@@ -3,10 +3,11 @@
  * resume interleaved from several clients never leave two trainers alive or a state that does not settle.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
-import { chaosSeed, seededRandom, sleep, trainerPids, waitUntil } from './helpers.js';
+import { chaosSeed, seededRandom, trainerPids } from './helpers.js';
 
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };
 const ANSWERS: Record<string, number[]> = {

@@ -13,9 +13,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/checkpoints/index.js';
 import type { StatusPayload } from '../../src/contract/index.js';
 import { addonHasDistributed, freePort, SupervisedRuns, withWorkers } from '../distributed/helpers.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { recordFigures } from './summary.js';
-import { AddonLoader, chaosSeed, checkFolder, isAlive, seededRandom, sleep, waitUntil } from './helpers.js';
+import { AddonLoader, chaosSeed, checkFolder, isAlive, seededRandom } from './helpers.js';
 
 const RANK_KILLS = Number(process.env.CHAOS_DIST_KILLS ?? 3);
 const COMMIT_KILLS = Number(process.env.CHAOS_DIST_COMMIT_KILLS ?? 2);
@@ -40,9 +41,9 @@ class PidWatch {
   }
   /** Waits (bounded) for every seen worker to be gone; returns those still alive. */
   async leftAlive(): Promise<number[]> {
-    const deadline = Date.now() + 10_000;
-    while ([...this.seen].some(isAlive) && Date.now() < deadline) await sleep(50);
-    return [...this.seen].filter(isAlive);
+    const alive = () => [...this.seen].filter(isAlive);
+    await waitUntil('every worker to be gone', () => alive().length === 0, 30_000).catch(() => undefined);
+    return alive();
   }
 }
 

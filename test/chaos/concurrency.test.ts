@@ -129,6 +129,11 @@ describe('concurrent clients', () => {
           outcomes[key] = (outcomes[key] ?? 0) + 1;
           expect([202, 409]).toContain(a.status);
         }
+        // Until a run of this round trains (however slow the machine), then a while for a second one to show.
+        const acceptedRuns = answers.filter((a) => a.status === 202).map((a) => a.body.run_id as string);
+        await waitUntil('a run of this round to report progress', () =>
+          received.some((r) => acceptedRuns.includes(r.run)),
+        );
         await sleep(2500);
         for (const s of [server, second]) {
           if (s.app.supervisor.isBusy()) s.app.supervisor.stop();

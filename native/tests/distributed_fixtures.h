@@ -48,4 +48,8 @@ inline std::string rank_file(const std::string& dir, const std::string& name, in
   return dir + "/" + name + "-rank" + std::to_string(rank) + ".pt";
 }
 
+// The file rank 0 of the lost-peer scenarios writes once its collective has failed; the stalled rank 1 stays
+// alive until then.
+inline constexpr const char* kRankZeroFailed = "rank0-failed";
+
 }  // namespace asr_test

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -122,7 +123,7 @@ int unused_parameter_scenario(const WorldInfo& world, const std::string& dir) {
 }
 
 // Rank 1 dies (SIGKILL) with a large allreduce in flight, or (stalled) never joins it; rank 0's allreduce
-// must throw E_DISTRIBUTED, not hang. Rank 0 writes how long that took.
+// must throw E_DISTRIBUTED, not hang. Rank 0 then writes kRankZeroFailed (with how long it took, for the log).
 int lost_peer_scenario(const WorldInfo& world, const std::string& dir, bool killed) {
   const double timeout_s = 4;
   ProcessGroup group(world, gloo(timeout_s));
@@ -137,8 +138,10 @@ int lost_peer_scenario(const WorldInfo& world, const std::string& dir, bool kill
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       ::raise(SIGKILL);
     }
-    // Alive but silent until well past rank 0's timeout, so rank 0 fails by the timeout, not by a closed socket.
-    std::this_thread::sleep_for(std::chrono::duration<double>(2 * timeout_s));
+    // Alive and silent until rank 0 has failed, so rank 0 fails by its timeout, not by a closed socket.
+    while (!std::filesystem::exists(dir + "/" + kRankZeroFailed)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     return 0;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -147,7 +150,7 @@ int lost_peer_scenario(const WorldInfo& world, const std::string& dir, bool kill
   } catch (const asr::Error& e) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "allreduce failed after " << elapsed << " s: " << e.what() << std::endl;
-    std::ofstream(dir + "/elapsed") << elapsed;
+    std::ofstream(dir + "/" + kRankZeroFailed) << elapsed;
     return e.code() == asr::codes::kDistributed ? 0 : fail("code " + e.code());
   }
   return fail("the allreduce returned although rank 1 is gone");

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -150,10 +149,11 @@ TEST(ProcessGroup, AMissingRankFailsTheRendezvousAfterTheTimeoutNotAHang) {
     const auto start = std::chrono::steady_clock::now();
     const auto message = error_of([&] { ProcessGroup g(world, options); });
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    // It waited for the peer (c10d's client counts its 3 s from its first connect attempt, a little early).
+    // It waited for the peer (c10d's client counts its 3 s from its first connect attempt, a little early). Only
+    // a lower bound: a slow machine waits longer, and a hang is ended by ctest's TIMEOUT.
     EXPECT_GE(elapsed, 1.5) << "rank " << rank;
-    EXPECT_LE(elapsed, 15.0) << "rank " << rank;
     EXPECT_TRUE(contains(message, "rendezvous of rank " + std::to_string(rank) + " of 2 at 127.0.0.1:")) << message;
+    EXPECT_TRUE(contains(message, "failed (timeout_s=3 s)")) << message;
     EXPECT_TRUE(contains(message, "Fix:")) << message;
     std::cout << "rank " << rank << " alone, after " << elapsed << " s: " << message << "\n";
   }
@@ -232,27 +232,33 @@ TEST(TwoRanks, AParameterWithoutAGradientOnSomeRankCountsAsZerosThere) {
   }
 }
 
-void expect_survivor_fails_within_timeout(const std::string& scenario, int expected_signal) {
-  TempDir dir("asr-dist-test");
-  const auto run = launch_ranks(scenario, 2, {0, 1}, dir.path(), 90);
-  ASSERT_EQ(run.ranks.size(), 2u);
+// How long the lost-peer tests wait for both ranks: what makes a hang a failure (a rank still running then is
+// killed and reported hung), far above their timeout_s of 4 and far below c10d's default of 30 minutes.
+constexpr double kLostPeerDeadlineS = 90;
+
+// Rank 0's allreduce threw E_DISTRIBUTED (exit 0: distributed_workers.cpp checks the code) and it said so.
+void expect_survivor_failed(const LaunchResult& run, const std::string& dir) {
   const auto& survivor = run.ranks[0];
   EXPECT_TRUE(survivor.exited && survivor.exit_code == 0) << describe(survivor);
-  EXPECT_TRUE(contains(survivor.log, "E_DISTRIBUTED") || contains(survivor.log, "failed")) << survivor.log;
-  if (expected_signal) EXPECT_EQ(run.ranks[1].signal, expected_signal) << describe(run.ranks[1]);
-  double elapsed = -1;
-  std::ifstream(dir.path() + "/elapsed") >> elapsed;
-  EXPECT_GE(elapsed, 0);
-  EXPECT_LE(elapsed, 4.0 + 3.0) << "timeout_s is 4";
+  EXPECT_TRUE(fs::exists(dir + "/" + kRankZeroFailed)) << survivor.log;
   std::cout << "survivor: " << survivor.log;
 }
 
-TEST(TwoRanks, ARankKilledMidAllreduceMakesTheSurvivorFailWithinTheTimeout) {
-  expect_survivor_fails_within_timeout("killed", SIGKILL);
+TEST(TwoRanks, ARankKilledMidAllreduceMakesTheSurvivorFailInsteadOfHanging) {
+  TempDir dir("asr-dist-test");
+  const auto run = launch_ranks("killed", 2, {0, 1}, dir.path(), kLostPeerDeadlineS);
+  ASSERT_EQ(run.ranks.size(), 2u);
+  expect_survivor_failed(run, dir.path());
+  EXPECT_EQ(run.ranks[1].signal, SIGKILL) << describe(run.ranks[1]);
 }
 
-TEST(TwoRanks, ARankThatNeverJoinsTheCollectiveMakesItFailAfterTheTimeout) {
-  expect_survivor_fails_within_timeout("stalled", 0);
+TEST(TwoRanks, ARankThatNeverJoinsTheCollectiveMakesItFailByTheTimeout) {
+  TempDir dir("asr-dist-test");
+  const auto run = launch_ranks("stalled", 2, {0, 1}, dir.path(), kLostPeerDeadlineS);
+  ASSERT_EQ(run.ranks.size(), 2u);
+  expect_survivor_failed(run, dir.path());
+  // Rank 1 stays alive and silent until rank 0 has failed: so rank 0 gave up by its timeout, not on a closed socket.
+  EXPECT_TRUE(run.ranks[1].exited && run.ranks[1].exit_code == 0) << describe(run.ranks[1]);
 }
 
 // A measurement, not a check (2 shared cores make timings noisy): run it by hand with

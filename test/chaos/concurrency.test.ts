@@ -3,10 +3,11 @@
  * resume interleaved from several clients never leave two trainers alive or a state that does not settle.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, get, post, startServer, type TestServer, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
-import { chaosSeed, seededRandom, sleep, trainerPids, waitUntil } from './helpers.js';
+import { chaosSeed, seededRandom, trainerPids } from './helpers.js';
 
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };
 const ANSWERS: Record<string, number[]> = {
@@ -128,6 +129,11 @@ describe('concurrent clients', () => {
           outcomes[key] = (outcomes[key] ?? 0) + 1;
           expect([202, 409]).toContain(a.status);
         }
+        // Until a run of this round trains (however slow the machine), then a while for a second one to show.
+        const acceptedRuns = answers.filter((a) => a.status === 202).map((a) => a.body.run_id as string);
+        await waitUntil('a run of this round to report progress', () =>
+          received.some((r) => acceptedRuns.includes(r.run)),
+        );
         await sleep(2500);
         for (const s of [server, second]) {
           if (s.app.supervisor.isBusy()) s.app.supervisor.stop();

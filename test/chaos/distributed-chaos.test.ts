@@ -9,17 +9,25 @@
  */
 import { watch, readdirSync, type FSWatcher } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/checkpoints/index.js';
 import type { StatusPayload } from '../../src/contract/index.js';
-import { addonHasDistributed, freePort, SupervisedRuns, withWorkers } from '../distributed/helpers.js';
+import { distributedSkipReason, SupervisedRuns, withWorkers } from '../distributed/helpers.js';
+import { freePort } from '../helpers/ports.js';
+import { describeOrSkip } from '../helpers/skip.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { recordFigures } from './summary.js';
-import { AddonLoader, chaosSeed, checkFolder, isAlive, seededRandom, sleep, waitUntil } from './helpers.js';
+import { AddonLoader, chaosSeed, checkFolder, isAlive, seededRandom } from './helpers.js';
 
 const RANK_KILLS = Number(process.env.CHAOS_DIST_KILLS ?? 3);
 const COMMIT_KILLS = Number(process.env.CHAOS_DIST_COMMIT_KILLS ?? 2);
 const TIMEOUT_S = 5;
+/**
+ * How long a test waits for a run that lost a rank to fail: a bound on the wait, not a figure (those go to
+ * the summary). A timeout_s that was not applied would leave c10d's default of 30 minutes.
+ */
+const FAILURE_DEADLINE_MS = 120_000;
 const pair = { model_name: 'conformer', dataset_name: 'ljspeech' };
 const quiet = { info: () => undefined, warn: () => undefined };
 
@@ -40,14 +48,13 @@ class PidWatch {
   }
   /** Waits (bounded) for every seen worker to be gone; returns those still alive. */
   async leftAlive(): Promise<number[]> {
-    const deadline = Date.now() + 10_000;
-    while ([...this.seen].some(isAlive) && Date.now() < deadline) await sleep(50);
-    return [...this.seen].filter(isAlive);
+    const alive = () => [...this.seen].filter(isAlive);
+    await waitUntil('every worker to be gone', () => alive().length === 0, 30_000).catch(() => undefined);
+    return alive();
   }
 }
 
-// Skipped only where the addon was built without c10d (no libgloo-dev): there is no world to join.
-describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', () => {
+describeOrSkip('chaos in a data-parallel world of 2', distributedSkipReason(), () => {
   let workspace: TestWorkspace | undefined;
   const open: SupervisedRuns[] = [];
   const watches: PidWatch[] = [];
@@ -195,7 +202,7 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     recordFigures('distributed', { rank0_commit_kills: COMMIT_KILLS, rank0_kills_with_temp_file_present: inCommit });
   });
 
-  it('a rank SIGSTOPped past timeout_s: rank 0 gives up within about timeout_s, every worker is gone, the next start resumes', async () => {
+  it('a rank SIGSTOPped past timeout_s: rank 0 gives up by its timeout, every worker is gone, the next start resumes', async () => {
     const runs = await supervise({ epochs: 3, maxRestarts: 0 });
     await runs.supervisor.start({ ...pair });
     await runs.waitFor((e) => e.type === 'checkpoint', 60_000);
@@ -204,19 +211,18 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     const stoppedAt = Date.now();
     let end: StatusPayload;
     try {
-      end = await runs.finalStatus(0, (TIMEOUT_S + 30) * 1000);
+      // Rank 1 is continued only after the run has failed: rank 0 gave up on a peer that was alive and silent.
+      end = await runs.finalStatus(0, FAILURE_DEADLINE_MS);
     } finally {
       signal(pids[1]!, 'SIGCONT');
     }
     const waited = Date.now() - stoppedAt;
-    expect(end.state).toBe('failed');
-    // timeout_s for c10d to give up, then the supervisor's teardown; well under the 30 s slack.
-    expect(waited).toBeLessThan((TIMEOUT_S + 15) * 1000);
+    expect(end).toMatchObject({ state: 'failed', error: { code: 'E_DISTRIBUTED', rank: 0 } });
     await expectRecovers('straggler');
     recordFigures('distributed', { straggler_stops: 1, straggler_seconds_to_fail: Math.round(waited / 100) / 10 });
   });
 
-  it('the rendezvous port already taken by another listener: the start fails within about timeout_s, nothing lingers', async () => {
+  it('the rendezvous port already taken by another listener: the start fails instead of hanging, nothing lingers', async () => {
     const port = await freePort();
     // A listener that accepts and never answers: the worst case for a c10d client.
     blocker = createServer((socket) => blockedSockets.add(socket));
@@ -224,11 +230,10 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     const runs = await supervise({ epochs: 2, maxRestarts: 0, port });
     const startedAt = Date.now();
     await runs.supervisor.start({ ...pair });
-    const end = await runs.finalStatus(0, (TIMEOUT_S * 2 + 40) * 1000);
+    const end = await runs.finalStatus(0, FAILURE_DEADLINE_MS);
     const waited = Date.now() - startedAt;
-    expect(end.state).toBe('failed');
+    expect(end).toMatchObject({ state: 'failed', error: { code: 'E_DISTRIBUTED' } });
     expect(end.error?.message ?? '').not.toBe('');
-    expect(waited).toBeLessThan((TIMEOUT_S * 2 + 30) * 1000);
     await closeBlocker(blocker);
     blocker = undefined;
     await expectRecovers('blocked port');
@@ -238,7 +243,7 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     });
   });
 
-  it('a node-1 rank that never arrives: rank 0 gives up after about timeout_s, nothing lingers, the next start resumes', async () => {
+  it('a node-1 rank that never arrives: rank 0 gives up by its timeout, nothing lingers, the next start resumes', async () => {
     const first = await supervise({ epochs: 2, maxRestarts: 0 });
     await first.supervisor.start({ ...pair });
     await first.waitFor((e) => e.type === 'checkpoint', 60_000);
@@ -247,10 +252,11 @@ describe.skipIf(!addonHasDistributed())('chaos in a data-parallel world of 2', (
     const runs = await supervise({ epochs: 2, maxRestarts: 0, missingNode: true });
     const startedAt = Date.now();
     await runs.supervisor.start({ ...pair });
-    const end = await runs.finalStatus(0, (TIMEOUT_S + 40) * 1000);
+    const end = await runs.finalStatus(0, FAILURE_DEADLINE_MS);
     const waited = Date.now() - startedAt;
     expect(end).toMatchObject({ state: 'failed', world_size: 2, error: { code: 'E_DISTRIBUTED', rank: 0 } });
-    expect(waited).toBeLessThan((TIMEOUT_S + 25) * 1000);
+    expect(end.error?.message).toContain(`rendezvous of rank 0 of 2 at 127.0.0.1:`);
+    expect(end.error?.message).toContain(`failed (timeout_s=${TIMEOUT_S} s)`);
     await expectRecovers('missing rank');
     recordFigures('distributed', {
       missing_rank_starts: 1,

@@ -9,10 +9,11 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { get, post, startServer, type TestServer } from '../server/client.js';
 import { recordFigures } from './summary.js';
-import { chaosSeed, seededRandom, sleep, snapshotTree, trainerPids, treeDiff, type TreeEntry } from './helpers.js';
+import { chaosSeed, seededRandom, snapshotTree, trainerPids, treeDiff, type TreeEntry } from './helpers.js';
 
 const SECRET = 'CHAOS-SECRET-7f3a9c';
 

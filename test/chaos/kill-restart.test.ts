@@ -6,10 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, post } from '../server/client.js';
 import { recordFigures } from './summary.js';
-import { chaosSeed, seededRandom, sleep, spawnServer, trainerPids, waitUntil, type ServerProcess } from './helpers.js';
+import { chaosSeed, seededRandom, spawnServer, trainerPids, type ServerProcess } from './helpers.js';
 
 const CYCLES = Number(process.env.CHAOS_RESTARTS ?? 30);
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };

@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { EventStream, get, post, type Json } from '../server/client.js';
 import { recordFigures } from './summary.js';
@@ -18,10 +19,8 @@ import {
   keepCopy,
   pythonTorchLoad,
   seededRandom,
-  sleep,
   spawnServer,
   trainerPids,
-  waitUntil,
   type ServerProcess,
 } from './helpers.js';
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquireLock, isProcessRunning, processStartTime } from '../../src/checkpoints/lock.js';
+import { waitUntil } from '../helpers/wait.js';
 import { newStore } from './helpers.js';
 
 const HOLD_LOCK = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hold-lock.ts');
@@ -62,14 +63,6 @@ function procState(pid: number): string | null {
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
   } catch {
     return null;
-  }
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -180,7 +173,7 @@ describe('checkpoint folder lock', () => {
     await expect(store.acquireLock('conformer', 'mini-ljspeech')).rejects.toMatchObject({ code: 'E_LOCKED' });
 
     process.kill(pid, 'SIGKILL');
-    await until(() => procState(pid) === 'Z');
+    await waitUntil('the killed holder to be a zombie', () => procState(pid) === 'Z');
     process.kill(pid, 0); // a zombie still answers signal 0: the check the old lock relied on
     const lock = await store.acquireLock('conformer', 'mini-ljspeech');
     expect(log.warnings).toEqual([
@@ -245,7 +238,10 @@ describe('checkpoint folder lock', () => {
     const lock = await acquireLock({ dir, fileName: LOCK, model: 'conformer', dataset: 'mini-ljspeech', renewMs: 20 });
     const first = JSON.parse(await readFile(path.join(dir, LOCK), 'utf8'));
     expect(first).toMatchObject({ lease_ms: 30_000, renewed_at: first.started_at });
-    await until(async () => JSON.parse(await readFile(path.join(dir, LOCK), 'utf8')).renewed_at !== first.renewed_at);
+    await waitUntil(
+      'a renewal',
+      async () => JSON.parse(await readFile(path.join(dir, LOCK), 'utf8')).renewed_at !== first.renewed_at,
+    );
     await lock.release();
     expect(await readdir(dir)).toEqual([]);
   });

@@ -3,15 +3,16 @@
  * the run fails naming the rank, its signal and its last lines; with max_restarts the group starts
  * again from the latest valid checkpoint and the run completes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { isProcessRunning } from '../../src/checkpoints/lock.js';
+import { freePort } from '../helpers/ports.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import { addonHasDistributed, freePort, SupervisedRuns, withWorkers } from './helpers.js';
+import { distributedSkipReason, SupervisedRuns, withWorkers } from './helpers.js';
 
 const pair = { model_name: 'conformer', dataset_name: 'ljspeech' };
 
-// Skipped only where the addon was built without c10d (no libgloo-dev): there is no world to join.
-describe.skipIf(!addonHasDistributed())('a worker that dies', () => {
+describeOrSkip('a worker that dies', distributedSkipReason(), () => {
   let workspace: TestWorkspace | undefined;
   let runs: SupervisedRuns | undefined;
   afterEach(async () => {
@@ -38,10 +39,10 @@ describe.skipIf(!addonHasDistributed())('a worker that dies', () => {
     await runs.waitFor((e) => e.type === 'progress' && e.payload.global_step >= 2);
     const pids = runs.supervisor.workerPids;
     expect(pids).toHaveLength(2);
-    const killedAt = Date.now();
     process.kill(pids[1]!, 'SIGKILL');
-    const end = await runs.finalStatus(0, 30_000);
-    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    // "At once": rank 0, still waiting on rank 1 in its all-reduce, is ended by the supervisor; its own
+    // timeout_s (120) is longer than the wait's deadline, and the failure is rank 1's death, not rank 0's timeout.
+    const end = await runs.finalStatus(0, 60_000);
     expect(end).toMatchObject({ state: 'failed', world_size: 2, restarts: 0 });
     expect(end.error).toMatchObject({ rank: 1, signal: 'SIGKILL', exit_code: null });
     expect(end.error!.message).toMatch(/^Rank 1 \(process \d+\) was killed by SIGKILL$/);

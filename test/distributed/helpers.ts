@@ -4,32 +4,19 @@
  * (metrics.jsonl, the ASR_TRAINER_TRACE_IDS trace) read back.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { AsrConfig } from '../../src/config/schema.js';
 import type { StatusPayload, TrainingEvent, TrainRequest } from '../../src/contract/index.js';
 import { loadNative } from '../../src/native.js';
 import { TrainingSupervisor, TRACE_IDS_ENV, type MetricsRecord, type TracedStep } from '../../src/training/index.js';
+import type { SkipReason } from '../helpers/skip.js';
 
 /** One thread per worker: two workers on this 2-core machine, as in the tests. */
 export const ONE_THREAD = { OMP_NUM_THREADS: '1', OMP_WAIT_POLICY: 'passive' };
 
-/** Whether the addon was built with c10d (libgloo-dev); the tests below need it. */
-export function addonHasDistributed(): boolean {
-  return loadNative().distributed;
-}
-
-/** A TCP port nothing listens on now (the c10d store of one world). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/** Why data-parallel tests cannot run here (an addon built without c10d has no world to join), or null. */
+export function distributedSkipReason(): SkipReason {
+  return loadNative().distributed ? null : 'the addon was built without c10d (install libgloo-dev and rebuild)';
 }
 
 /** The config with this node's worker count (the rest of distributed: as configured). */

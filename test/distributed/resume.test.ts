@@ -4,18 +4,12 @@
  * trains every utterance of each epoch exactly once (ASR_TRAINER_TRACE_IDS logs what each rank trained).
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { TrainingEvent } from '../../src/contract/index.js';
+import { freePort } from '../helpers/ports.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
-import {
-  addonHasDistributed,
-  freePort,
-  readTrace,
-  sidecarOf,
-  stepLosses,
-  SupervisedRuns,
-  withWorkers,
-} from './helpers.js';
+import { distributedSkipReason, readTrace, sidecarOf, stepLosses, SupervisedRuns, withWorkers } from './helpers.js';
 
 const TRAIN = 32;
 const BATCH = 4;
@@ -26,8 +20,7 @@ const pair = { model_name: 'conformer', dataset_name: 'ljspeech' };
 const checkpointsOf = (events: TrainingEvent[]) =>
   events.filter((e) => e.type === 'checkpoint').map((e) => (e.type === 'checkpoint' ? e.payload : null)!);
 
-// Skipped only where the addon was built without c10d (no libgloo-dev): there is no world to join.
-describe.skipIf(!addonHasDistributed())('resuming data-parallel runs', () => {
+describeOrSkip('resuming data-parallel runs', distributedSkipReason(), () => {
   let workspace: TestWorkspace | undefined;
   const open: SupervisedRuns[] = [];
   afterEach(async () => {

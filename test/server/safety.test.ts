@@ -12,6 +12,7 @@ import type { CheckpointEntry } from '../../src/checkpoints/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { EventStream, get, post, startServer, type TestServer } from './client.js';
+import { describeOrSkip, unlessRoot } from '../helpers/skip.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech' };
@@ -147,9 +148,8 @@ describe('backups, timelines and pins on a real server', () => {
   });
 });
 
-const isRoot = process.getuid?.() === 0;
-// Mounting a tmpfs needs root; the store-level test with a missing folder covers the warning elsewhere.
-describe.skipIf(!isRoot)('a full backup disk under a real run', () => {
+// Where it cannot run, the store-level test with a missing folder still covers the warning.
+describeOrSkip('a full backup disk under a real run', unlessRoot('mounting a tmpfs as the full disk'), () => {
   let workspace: TestWorkspace & { backupDir: string };
   let server: TestServer;
   let events: EventStream;

@@ -6,6 +6,8 @@
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../chaos/helpers.js';
+import { waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import {
   closeServedWorkspace,
@@ -31,21 +33,6 @@ function lockedFiles(pid: number): string[] {
     }
   }
   return files;
-}
-
-/** Waits until `pid` has exited (a zombie counts: PID 1 may reap it late, so kill(pid, 0) cannot tell). */
-async function waitUntilExited(pid: number): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    let state = 'gone';
-    try {
-      state = /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? 'gone';
-    } catch {
-      // no such process
-    }
-    if (state === 'gone' || state === 'Z') return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`process ${pid} did not exit`);
 }
 
 describe('supervised trainer', () => {
@@ -143,7 +130,8 @@ describe('supervised trainer', () => {
     const spare = server.app.supervisor.spareTrainerPid;
     expect(spare).toBeGreaterThan(0);
     process.kill(spare!, 'SIGKILL');
-    await waitUntilExited(spare!);
+    // A zombie counts as gone (isAlive): PID 1 may reap it late, so kill(pid, 0) cannot tell.
+    await waitUntil('the killed spare trainer to exit', () => !isAlive(spare!));
     let from = events.messages.length;
     const run = await post(server.url, '/api/train/start', {
       model_name: 'conformer',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrainingRun } from '../../src/training/index.js';
 import { get, startServer, type TestServer } from './client.js';
+import { waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 let workspace: TestWorkspace;
@@ -44,14 +45,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('the transcription process', () => {
   it('answers 503 E_TRANSCRIBER_CRASHED when SIGKILLed during a request; health stays up; the next request works', async () => {
     const warm = await transcribe();
@@ -67,7 +60,7 @@ describe('the transcription process', () => {
     // Frozen first, so the request is surely with the process (not answered yet) when the kill lands.
     process.kill(pid!, 'SIGSTOP');
     const pending = transcribe();
-    await until(() => transcriber.busy, 'the request reached the transcription process');
+    await waitUntil('the request to reach the transcription process', () => transcriber.busy);
     process.kill(pid!, 'SIGKILL');
     const crashed = await pending;
     expect(crashed.status).toBe(503);
@@ -75,7 +68,7 @@ describe('the transcription process', () => {
     expect(body).toMatchObject({ statusCode: 503, error: 'Service Unavailable', code: 'E_TRANSCRIBER_CRASHED' });
     expect(body.message).toMatch(/killed by SIGKILL/);
     expect(body.message).toMatch(/next request restarts/);
-    await until(() => !alive(pid!), 'the killed process is gone');
+    await waitUntil('the killed process to be gone', () => !alive(pid!));
 
     const health = await get(server.url, '/api/health');
     expect(health.status).toBe(200);

@@ -4,8 +4,9 @@
  * answering 202 and letting its trainer fail on the lock later.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnServer, trainerPids, waitUntil, type ServerProcess } from '../chaos/helpers.js';
+import { spawnServer, trainerPids, type ServerProcess } from '../chaos/helpers.js';
 import { EventStream, get, post } from './client.js';
+import { waitUntil } from '../helpers/wait.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 
 const REQUEST = { model_name: 'conformer', dataset_name: 'ljspeech', epochs: 10_000 };

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { SpareTrainer } from '../../src/training/spare-trainer.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const MiB = 2 ** 20;
 
@@ -21,14 +22,6 @@ function hasLoadedLibTorch(pid: number): boolean {
   return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libtorch_cpu');
 }
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('a pre-started trainer', () => {
   const spares: SpareTrainer[] = [];
   afterEach(() => {
@@ -36,13 +29,15 @@ describe('a pre-started trainer', () => {
   });
 
   it('pages in the heap it is asked for while it waits, and only then', async () => {
-    const warm = SpareTrainer.start(process.env, 300 * MiB);
     const cold = SpareTrainer.start(process.env, 0);
-    spares.push(warm, cold);
+    spares.push(cold);
+    await waitUntil('the cold spare to load LibTorch', () => hasLoadedLibTorch(cold.pid!));
+    // The warmed one starts only now: by the time it has paged its heap in, the cold one has had a whole
+    // process start's worth of time past the point where it would have paged in its own (no fixed sleep).
+    const warm = SpareTrainer.start(process.env, 300 * MiB);
+    spares.push(warm);
     // Within a few MB of the size asked for in all (its start-up heap's untouched free parts may stay out).
-    await until(() => heapResidentBytes(warm.pid!) >= 290 * MiB, 60_000, 'the warmed spare paged its heap in');
-    await until(() => hasLoadedLibTorch(cold.pid!), 60_000, 'the cold spare loaded LibTorch');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await waitUntil('the warmed spare to page its heap in', () => heapResidentBytes(warm.pid!) >= 290 * MiB);
     // Node and LibTorch alone: ~50 MB.
     expect(heapResidentBytes(cold.pid!)).toBeLessThan(120 * MiB);
   }, 120_000);

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/index.js';
 import type { TrainingEvent } from '../../src/contract/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { idleStatus } from '../../src/training/status.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { REPO_ROOT } from '../cli/run-cli.js';
 
@@ -72,12 +73,9 @@ async function waitForState(page: Page, states: string[], timeout = 90_000): Pro
   );
 }
 
-const skipReason = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const noChromium = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`;
 
-// A skipped describe says nothing about why; this test, there only then, carries the reason into the output.
-if (skipReason !== null) it('dashboard in chromium', (context) => context.skip(`skipped: ${skipReason}`));
-
-describe.skipIf(skipReason !== null)('dashboard in chromium', () => {
+describeOrSkip('dashboard in chromium', noChromium, () => {
   let browser: Browser;
   beforeAll(async () => {
     ensureDashboardBuilt();

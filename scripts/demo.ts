@@ -257,7 +257,11 @@ async function averageLastEpochs(config: LoadedConfig) {
   return averageCheckpoints(
     config,
     { model_name: MODEL, dataset_name: DATASET, last_n: lastN },
-    { logger: { info: () => undefined, warn: (m) => say(`demo: warning: ${m}`) } },
+    {
+      log: (level, message) => {
+        if (level === 'warning') say(`demo: warning: ${message}`);
+      },
+    },
   );
 }
 

@@ -9,7 +9,7 @@ import { fsyncDir, readNames, readlinkOrNull, replaceSymlink } from './files.js'
 import { LINK_ROLES, linkName, parseLinkName, type LinkRole } from './names.js';
 import { isTrainingSave, scanPair, validateFilter, type ListFilter, type Scanned } from './scan.js';
 import { valCer } from './sidecar.js';
-import type { CheckpointLogger } from './store.js';
+import type { Log } from '../log.js';
 import { hashProblem } from './verify.js';
 
 export interface BrokenLink {
@@ -64,7 +64,7 @@ export async function brokenLinks(dir: string, filter: ListFilter): Promise<Brok
  */
 export async function updateLinks(
   dir: string,
-  logger: CheckpointLogger,
+  log: Log,
   model: string,
   dataset: string,
   verified: { name: string; sha256: string },
@@ -73,7 +73,7 @@ export async function updateLinks(
   const verify = async (s: Scanned): Promise<boolean> => {
     if (s.entry.name === verified.name && s.sidecar?.sha256 === verified.sha256) return true;
     const problem = await hashProblem(dir, s);
-    if (problem !== null) logger.warn(`Checkpoint '${s.entry.name}' is not linked: ${problem}`);
+    if (problem !== null) log('warning', `Checkpoint '${s.entry.name}' is not linked: ${problem}`);
     return problem === null;
   };
   const pick = async (ranked: Scanned[]): Promise<Scanned | null> => {

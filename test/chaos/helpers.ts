@@ -184,7 +184,7 @@ export interface FolderCheck {
  * loads in the addon. Throws naming the first that does not.
  */
 export async function checkFolder(dir: string, loader: AddonLoader): Promise<FolderCheck> {
-  const entries = await new CheckpointStore({ dir, logger: { info: () => undefined, warn: () => undefined } }).list();
+  const entries = await new CheckpointStore({ dir, log: () => undefined }).list();
   const valid = entries.filter((e) => e.valid);
   for (const entry of valid) {
     const path = join(dir, entry.name);

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CheckpointStore } from '../../checkpoints/index.js';
 import type { AsrConfig } from '../../config/schema.js';
+import type { Log } from '../../log.js';
 import { averageCheckpoints } from '../../averaging/index.js';
 import {
   AverageRequestSchema,
@@ -14,7 +15,7 @@ import {
 
 export interface CheckpointRoutesOptions {
   /** Where the averaging's log lines go (the server's log). */
-  onLog?: (level: 'info' | 'warning', message: string) => void;
+  log?: Log;
 }
 
 export function checkpointRoutes(config: AsrConfig, options: CheckpointRoutesOptions = {}): FastifyPluginAsyncTypebox {
@@ -111,9 +112,7 @@ export function checkpointRoutes(config: AsrConfig, options: CheckpointRoutesOpt
         },
       },
       async (request, reply) => {
-        const result = await averageCheckpoints(config, request.body, {
-          logger: { info: (m) => options.onLog?.('info', m), warn: (m) => options.onLog?.('warning', m) },
-        });
+        const result = await averageCheckpoints(config, request.body, { log: options.log });
         return reply.code(201).send(result);
       },
     );

@@ -3,7 +3,7 @@
  * Free of training code: it never parses a `.pt` (the addon writes and reads those); it knows files,
  * sidecars and names. One job per file:
  * - `store.ts`: the CheckpointStore class (one folder, one log) and commit (sidecar, links, retention);
- * - `names.ts`: every file and link name, made and parsed, and the name rules;
+ * - `names.ts`: every file and link name, made and parsed, checked by the contract's name rule;
  * - `scan.ts`: listing the folder (a `.pt`, its sidecar, its links; newest-first order);
  * - `verify.ts`: a file's sha256 against its sidecar, and the per-file-version cache of verdicts;
  * - `resolve.ts`: resume resolution (a named checkpoint or the newest valid one) with the guide's texts;
@@ -50,15 +50,12 @@
  * `.pt`) older than the save being committed are removed. Only this model/dataset's files are touched.
  */
 export { CheckpointStore, type CheckpointStoreOptions, type CommitRequest, type CommitResult } from './store.js';
-export { type CheckpointEntry, type ListFilter } from './scan.js';
+export { type ListFilter } from './scan.js';
 export { type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 export { type RetainRequest } from './retention.js';
 export { MIN_AVERAGE_INPUTS, type AverageInputsRequest } from './average-inputs.js';
-export { type BrokenLink } from './links.js';
 export { backupOptions, type BackupOptions } from './backup.js';
 export {
-  MAX_NAME_LENGTH,
-  NAME_PATTERN,
   averageCheckpointName,
   checkpointName,
   isLinkNameFor,

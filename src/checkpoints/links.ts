@@ -9,14 +9,9 @@ import { fsyncDir, readNames, readlinkOrNull, replaceSymlink } from './files.js'
 import { LINK_ROLES, linkName, parseLinkName, type LinkRole } from './names.js';
 import { isTrainingSave, scanPair, validateFilter, type ListFilter, type Scanned } from './scan.js';
 import { valCer } from './sidecar.js';
+import type { BrokenLink } from '../contract/index.js';
 import type { Log } from '../log.js';
 import { hashProblem } from './verify.js';
-
-export interface BrokenLink {
-  name: string;
-  target: string;
-  problem: string;
-}
 
 /** Why a link of the folder cannot be followed (dangling, or leading out of the folder); null when it can or is absent. */
 export async function linkProblem(dir: string, link: string): Promise<string | null> {
@@ -52,7 +47,8 @@ export async function brokenLinks(dir: string, filter: ListFilter): Promise<Brok
     if (filter.model !== undefined && !link.prefix.startsWith(`${filter.model}-`)) continue;
     if (filter.dataset !== undefined && !link.prefix.endsWith(`-${filter.dataset}`)) continue;
     const problem = await linkProblem(dir, name);
-    if (problem !== null) out.push({ name, target: (await readlinkOrNull(path.join(dir, name))) ?? '', problem });
+    if (problem !== null)
+      out.push({ name, target: (await readlinkOrNull(path.join(dir, name))) ?? '', valid: false, problem });
   }
   return out;
 }

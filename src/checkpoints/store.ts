@@ -5,10 +5,11 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { BrokenLink, CheckpointEntry } from '../contract/index.js';
 import { AsrTrainerError } from '../errors.js';
 import { warningsToStderr, type Log } from '../log.js';
 import { lstatOrNull, readNames, sha256File, writeFileAtomic } from './files.js';
-import { brokenLinks, updateLinks, type BrokenLink } from './links.js';
+import { brokenLinks, updateLinks } from './links.js';
 import { BackupCopier, type BackupOptions } from './backup.js';
 import { acquireLock, type CheckpointLock } from './lock.js';
 import { selectAverageInputs, type AverageInputsRequest } from './average-inputs.js';
@@ -30,15 +31,7 @@ import {
 import { setPinned } from './pins.js';
 import { resolveForResume, type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 import { retain, validateRetention, type RetainRequest } from './retention.js';
-import {
-  MIB,
-  orderForListing,
-  scanFolder,
-  validateFilter,
-  type CheckpointEntry,
-  type ListFilter,
-  type Scanned,
-} from './scan.js';
+import { MIB, orderForListing, scanFolder, validateFilter, type ListFilter, type Scanned } from './scan.js';
 import {
   SIDECAR_FORMAT_VERSION,
   parseSidecar,

@@ -8,13 +8,8 @@ import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, readlin
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  CheckpointStore,
-  parseSidecar,
-  sha256File,
-  sidecarName,
-  type CheckpointEntry,
-} from '../../src/checkpoints/index.js';
+import { CheckpointStore, parseSidecar, sha256File, sidecarName } from '../../src/checkpoints/index.js';
+import type { CheckpointEntry } from '../../src/contract/index.js';
 import { loadNative, type Trainer } from '../../src/native.js';
 import { seededRandom } from '../helpers/random.js';
 

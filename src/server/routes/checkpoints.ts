@@ -40,31 +40,7 @@ export function checkpointRoutes(config: AsrConfig, options: CheckpointRoutesOpt
       },
       async (request) => {
         const filter = { model: request.query.model_name, dataset: request.query.dataset_name };
-        const entries = await store.list(filter);
-        const brokenLinks = await store.brokenLinks(filter);
-        return {
-          broken_links: brokenLinks.map((l) => ({ ...l, valid: false as const })),
-          checkpoints: entries.map((e) => ({
-            name: e.name,
-            model_name: e.model_name,
-            dataset_name: e.dataset_name,
-            kind: e.kind,
-            epoch: e.epoch,
-            step: e.step,
-            global_step: e.global_step,
-            size_mb: e.size_mb,
-            created_at: e.created_at,
-            metrics: e.metrics,
-            is_latest: e.is_latest,
-            is_best: e.is_best,
-            run_id: e.run_id,
-            resumed_from: e.resumed_from,
-            pinned: e.pinned,
-            valid: e.valid,
-            ...(e.problem ? { problem: e.problem } : {}),
-            ...(e.averaged_from ? { averaged_from: e.averaged_from } : {}),
-          })),
-        };
+        return { checkpoints: await store.list(filter), broken_links: await store.brokenLinks(filter) };
       },
     );
 

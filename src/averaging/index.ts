@@ -62,7 +62,7 @@ export async function averageCheckpoints(
         dataset_name: dataset,
         batch_size: last.batch_size ?? config.training.batch_size,
       },
-      (line) => log('info', line),
+      log,
       options.env,
     ).catch(async (err: unknown) => {
       // Uncommitted (no sidecar): nothing vouches for it, so it goes now rather than at the next retention.

@@ -36,7 +36,7 @@ export interface LoadDatasetOptions {
   /** Split and limit seed (default `training.seed`). */
   seed?: number;
   /** Receives the one summary line of dropped characters, when any were dropped. */
-  onLog?: Log;
+  log?: Log;
 }
 
 export interface DatasetSplit {
@@ -126,7 +126,7 @@ export function loadDataset(
 
   const droppedCharacters = dropped.toJSON();
   if (droppedCharacters.total > 0) {
-    options.onLog?.('info', `Dataset ${name}: ${describeDroppedCharacters(droppedCharacters)}`);
+    options.log?.('info', `Dataset ${name}: ${describeDroppedCharacters(droppedCharacters)}`);
   }
   return {
     name,

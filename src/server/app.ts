@@ -87,7 +87,7 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
     hub.closeAll();
   });
   const log = logTo(app.log);
-  const transcriber = new TranscriptionProcess(config, { onLog: log });
+  const transcriber = new TranscriptionProcess(config, { log });
   app.decorate('transcriber', transcriber);
   app.addHook('onClose', () => transcriber.close());
 

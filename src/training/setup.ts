@@ -112,7 +112,7 @@ async function openFeatures(
   const dataset = loadDataset(config, plan.dataset_name, {
     limitSamples: plan.request.limit_samples ?? undefined,
     lightweight: plan.request.lightweight ?? false,
-    onLog: log,
+    log,
   });
   log(
     'info',

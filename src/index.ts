@@ -7,14 +7,14 @@
  * needs only the TypeScript parts imports their folders (`src/config`, `src/checkpoints`, …), which load
  * the addon on first use.
  */
-import { loadNative } from './native.js';
+import { loadNative } from './native/index.js';
 import type {
   FeatureStore as FeatureStoreInstance,
   FeatureStoreStatics,
   NativeAddon,
   Trainer as TrainerInstance,
   TrainerConstructor,
-} from './native.js';
+} from './native/index.js';
 
 const native = loadNative();
 

@@ -16,7 +16,7 @@ import { AsrTrainerError } from '../errors.js';
 import type { TranscribeTarget, Transcription } from '../transcribe/index.js';
 import { boundaryOf, multipartFiles } from '../transcribe/multipart.js';
 import type { TranscriptionProcess } from '../transcribe/process.js';
-import type { TranscribeOptions, WeightsKind } from '../native.js';
+import type { TranscribeOptions, WeightsKind } from '../native/index.js';
 import { BEAM_RULE, CheckpointNameSchema, ErrorBodySchema, NameSchema, parseBeamWidth } from '../contract/index.js';
 
 const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];

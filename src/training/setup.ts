@@ -13,7 +13,7 @@ import { loadDataset } from '../data/dataset.js';
 import { checkSkippedShare } from '../data/skips.js';
 import { AsrTrainerError } from '../errors.js';
 import type { Log } from '../log.js';
-import { loadNative } from '../native.js';
+import { loadNative } from '../native/index.js';
 import type { FeatureStore, NativeAddon, Trainer, World } from '../native/types.js';
 import type { RunPlan } from './plan.js';
 

@@ -11,7 +11,7 @@ import { CheckpointStore, isLinkNameFor, linkName } from '../checkpoints/index.j
 import type { CheckpointEntry } from '../contract/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { loadNative, type Trainer, type TranscribeOptions, type WeightsKind } from '../native.js';
+import { loadNative, type Trainer, type TranscribeOptions, type WeightsKind } from '../native/index.js';
 
 export interface TranscribeTarget {
   /** A checkpoint name from the listing, or `{model}-{dataset}-best.pt` / `-latest.pt`; absent: the best. */

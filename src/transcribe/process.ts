@@ -7,7 +7,7 @@
 
 import { AddonChild, describeExit, reportedError, type ChildExit } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
-import type { TranscribeOptions, WeightsKind } from '../native.js';
+import type { TranscribeOptions, WeightsKind } from '../native/index.js';
 import { AsrTrainerError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { TranscribeTarget } from './index.js';

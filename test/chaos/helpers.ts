@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CheckpointStore, parseSidecar, sha256File, sidecarName } from '../../src/checkpoints/index.js';
 import type { CheckpointEntry } from '../../src/contract/index.js';
-import { loadNative, type Trainer } from '../../src/native.js';
+import { loadNative, type Trainer } from '../../src/native/index.js';
 import { seededRandom } from '../helpers/random.js';
 
 /** A failing chaos run is repeated with its printed seed. */

@@ -15,8 +15,8 @@ import { checkpointRoutes } from './routes/checkpoints.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { prometheusRoutes } from './routes/prometheus.js';
 import { trainRoutes } from './routes/train.js';
+import { transcribeRoutes } from './routes/transcribe.js';
 import { RunMetrics } from './run-metrics.js';
-import { transcribeRoutes } from './transcribe.js';
 import { WsHub, type WsHubOptions } from './ws-hub.js';
 
 export interface BuildAppOptions {

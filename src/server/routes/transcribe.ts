@@ -14,7 +14,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AsrTrainerError } from '../../errors.js';
 import type { TranscribeTarget, Transcription } from '../../transcribe/index.js';
-import { boundaryOf, multipartFiles } from '../../transcribe/multipart.js';
+import { boundaryOf, multipartFiles } from '../multipart.js';
 import type { TranscriptionProcess } from '../../transcribe/process.js';
 import type { TranscribeOptions, WeightsKind } from '../../native/index.js';
 import { BEAM_RULE, CheckpointNameSchema, ErrorBodySchema, NameSchema, parseBeamWidth } from '../../contract/index.js';

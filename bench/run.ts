@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 
 import { restartWithAddonEnv } from '../src/fork-entry.js';
-import { loadNative } from '../src/native.js';
+import { loadNative } from '../src/native/index.js';
 import { fixedLength, makeBatch, miniCorpus, readAll, REPO } from './lib/corpus.js';
 import { PYTHON, REFERENCE_KEEP_FREED_MEMORY, ReferenceWorker } from './lib/reference.js';
 import { machine, renderTable, writeResults, type Row } from './lib/report.js';

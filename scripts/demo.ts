@@ -17,14 +17,15 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { averageCheckpoints } from '../src/averaging/index.js';
 import { scoreUtterances } from '../src/averaging/evaluate.js';
-import { CheckpointStore, MIN_AVERAGE_INPUTS, type CheckpointEntry } from '../src/checkpoints/index.js';
+import { CheckpointStore, MIN_AVERAGE_INPUTS } from '../src/checkpoints/index.js';
+import type { CheckpointEntry } from '../src/contract/index.js';
 import { formatCheckpointTable } from '../src/cli/commands/checkpoints.js';
 import { formatDuration, formatPercent, ProgressReporter } from '../src/cli/progress.js';
 import { loadConfig, type LoadedConfig } from '../src/config/index.js';
 import { makeHeldOutCorpus, normalizeTranscript, readHeldOutUtterances, readMetadata } from '../src/data/index.js';
 import { isAsrTrainerError } from '../src/errors.js';
 import { restartWithAddonEnv } from '../src/fork-entry.js';
-import { loadNative } from '../src/native.js';
+import { loadNative } from '../src/native/index.js';
 import { TrainingRun, type TrainingEvent, type TrainRequest } from '../src/training/index.js';
 import { Transcriber } from '../src/transcribe/index.js';
 
@@ -257,7 +258,11 @@ async function averageLastEpochs(config: LoadedConfig) {
   return averageCheckpoints(
     config,
     { model_name: MODEL, dataset_name: DATASET, last_n: lastN },
-    { logger: { info: () => undefined, warn: (m) => say(`demo: warning: ${m}`) } },
+    {
+      log: (level, message) => {
+        if (level === 'warning') say(`demo: warning: ${message}`);
+      },
+    },
   );
 }
 

@@ -7,14 +7,14 @@
  * needs only the TypeScript parts imports their folders (`src/config`, `src/checkpoints`, …), which load
  * the addon on first use.
  */
-import { loadNative } from './native.js';
+import { loadNative } from './native/index.js';
 import type {
   FeatureStore as FeatureStoreInstance,
   FeatureStoreStatics,
   NativeAddon,
   Trainer as TrainerInstance,
   TrainerConstructor,
-} from './native.js';
+} from './native/index.js';
 
 const native = loadNative();
 
@@ -27,7 +27,44 @@ export type FeatureStore = FeatureStoreInstance;
 /** The model sizes xs | s | m | l. */
 export const modelPreset: NativeAddon['modelPreset'] = native.modelPreset;
 export { loadNative };
-export type * from './native/types.js';
+// The native surface's types a caller of Trainer and FeatureStore meets; the raw binary's (RawNativeAddon,
+// before the loader hands it the error class) stays inside.
+export type {
+  AudioData,
+  AudioUtterance,
+  AverageSummary,
+  BatchPlanOptions,
+  CheckpointMeta,
+  CheckpointMetaInput,
+  EvalResult,
+  EvaluateOptions,
+  FbankOptions,
+  FbankResult,
+  FeatureStoreOptions,
+  FeatureStoreProgress,
+  FeatureStoreStatics,
+  JsonObject,
+  JsonValue,
+  ModelConfig,
+  NativeAddon,
+  NativeVersions,
+  SaveOptions,
+  SkippedUtterance,
+  SpecAugmentOptions,
+  StepProgress,
+  StepResult,
+  TrainConfig,
+  TrainConfigInput,
+  TrainerConstructor,
+  TrainOptions,
+  TrainOutcome,
+  TranscribeOptions,
+  UtteranceSpec,
+  WeightsKind,
+  World,
+  WorldOptions,
+  WorldPlace,
+} from './native/types.js';
 
 export { AsrTrainerError, isAsrTrainerError, type AsrErrorCode } from './errors.js';
 export { loadConfig, parseConfig, type AsrConfig, type LoadedConfig } from './config/index.js';

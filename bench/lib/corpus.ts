@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
 import { loadDataset, type UtteranceSpec } from '../../src/data/index.js';
-import type { FeatureStore, NativeAddon } from '../../src/native.js';
+import type { FeatureStore, NativeAddon } from '../../src/native/index.js';
 
 export const REPO = new URL('../..', import.meta.url).pathname;
 const RATE = 16000;

@@ -5,7 +5,7 @@
  * global batches of the mini corpus at any world size (the addon splits each batch across ranks), and
  * rank 0 prints one JSON line: per-step wall seconds, allreduce waits and utterances.
  */
-import { loadNative, type World } from '../../src/native.js';
+import { loadNative, type World } from '../../src/native/index.js';
 import { miniCorpus } from './corpus.js';
 
 function env(name: string, fallback?: string): string {

@@ -5,7 +5,7 @@
  * work (norms, activations, softmax, dropout, the optimizer) is left out, as MFU figures usually do, so
  * the utilisation is that of the matmul-shaped work against the measured matmul peak.
  */
-import type { ModelConfig } from '../../src/native.js';
+import type { ModelConfig } from '../../src/native/index.js';
 
 export function subsampledLength(frames: number): number {
   return Math.max(0, Math.floor((Math.floor((frames - 1) / 2) - 1) / 2));

@@ -4,7 +4,7 @@
  * is all cores; on a loaded one a single thread can win by a wide margin (every OpenMP barrier waits
  * for a descheduled thread).
  */
-import type { NativeAddon } from '../../src/native.js';
+import type { NativeAddon } from '../../src/native/index.js';
 import type { BenchBatch } from './corpus.js';
 import type { ReferenceWorker } from './reference.js';
 import { summarize } from './stats.js';

@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { NativeAddon } from '../../src/native.js';
+import type { NativeAddon } from '../../src/native/index.js';
 import type { BenchBatch } from '../lib/corpus.js';
 import type { ReferenceWorker } from '../lib/reference.js';
 import type { Row } from '../lib/report.js';

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { NativeAddon, UtteranceSpec } from '../../src/native.js';
+import type { NativeAddon, UtteranceSpec } from '../../src/native/index.js';
 import type { ReferenceWorker } from '../lib/reference.js';
 import type { Row } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';

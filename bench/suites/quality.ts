@@ -12,7 +12,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { NativeAddon } from '../../src/native.js';
+import type { NativeAddon } from '../../src/native/index.js';
 import { TrainingRun } from '../../src/training/index.js';
 import { makeBatch, miniCorpus, miniCorpusConfig, readAll, REPO } from '../lib/corpus.js';
 import type { ReferenceWorker } from '../lib/reference.js';

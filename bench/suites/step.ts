@@ -4,7 +4,7 @@
  * alternating blocks; per-step seconds are pooled per side. The project's own step timer is checked
  * against the wall time of train(), so the Node layer's cost shows up if there is one.
  */
-import type { NativeAddon, TrainConfigInput } from '../../src/native.js';
+import type { NativeAddon, TrainConfigInput } from '../../src/native/index.js';
 import type { BenchBatch } from '../lib/corpus.js';
 import { trainStepFlops } from '../lib/flops.js';
 import type { ReferenceWorker } from '../lib/reference.js';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { AsrConfig } from '../config/schema.js';
 import { loadDataset, type UtteranceSpec } from '../data/dataset.js';
-import type { NativeAddon } from '../native.js';
+import type { NativeAddon } from '../native/index.js';
 import { validationDecoding } from '../training/validation.js';
 
 export interface ValidationScore {

@@ -6,22 +6,17 @@
  * own (./process.ts, ./worker.ts), so no LibTorch work runs in the API process.
  */
 import { rm } from 'node:fs/promises';
-import {
-  CheckpointStore,
-  backupOptions,
-  type CheckpointLock,
-  type CheckpointLogger,
-  type CheckpointMetrics,
-} from '../checkpoints/index.js';
+import { CheckpointStore, backupOptions, type CheckpointLock, type CheckpointMetrics } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import type { AverageRequest, AverageResult } from '../contract/index.js';
 import { assertDatasetPresent } from '../data/dataset.js';
 import { AsrTrainerError, isAsrTrainerError } from '../errors.js';
+import type { Log } from '../log.js';
 import { newRunId } from '../training/plan.js';
 import { averageInProcess } from './process.js';
 
 export interface AverageOptions {
-  logger?: CheckpointLogger;
+  log?: Log;
   /** Extra environment for the averaging process. */
   env?: NodeJS.ProcessEnv;
 }
@@ -32,17 +27,15 @@ export async function averageCheckpoints(
   options: AverageOptions = {},
 ): Promise<AverageResult> {
   const warnings: string[] = [];
-  const logger: CheckpointLogger = {
-    info: (m) => options.logger?.info(m),
-    warn: (m) => {
-      warnings.push(m);
-      options.logger?.warn(m);
-    },
+  // Warnings go into the answer too: the caller of the API sees what was skipped without the server's log.
+  const log: Log = (level, message) => {
+    if (level === 'warning') warnings.push(message);
+    options.log?.(level, message);
   };
   const { model_name: model, dataset_name: dataset } = request;
   // Before any file is read: the average is scored on this dataset's validation split.
   assertDatasetPresent(config, dataset);
-  const store = new CheckpointStore({ dir: config.paths.checkpoints, logger, backup: backupOptions(config) });
+  const store = new CheckpointStore({ dir: config.paths.checkpoints, log, backup: backupOptions(config) });
   const lock = await holdLock(store, model, dataset);
   try {
     const inputs = await store.selectAverageInputs({
@@ -60,7 +53,7 @@ export async function averageCheckpoints(
     );
     const output = store.pathOf(name);
     const averagedFrom = inputs.map((s) => s.entry.name);
-    logger.info(`Averaging ${averagedFrom.join(', ')} into '${name}'`);
+    log('info', `Averaging ${averagedFrom.join(', ')} into '${name}'`);
     const outcome = await averageInProcess(
       {
         config,
@@ -69,7 +62,7 @@ export async function averageCheckpoints(
         dataset_name: dataset,
         batch_size: last.batch_size ?? config.training.batch_size,
       },
-      (line) => logger.info(line),
+      log,
       options.env,
     ).catch(async (err: unknown) => {
       // Uncommitted (no sidecar): nothing vouches for it, so it goes now rather than at the next retention.
@@ -79,7 +72,7 @@ export async function averageCheckpoints(
     const metrics: CheckpointMetrics = outcome.score
       ? { val_loss: outcome.score.val_loss, val_cer: outcome.score.val_cer, val_wer: outcome.score.val_wer }
       : {};
-    if (!outcome.score) logger.warn(`Dataset '${dataset}' has no validation utterances: '${name}' has no val CER`);
+    if (!outcome.score) log('warning', `Dataset '${dataset}' has no validation utterances: '${name}' has no val CER`);
     const committed = await store.commit({
       name,
       model,

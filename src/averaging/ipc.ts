@@ -1,6 +1,6 @@
 import type { ErrorMessage } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
-import type { AverageSummary } from '../native.js';
+import type { AverageSummary } from '../native/index.js';
 import type { ValidationScore } from './evaluate.js';
 
 /** What the averaging process is asked to do: average `inputs` into `output`, then score it. */

@@ -5,21 +5,18 @@
  */
 import { AddonChild, describeExit, reportedError } from '../child-process/index.js';
 import { AsrTrainerError } from '../errors.js';
+import type { Log } from '../log.js';
 import type { AverageJob, AveragerToParent, ParentToAverager } from './ipc.js';
 
 export type AverageOutcome = Extract<AveragerToParent, { kind: 'result' }>;
 
-export function averageInProcess(
-  job: AverageJob,
-  onLog?: (message: string) => void,
-  env: NodeJS.ProcessEnv = {},
-): Promise<AverageOutcome> {
+export function averageInProcess(job: AverageJob, log?: Log, env: NodeJS.ProcessEnv = {}): Promise<AverageOutcome> {
   return new Promise<AverageOutcome>((resolve, reject) => {
     let answer: AveragerToParent | null = null;
     const child = AddonChild.fork<ParentToAverager, AveragerToParent>(
       { callerUrl: import.meta.url, name: 'worker', env: { ...process.env, ...env } },
       {
-        onLine: (_stream, line) => onLog?.(`[averaging] ${line}`),
+        onLine: (_stream, line) => log?.('info', `[averaging] ${line}`),
         onMessage: (message) => (answer = message),
         onError: (err) =>
           reject(new AsrTrainerError('E_INTERNAL', `Cannot start the averaging process: ${err.message}`)),

@@ -4,7 +4,7 @@
  * and never the API or the CLI that asked.
  */
 import { errorMessage, parentChannel } from '../child-process/index.js';
-import { loadNative } from '../native.js';
+import { loadNative } from '../native/index.js';
 import { scoreOnValidation } from './evaluate.js';
 import type { AverageJob, AveragerToParent, ParentToAverager } from './ipc.js';
 

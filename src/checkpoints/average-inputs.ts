@@ -15,7 +15,7 @@ import {
   validatePlainFileName,
 } from './names.js';
 import { scanOne, scanPair, type Scanned } from './scan.js';
-import type { CheckpointLogger } from './store.js';
+import type { Log } from '../log.js';
 import { hashProblem } from './verify.js';
 
 export interface AverageInputsRequest {
@@ -31,11 +31,7 @@ export interface AverageInputsRequest {
 export const MIN_AVERAGE_INPUTS = 2;
 
 /** The inputs in epoch order (an average carries its last input's position), verified; see the file comment. */
-export async function selectAverageInputs(
-  dir: string,
-  logger: CheckpointLogger,
-  request: AverageInputsRequest,
-): Promise<Scanned[]> {
+export async function selectAverageInputs(dir: string, log: Log, request: AverageInputsRequest): Promise<Scanned[]> {
   const model = validateModelName(request.model);
   const dataset = validateDatasetName(request.dataset);
   const { names, last_n: lastN } = request;
@@ -53,7 +49,7 @@ export async function selectAverageInputs(
     );
   }
   const inputs =
-    names !== undefined ? await named(dir, model, dataset, names) : await newest(dir, logger, model, dataset, count);
+    names !== undefined ? await named(dir, model, dataset, names) : await newest(dir, log, model, dataset, count);
   return inputs.sort((a, b) => a.parsed.epoch - b.parsed.epoch || a.parsed.version - b.parsed.version);
 }
 
@@ -101,13 +97,7 @@ async function named(dir: string, model: string, dataset: string, names: string[
   return inputs;
 }
 
-async function newest(
-  dir: string,
-  logger: CheckpointLogger,
-  model: string,
-  dataset: string,
-  count: number,
-): Promise<Scanned[]> {
+async function newest(dir: string, log: Log, model: string, dataset: string, count: number): Promise<Scanned[]> {
   // scanPair's order (the most recent run first) breaks ties between timelines; the sort is stable.
   const epochs = (await scanPair(dir, model, dataset))
     .filter((s) => s.parsed.kind === 'epoch' && s.entry.valid)
@@ -123,7 +113,7 @@ async function newest(
     if (inputs.length === count) break;
     const problem = await hashProblem(dir, s);
     if (problem === null) inputs.push(s);
-    else logger.warn(`Skipping checkpoint '${s.entry.name}' for the average: ${problem}`);
+    else log('warning', `Skipping checkpoint '${s.entry.name}' for the average: ${problem}`);
   }
   if (inputs.length < count) {
     throw new AsrTrainerError(

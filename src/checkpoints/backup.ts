@@ -14,7 +14,7 @@ import { copyFileVerified, lstatOrNull, writeFileAtomic } from './files.js';
 import { parseCheckpointName, sidecarName } from './names.js';
 import { scanOne, type Scanned } from './scan.js';
 import { parseSidecar, type CheckpointSidecar } from './sidecar.js';
-import type { CheckpointLogger } from './store.js';
+import type { Log } from '../log.js';
 import { hashProblem } from './verify.js';
 
 export interface BackupOptions {
@@ -42,7 +42,7 @@ export class BackupCopier {
   constructor(
     private readonly primaryDir: string,
     readonly options: BackupOptions,
-    private readonly logger: CheckpointLogger,
+    private readonly log: Log,
   ) {}
 
   /** Whether a just-committed checkpoint is backed up: the best one, or an epoch end every N epochs. */
@@ -66,7 +66,8 @@ export class BackupCopier {
   private async copy(name: string): Promise<void> {
     const backupDir = this.options.dir;
     const notCopied = (why: string): void =>
-      this.logger.warn(
+      this.log(
+        'warning',
         `Checkpoint '${name}' was not backed up to '${backupDir}' (paths.backup): ${why}; training goes on, the checkpoint is only in '${this.primaryDir}'`,
       );
     try {
@@ -87,7 +88,7 @@ export class BackupCopier {
       }
       await copyFileVerified(path.join(this.primaryDir, name), path.join(backupDir, name), check.sidecar.sha256);
       await writeFileAtomic(path.join(backupDir, sidecarName(name)), text);
-      this.logger.info(`Backed up checkpoint '${name}' to '${backupDir}' (sha256 verified)`);
+      this.log('info', `Backed up checkpoint '${name}' to '${backupDir}' (sha256 verified)`);
     } catch (error) {
       notCopied((error as Error).message);
     }

@@ -2,8 +2,8 @@
  * The checkpoint folder (ARCHITECTURE.md §5): what the trainer writes with and the server reads with.
  * Free of training code: it never parses a `.pt` (the addon writes and reads those); it knows files,
  * sidecars and names. One job per file:
- * - `store.ts`: the CheckpointStore class (one folder, one logger) and commit (sidecar, links, retention);
- * - `names.ts`: every file and link name, made and parsed, and the name rules;
+ * - `store.ts`: the CheckpointStore class (one folder, one log) and commit (sidecar, links, retention);
+ * - `names.ts`: every file and link name, made and parsed, checked by the contract's name rule;
  * - `scan.ts`: listing the folder (a `.pt`, its sidecar, its links; newest-first order);
  * - `verify.ts`: a file's sha256 against its sidecar, and the per-file-version cache of verdicts;
  * - `resolve.ts`: resume resolution (a named checkpoint or the newest valid one) with the guide's texts;
@@ -17,7 +17,7 @@
  *
  * Trainer, per save:
  * ```ts
- * const store = new CheckpointStore({ dir: config.paths.checkpoints, logger, backup: backupOptions(config) });
+ * const store = new CheckpointStore({ dir: config.paths.checkpoints, log, backup: backupOptions(config) });
  * const lock = await store.acquireLock(model, dataset);          // E_LOCKED while another trainer writes
  * const from = await store.resolveForResume({ model, dataset, specific });
  * // then checkResumeCompatibility(from.name, <from.sidecar's model_config, batch_size>, { model_config, batch_size })
@@ -49,22 +49,13 @@
  * checkpoint. Leftovers of interrupted saves (temp files, a `.pt` without sidecar, a sidecar without
  * `.pt`) older than the save being committed are removed. Only this model/dataset's files are touched.
  */
-export {
-  CheckpointStore,
-  type CheckpointLogger,
-  type CheckpointStoreOptions,
-  type CommitRequest,
-  type CommitResult,
-} from './store.js';
-export { type CheckpointEntry, type ListFilter } from './scan.js';
+export { CheckpointStore, type CheckpointStoreOptions, type CommitRequest, type CommitResult } from './store.js';
+export { type ListFilter } from './scan.js';
 export { type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 export { type RetainRequest } from './retention.js';
 export { MIN_AVERAGE_INPUTS, type AverageInputsRequest } from './average-inputs.js';
-export { type BrokenLink } from './links.js';
 export { backupOptions, type BackupOptions } from './backup.js';
 export {
-  MAX_NAME_LENGTH,
-  NAME_PATTERN,
   averageCheckpointName,
   checkpointName,
   isLinkNameFor,

@@ -9,14 +9,9 @@ import { fsyncDir, readNames, readlinkOrNull, replaceSymlink } from './files.js'
 import { LINK_ROLES, linkName, parseLinkName, type LinkRole } from './names.js';
 import { isTrainingSave, scanPair, validateFilter, type ListFilter, type Scanned } from './scan.js';
 import { valCer } from './sidecar.js';
-import type { CheckpointLogger } from './store.js';
+import type { BrokenLink } from '../contract/index.js';
+import type { Log } from '../log.js';
 import { hashProblem } from './verify.js';
-
-export interface BrokenLink {
-  name: string;
-  target: string;
-  problem: string;
-}
 
 /** Why a link of the folder cannot be followed (dangling, or leading out of the folder); null when it can or is absent. */
 export async function linkProblem(dir: string, link: string): Promise<string | null> {
@@ -52,7 +47,8 @@ export async function brokenLinks(dir: string, filter: ListFilter): Promise<Brok
     if (filter.model !== undefined && !link.prefix.startsWith(`${filter.model}-`)) continue;
     if (filter.dataset !== undefined && !link.prefix.endsWith(`-${filter.dataset}`)) continue;
     const problem = await linkProblem(dir, name);
-    if (problem !== null) out.push({ name, target: (await readlinkOrNull(path.join(dir, name))) ?? '', problem });
+    if (problem !== null)
+      out.push({ name, target: (await readlinkOrNull(path.join(dir, name))) ?? '', valid: false, problem });
   }
   return out;
 }
@@ -64,7 +60,7 @@ export async function brokenLinks(dir: string, filter: ListFilter): Promise<Brok
  */
 export async function updateLinks(
   dir: string,
-  logger: CheckpointLogger,
+  log: Log,
   model: string,
   dataset: string,
   verified: { name: string; sha256: string },
@@ -73,7 +69,7 @@ export async function updateLinks(
   const verify = async (s: Scanned): Promise<boolean> => {
     if (s.entry.name === verified.name && s.sidecar?.sha256 === verified.sha256) return true;
     const problem = await hashProblem(dir, s);
-    if (problem !== null) logger.warn(`Checkpoint '${s.entry.name}' is not linked: ${problem}`);
+    if (problem !== null) log('warning', `Checkpoint '${s.entry.name}' is not linked: ${problem}`);
     return problem === null;
   };
   const pick = async (ranked: Scanned[]): Promise<Scanned | null> => {

@@ -11,7 +11,7 @@ import { closeSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, unl
 import os from 'node:os';
 import path from 'node:path';
 import { AsrTrainerError } from '../errors.js';
-import { loadNative } from '../native.js';
+import { loadNative } from '../native/index.js';
 import { fsyncDir } from './files.js';
 import {
   LOCK_LEASE_MS,

@@ -2,14 +2,8 @@
  * Checkpoint file names (ARCHITECTURE.md §5): the only place that turns a model, a dataset and a
  * position into a file name, and a file name back into them.
  */
-import { MAX_NAME_LENGTH, NAME_PATTERN as NAME_PATTERN_SOURCE } from '../contract/names.js';
+import { MAX_CHECKPOINT_NAME_BYTES, NAME_RULE, isValidName } from '../contract/names.js';
 import { AsrTrainerError } from '../errors.js';
-
-/** Model and dataset names: the contract's one rule (src/contract/names.ts). */
-export const NAME_PATTERN = new RegExp(NAME_PATTERN_SOURCE);
-export { MAX_NAME_LENGTH };
-/** Linux NAME_MAX. */
-export const MAX_FILE_NAME_BYTES = 255;
 
 /** `average`: the mean of epoch checkpoints' weights (averageCheckpointName()), never a training save. */
 export type CheckpointKind = 'epoch' | 'step' | 'average';
@@ -43,14 +37,13 @@ export function validateDatasetName(dataset: unknown): string {
   return validateName(dataset, 'dataset');
 }
 
+/** The contract's name rule (src/contract/names.ts), as an error for the caller who broke it. */
 function validateName(value: unknown, what: 'model' | 'dataset'): string {
-  if (typeof value !== 'string' || value.length > MAX_NAME_LENGTH || !NAME_PATTERN.test(value)) {
+  if (typeof value !== 'string' || !isValidName(value)) {
     const shown = typeof value === 'string' ? `'${value.slice(0, 60)}'` : String(typeof value);
-    throw new AsrTrainerError(
-      'E_INVALID_ARGUMENT',
-      `Invalid ${what} name ${shown}: use lowercase letters, digits, '_', '.' and '-', starting with a letter or digit, at most ${MAX_NAME_LENGTH} characters`,
-      { [what]: value },
-    );
+    throw new AsrTrainerError('E_INVALID_ARGUMENT', `Invalid ${what} name ${shown}: use ${NAME_RULE}`, {
+      [what]: value,
+    });
   }
   return value;
 }
@@ -143,7 +136,7 @@ export function pinName(checkpoint: string): string {
  */
 export function checkpointNameCandidates(requested: string): string[] {
   const candidates = requested.endsWith('.pt') ? [requested] : [requested, `${requested}.pt`];
-  return candidates.filter((candidate) => Buffer.byteLength(candidate) <= MAX_FILE_NAME_BYTES);
+  return candidates.filter((candidate) => Buffer.byteLength(candidate) <= MAX_CHECKPOINT_NAME_BYTES);
 }
 
 export type LinkRole = 'latest' | 'best';
@@ -225,8 +218,8 @@ export function validatePlainFileName(name: unknown): string {
   };
   if (typeof name !== 'string') return refuse(`expected a string, got ${typeof name}`);
   if (name.length === 0) return refuse('it is empty');
-  if (Buffer.byteLength(name, 'utf8') > MAX_FILE_NAME_BYTES) {
-    return refuse(`it is longer than ${MAX_FILE_NAME_BYTES} bytes`);
+  if (Buffer.byteLength(name, 'utf8') > MAX_CHECKPOINT_NAME_BYTES) {
+    return refuse(`it is longer than ${MAX_CHECKPOINT_NAME_BYTES} bytes`);
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return refuse('it contains a control character');

@@ -21,7 +21,7 @@ import {
 import { restoreFromBackup, validBackup } from './backup.js';
 import { isTrainingSave, orderNewestFirst, scanOne, scanPair, type Scanned } from './scan.js';
 import type { CheckpointSidecar } from './sidecar.js';
-import type { CheckpointLogger } from './store.js';
+import type { Log } from '../log.js';
 import { hashProblem } from './verify.js';
 
 export interface ResolveRequest {
@@ -35,7 +35,7 @@ export interface ResolvedCheckpoint {
   name: string;
   path: string;
   sidecar: CheckpointSidecar;
-  /** Skipped files and a broken latest link, in words for the user (also sent to the logger). */
+  /** Skipped files and a broken latest link, in words for the user (also logged). */
   warnings: string[];
 }
 
@@ -48,7 +48,7 @@ export interface ResolvedCheckpoint {
  */
 export async function resolveForResume(
   dir: string,
-  logger: CheckpointLogger,
+  log: Log,
   request: ResolveRequest,
   backupDir: string | null = null,
 ): Promise<ResolvedCheckpoint> {
@@ -59,14 +59,15 @@ export async function resolveForResume(
     if (copy === null) return null;
     await restoreFromBackup(dir, backupDir!, copy);
     const warning = `Checkpoint '${name}' in '${dir}': ${problem}; restored it from the backup folder '${backupDir}' (sha256 verified)`;
-    logger.warn(warning);
+    log('warning', warning);
     return { warning, sidecar: copy.sidecar! };
   };
   const resolved =
     request.specific !== undefined && request.specific !== null
       ? await resolveSpecificOrBackup(dir, model, dataset, request.specific, restore)
-      : await resolveLatest(dir, logger, model, dataset, backupDir, restore);
-  logger.info(
+      : await resolveLatest(dir, log, model, dataset, backupDir, restore);
+  log(
+    'info',
     `Resuming from checkpoint '${resolved.name}' (epoch ${resolved.sidecar.epoch}, step ${resolved.sidecar.step})`,
   );
   return resolved;
@@ -77,7 +78,7 @@ type Restore = (name: string, problem: string) => Promise<{ warning: string; sid
 
 async function resolveLatest(
   dir: string,
-  logger: CheckpointLogger,
+  log: Log,
   model: string,
   dataset: string,
   backupDir: string | null,
@@ -90,7 +91,7 @@ async function resolveLatest(
   const linkTrouble = await linkProblem(dir, link);
   if (linkTrouble !== null) {
     const warning = `Ignoring link '${link}': ${linkTrouble}; resuming the newest valid checkpoint instead`;
-    logger.warn(warning);
+    log('warning', warning);
     warnings.push(warning);
   }
   const here = await scanPair(dir, model, dataset);
@@ -113,7 +114,7 @@ async function resolveLatest(
       return { name: s.entry.name, path: path.join(dir, s.entry.name), sidecar: restored.sidecar, warnings };
     }
     const warning = `Skipping checkpoint '${s.entry.name}': ${problem}; falling back to an older checkpoint`;
-    logger.warn(warning);
+    log('warning', warning);
     warnings.push(warning);
   }
   throw new AsrTrainerError('E_NO_CHECKPOINT', `No checkpoint found for model '${model}' and dataset '${dataset}'`, {

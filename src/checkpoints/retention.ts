@@ -20,7 +20,7 @@ import {
 } from './names.js';
 import { isTrainingSave, scanPair, type Scanned } from './scan.js';
 import { parseSidecar, valCer } from './sidecar.js';
-import type { CheckpointLogger } from './store.js';
+import type { Log } from '../log.js';
 
 export interface RetainRequest {
   model: string;
@@ -55,11 +55,7 @@ export function validateRetention(keep: unknown): number {
  * anything in the backup folder. Averages (`…-avg-F-L.pt`) are no epoch checkpoints: never counted,
  * never deleted; a person removes them. `keep: 0` deletes no checkpoint (leftovers still go).
  */
-export async function retain(
-  dir: string,
-  logger: CheckpointLogger,
-  request: RetainRequest,
-): Promise<{ deleted: string[] }> {
+export async function retain(dir: string, log: Log, request: RetainRequest): Promise<{ deleted: string[] }> {
   const model = validateModelName(request.model);
   const dataset = validateDatasetName(request.dataset);
   const keep = validateRetention(request.keep);
@@ -115,7 +111,7 @@ export async function retain(
       throw error;
     }
     deleted.push(name);
-    logger.info(`Deleted '${name}' from '${dir}': ${reason}`);
+    log('info', `Deleted '${name}' from '${dir}': ${reason}`);
   };
   for (const item of doomed) {
     // The pin marker is looked at again right before the delete: a pin set while retention ran counts.

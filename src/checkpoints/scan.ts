@@ -8,7 +8,6 @@ import path from 'node:path';
 import { errno, lstatOrNull, readNames, readlinkOrNull } from './files.js';
 import {
   LINK_ROLES,
-  NAME_PATTERN,
   linkNameOfPrefix,
   parseCheckpointName,
   pinName,
@@ -18,19 +17,8 @@ import {
   validateModelName,
   type ParsedCheckpointName,
 } from './names.js';
-import type { CheckpointEntry as ListedCheckpoint } from '../contract/index.js';
-import { parseSidecar, sidecarMismatch, type CheckpointMetrics, type CheckpointSidecar } from './sidecar.js';
-
-/**
- * One row of GET /api/checkpoints — the contract's entry (src/contract/checkpoints.ts) — plus its size in
- * bytes. `valid` means the sidecar is present and matches name, size and sha256; the hash is computed once
- * per file version (inode, size, mtime, ctime) and cached by the store, so a listing re-reads only changed
- * files. `pinned`: a `NAME.pt.pin` marker keeps it out of retention (pins.ts).
- */
-export interface CheckpointEntry extends Omit<ListedCheckpoint, 'metrics'> {
-  size_bytes: number;
-  metrics: CheckpointMetrics;
-}
+import { isValidName, type CheckpointEntry } from '../contract/index.js';
+import { parseSidecar, sidecarMismatch, type CheckpointSidecar } from './sidecar.js';
 
 export interface ListFilter {
   model?: string;
@@ -39,6 +27,12 @@ export interface ListFilter {
 
 /** A listed checkpoint with what resume, links and retention need beyond the row. */
 export interface Scanned {
+  /**
+   * The row of GET /api/checkpoints (src/contract/checkpoints.ts). `valid` means the sidecar is present and
+   * matches name, size and sha256; the hash is computed once per file version (inode, size, mtime, ctime)
+   * and cached by the store, so a listing re-reads only changed files. `pinned`: a `NAME.pt.pin` marker
+   * keeps it out of retention (pins.ts).
+   */
   entry: CheckpointEntry;
   parsed: ParsedCheckpointName;
   /** Null unless the sidecar is present and describes this file. */
@@ -232,7 +226,6 @@ export async function scanOne(
     epoch: parsed.epoch,
     step: sidecar?.step ?? parsed.nameStep ?? 0,
     global_step: sidecar?.global_step ?? null,
-    size_bytes: stats.size,
     size_mb: Math.round((stats.size / MIB) * 100) / 100,
     created_at: sidecar?.created_at ?? stats.mtime.toISOString(),
     metrics: sidecar?.metrics ?? {},
@@ -256,16 +249,16 @@ function splitPrefix(prefix: string, filter: ListFilter): { model: string; datas
   if (filter.model !== undefined) {
     if (!prefix.startsWith(`${filter.model}-`)) return null;
     const dataset = prefix.slice(filter.model.length + 1);
-    return NAME_PATTERN.test(dataset) ? { model: filter.model, dataset } : null;
+    return isValidName(dataset) ? { model: filter.model, dataset } : null;
   }
   if (filter.dataset !== undefined) {
     if (!prefix.endsWith(`-${filter.dataset}`)) return null;
     const model = prefix.slice(0, prefix.length - filter.dataset.length - 1);
-    return NAME_PATTERN.test(model) ? { model, dataset: filter.dataset } : null;
+    return isValidName(model) ? { model, dataset: filter.dataset } : null;
   }
   const dash = prefix.indexOf('-');
   if (dash <= 0) return null;
   const model = prefix.slice(0, dash);
   const dataset = prefix.slice(dash + 1);
-  return NAME_PATTERN.test(model) && NAME_PATTERN.test(dataset) ? { model, dataset } : null;
+  return isValidName(model) && isValidName(dataset) ? { model, dataset } : null;
 }

@@ -1,13 +1,15 @@
 /**
  * The CheckpointStore class, the one object the trainer and the server hold, and the commit that turns
  * a `.pt` the addon has written into a checkpoint (sidecar, links, retention, backup). The other jobs live in
- * their own files (see index.ts); this class binds them to one folder and one logger.
+ * their own files (see index.ts); this class binds them to one folder and one log.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { BrokenLink, CheckpointEntry } from '../contract/index.js';
 import { AsrTrainerError } from '../errors.js';
+import { warningsToStderr, type Log } from '../log.js';
 import { lstatOrNull, readNames, sha256File, writeFileAtomic } from './files.js';
-import { brokenLinks, updateLinks, type BrokenLink } from './links.js';
+import { brokenLinks, updateLinks } from './links.js';
 import { BackupCopier, type BackupOptions } from './backup.js';
 import { acquireLock, type CheckpointLock } from './lock.js';
 import { selectAverageInputs, type AverageInputsRequest } from './average-inputs.js';
@@ -29,15 +31,7 @@ import {
 import { setPinned } from './pins.js';
 import { resolveForResume, type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 import { retain, validateRetention, type RetainRequest } from './retention.js';
-import {
-  MIB,
-  orderForListing,
-  scanFolder,
-  validateFilter,
-  type CheckpointEntry,
-  type ListFilter,
-  type Scanned,
-} from './scan.js';
+import { MIB, orderForListing, scanFolder, validateFilter, type ListFilter, type Scanned } from './scan.js';
 import {
   SIDECAR_FORMAT_VERSION,
   parseSidecar,
@@ -48,15 +42,11 @@ import {
 } from './sidecar.js';
 import { HashVerdicts } from './verify.js';
 
-export interface CheckpointLogger {
-  info(message: string): void;
-  warn(message: string): void;
-}
-
 export interface CheckpointStoreOptions {
   /** The checkpoint folder (`paths.checkpoints`); created on the first write. */
   dir: string;
-  logger?: CheckpointLogger;
+  /** Default: warnings to stderr (skipped checkpoints, takeovers), the rest dropped. */
+  log?: Log;
   /** `paths.backup` and `training.backup_every_epochs` (backupOptions()); null or absent: no backups. */
   backup?: BackupOptions | null;
 }
@@ -95,15 +85,9 @@ export interface CommitResult {
   deleted: string[];
 }
 
-/** Without an injected logger, warnings (skipped checkpoints, takeovers) still reach stderr. */
-const defaultLogger: CheckpointLogger = {
-  info: () => undefined,
-  warn: (message) => console.warn(message),
-};
-
 export class CheckpointStore {
   readonly dir: string;
-  private readonly logger: CheckpointLogger;
+  private readonly log: Log;
   private readonly verdicts = new HashVerdicts();
   private readonly backups: BackupCopier | null;
 
@@ -115,8 +99,8 @@ export class CheckpointStore {
       );
     }
     this.dir = path.resolve(options.dir);
-    this.logger = options.logger ?? defaultLogger;
-    this.backups = options.backup ? new BackupCopier(this.dir, options.backup, this.logger) : null;
+    this.log = options.log ?? warningsToStderr;
+    this.backups = options.backup ? new BackupCopier(this.dir, options.backup, this.log) : null;
   }
 
   checkpointName(model: string, dataset: string, epoch: number, step?: number | null): string {
@@ -134,7 +118,7 @@ export class CheckpointStore {
     const base = checkpointName(model, dataset, epoch, step);
     const name = await this.freeName(base);
     if (name !== base) {
-      this.logger.info(`Checkpoint '${base}' already exists (an earlier timeline); this run saves '${name}' beside it`);
+      this.log('info', `Checkpoint '${base}' already exists (an earlier timeline); this run saves '${name}' beside it`);
     }
     return name;
   }
@@ -143,13 +127,13 @@ export class CheckpointStore {
   async nameForAverage(model: string, dataset: string, first: number, last: number): Promise<string> {
     const base = averageCheckpointName(model, dataset, first, last);
     const name = await this.freeName(base);
-    if (name !== base) this.logger.info(`Average '${base}' already exists; this average is saved as '${name}'`);
+    if (name !== base) this.log('info', `Average '${base}' already exists; this average is saved as '${name}'`);
     return name;
   }
 
   /** See selectAverageInputs() (average-inputs.ts): the verified inputs of an average, in epoch order. */
   selectAverageInputs(request: AverageInputsRequest): Promise<Scanned[]> {
-    return selectAverageInputs(this.dir, this.logger, request);
+    return selectAverageInputs(this.dir, this.log, request);
   }
 
   private async freeName(base: string): Promise<string> {
@@ -186,7 +170,7 @@ export class CheckpointStore {
 
   /** See resolve.ts: a named checkpoint, or the newest valid one; restored from the backup folder when damaged here. */
   resolveForResume(request: ResolveRequest): Promise<ResolvedCheckpoint> {
-    return resolveForResume(this.dir, this.logger, request, this.backups?.options.dir ?? null);
+    return resolveForResume(this.dir, this.log, request, this.backups?.options.dir ?? null);
   }
 
   /** Pins or unpins a checkpoint (pins.ts); E_CHECKPOINT_NOT_FOUND for a name that is not a checkpoint here. */
@@ -277,9 +261,9 @@ export class CheckpointStore {
     if (!check.ok)
       throw new AsrTrainerError('E_INVALID_ARGUMENT', `Cannot commit checkpoint '${name}': ${check.problem}`);
     await writeFileAtomic(path.join(this.dir, sidecarName(name)), serializeSidecar(sidecar));
-    this.logger.info(`Saved checkpoint '${name}' (${(size / MIB).toFixed(2)} MB)`);
+    this.log('info', `Saved checkpoint '${name}' (${(size / MIB).toFixed(2)} MB)`);
 
-    const links = await updateLinks(this.dir, this.logger, model, dataset, { name, sha256 });
+    const links = await updateLinks(this.dir, this.log, model, dataset, { name, sha256 });
     // Queued, not awaited: the copy runs while the trainer goes on; retention leaves it alone meanwhile.
     if (this.backups?.wants(sidecar, links.best === name)) void this.backups.enqueue(name);
     const deleted = request.retain
@@ -299,7 +283,7 @@ export class CheckpointStore {
 
   /** See retention.ts; commit() runs it when asked. */
   retain(request: RetainRequest): Promise<{ deleted: string[] }> {
-    return retain(this.dir, this.logger, request);
+    return retain(this.dir, this.log, request);
   }
 
   /** The one-writer lock of a model/dataset in this folder; a live owner → E_LOCKED. */
@@ -314,7 +298,8 @@ export class CheckpointStore {
       model,
       dataset,
       onTakeover: (previous, reason) =>
-        this.logger.warn(
+        this.log(
+          'warning',
           `Took over the checkpoint lock of model '${model}' and dataset '${dataset}' from process ${previous.pid} (${reason})`,
         ),
     });

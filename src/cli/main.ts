@@ -132,10 +132,7 @@ export function buildProgram(): Command {
   program
     .command('make-mini-corpus')
     .description('generate the bundled mini corpus with espeak-ng (LJSpeech layout); options go to the generator')
-    .argument(
-      '[generator-options...]',
-      'passed to scripts/make-mini-corpus.ts (see `asr-trainer make-mini-corpus -- --help`)',
-    )
+    .argument('[generator-options...]', "the generator's options (see `asr-trainer make-mini-corpus -- --help`)")
     .allowUnknownOption()
     .action(async (args: string[]) => {
       process.exitCode = await (await import('./commands/make-mini-corpus.js')).makeMiniCorpusCommand(args);

@@ -4,12 +4,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { parseDocument } from 'yaml';
 import { nameProblem } from '../contract/names.js';
 import { AsrTrainerError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import { modelDimensionProblems, modelDimensionsOf } from './models.js';
 import {
   AsrConfigSchema,
@@ -63,8 +63,8 @@ export function resolveConfigPath(options: ConfigLocationOptions = {}): string {
     return file;
   }
   const tried = [path.resolve(cwd, CONFIG_FILE_NAME)];
-  const packageRoot = findPackageRoot();
-  if (packageRoot) tried.push(path.join(packageRoot, CONFIG_FILE_NAME));
+  const root = packageRoot();
+  if (root !== null) tried.push(path.join(root, CONFIG_FILE_NAME));
   const found = tried.find((file) => existsSync(file));
   if (!found) {
     throw new AsrTrainerError(
@@ -286,22 +286,4 @@ function show(value: unknown): string {
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The folder holding this package's package.json (works from src/ under tsx and from dist/). */
-function findPackageRoot(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'asr-trainer') return dir;
-      } catch {
-        // an unreadable package.json is not ours; keep walking up
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
 }

@@ -10,8 +10,11 @@ export const NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]*$';
 export const MAX_NAME_LENGTH = 100;
 /** The rule in words, for error messages. */
 export const NAME_RULE = `lowercase letters, digits, '_', '.' and '-', starting with a letter or digit, at most ${MAX_NAME_LENGTH} characters`;
-/** Linux NAME_MAX: the longest checkpoint file name there can be. */
-export const MAX_CHECKPOINT_NAME_LENGTH = 255;
+/**
+ * Linux NAME_MAX, in bytes: the longest checkpoint file name there can be. The schema's maxLength counts
+ * characters, a looser bound; the store counts the bytes.
+ */
+export const MAX_CHECKPOINT_NAME_BYTES = 255;
 
 const namePattern = new RegExp(NAME_PATTERN);
 
@@ -42,4 +45,4 @@ export const NameSchema = (description?: string) =>
 
 /** A checkpoint file name as GET /api/checkpoints lists it; the store refuses anything that is not a plain file name. */
 export const CheckpointNameSchema = (description?: string) =>
-  Type.String({ minLength: 1, maxLength: MAX_CHECKPOINT_NAME_LENGTH, ...(description ? { description } : {}) });
+  Type.String({ minLength: 1, maxLength: MAX_CHECKPOINT_NAME_BYTES, ...(description ? { description } : {}) });

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
+import type { Log } from '../log.js';
 import type { UtteranceSpec } from '../native/types.js';
 import { readMetadata } from './metadata.js';
 import { limitDeterministically, readIdList, validationIdsByFraction } from './split.js';
@@ -35,7 +36,7 @@ export interface LoadDatasetOptions {
   /** Split and limit seed (default `training.seed`). */
   seed?: number;
   /** Receives the one summary line of dropped characters, when any were dropped. */
-  onLog?: (level: 'info' | 'warning', message: string) => void;
+  log?: Log;
 }
 
 export interface DatasetSplit {
@@ -125,7 +126,7 @@ export function loadDataset(
 
   const droppedCharacters = dropped.toJSON();
   if (droppedCharacters.total > 0) {
-    options.onLog?.('info', `Dataset ${name}: ${describeDroppedCharacters(droppedCharacters)}`);
+    options.log?.('info', `Dataset ${name}: ${describeDroppedCharacters(droppedCharacters)}`);
   }
   return {
     name,

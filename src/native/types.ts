@@ -376,7 +376,7 @@ export interface AverageSummary {
   optimizerState: 'dropped';
 }
 
-/** The loaded addon, as src/native.ts hands it out. */
+/** The loaded addon, as the loader (./load.ts) hands it out. */
 export interface NativeAddon {
   /** Answered from known values: never waits for the compute thread. */
   readonly versions: NativeVersions;
@@ -439,7 +439,7 @@ export interface NativeAddon {
   Trainer: TrainerConstructor;
 }
 
-/** What the binary exports before src/native.ts hands it the error class. */
+/** What the binary exports before the loader (./load.ts) hands it the error class. */
 export interface RawNativeAddon extends NativeAddon {
   /** The addon constructs this class as `new errorClass(code, message)` for every failure. */
   setErrorClass(errorClass: typeof AsrTrainerError): void;

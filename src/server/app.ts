@@ -4,6 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AsrConfig } from '../config/schema.js';
+import { logTo } from '../log.js';
 import { TranscriptionProcess } from '../transcribe/process.js';
 import { TrainingSupervisor, type SupervisorOptions } from '../training/supervisor.js';
 import { dashboardPlugin } from '../web/dashboard.js';
@@ -14,8 +15,8 @@ import { checkpointRoutes } from './routes/checkpoints.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { prometheusRoutes } from './routes/prometheus.js';
 import { trainRoutes } from './routes/train.js';
+import { transcribeRoutes } from './routes/transcribe.js';
 import { RunMetrics } from './run-metrics.js';
-import { transcribeRoutes } from './transcribe.js';
 import { WsHub, type WsHubOptions } from './ws-hub.js';
 
 export interface BuildAppOptions {
@@ -85,10 +86,8 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
     await supervisor.shutdown();
     hub.closeAll();
   });
-  const transcriber = new TranscriptionProcess(config, {
-    onLog: (level, message) =>
-      level === 'info' ? app.log.info(message) : level === 'warning' ? app.log.warn(message) : app.log.error(message),
-  });
+  const log = logTo(app.log);
+  const transcriber = new TranscriptionProcess(config, { log });
   app.decorate('transcriber', transcriber);
   app.addHook('onClose', () => transcriber.close());
 
@@ -113,11 +112,7 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
   await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(trainRoutes(supervisor));
-  await app.register(
-    checkpointRoutes(config, {
-      onLog: (level, message) => (level === 'info' ? app.log.info(message) : app.log.warn(message)),
-    }),
-  );
+  await app.register(checkpointRoutes(config, { log }));
   await app.register(catalogRoutes(config, supervisor));
   await app.register(metricsRoutes(config, supervisor));
   await app.register(prometheusRoutes(runMetrics));

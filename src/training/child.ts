@@ -10,7 +10,7 @@
  */
 import { INHERITED_LOCK_ENV } from '../checkpoints/lock.js';
 import { errorMessage, parentChannel } from '../child-process/index.js';
-import { loadNative } from '../native.js';
+import { loadNative } from '../native/index.js';
 import { TRAINER_LOCK_FD, WARM_HEAP_ENV, type ChildToParent, type ParentToChild } from './ipc.js';
 import { TrainingRun } from './run.js';
 import { openWorkerRun } from './worker.js';

@@ -10,6 +10,7 @@ import type {
   TrainRequest,
 } from '../contract/index.js';
 import { AsrTrainerError, isAsrTrainerError } from '../errors.js';
+import type { Log } from '../log.js';
 import type { StepProgress, World } from '../native/types.js';
 import { CheckpointPolicy } from './checkpoint-policy.js';
 import { EarlyStopping } from './early-stopping.js';
@@ -128,7 +129,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
    * the checkpoint (./setup.ts). The plan's warnings are the planner's to report.
    */
   static async open(config: AsrConfig, plan: RunPlan, options: OpenOptions = {}): Promise<TrainingRun> {
-    const log = (level: LogLevel, message: string): void => options.onEvent?.(logEvent(level, message));
+    const log: Log = (level, message) => options.onEvent?.(logEvent(level, message));
     const world = options.world ?? null;
     const resources = await setUpRun(config, plan, log, world);
     return new TrainingRun(plan, config, resources, options.onEvent, world);

@@ -9,11 +9,11 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CheckpointStore, backupOptions, type CheckpointLock } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
-import type { LogLevel } from '../contract/index.js';
 import { loadDataset } from '../data/dataset.js';
 import { checkSkippedShare } from '../data/skips.js';
 import { AsrTrainerError } from '../errors.js';
-import { loadNative } from '../native.js';
+import type { Log } from '../log.js';
+import { loadNative } from '../native/index.js';
 import type { FeatureStore, NativeAddon, Trainer, World } from '../native/types.js';
 import type { RunPlan } from './plan.js';
 
@@ -28,8 +28,6 @@ export interface RunResources {
   dataSeed: number;
 }
 
-type Log = (level: LogLevel, message: string) => void;
-
 /**
  * Takes the lock first and releases it again when any later step throws (AsrTrainerError, see ./index.ts).
  * With `world`, every rank calls it (it makes collective calls).
@@ -42,7 +40,7 @@ export async function setUpRun(
 ): Promise<RunResources> {
   const store = new CheckpointStore({
     dir: config.paths.checkpoints,
-    logger: { info: (m) => log('info', m), warn: (m) => log('warning', m) },
+    log,
     backup: backupOptions(config),
   });
   const writer = world === null || world.rank === 0;
@@ -114,7 +112,7 @@ async function openFeatures(
   const dataset = loadDataset(config, plan.dataset_name, {
     limitSamples: plan.request.limit_samples ?? undefined,
     lightweight: plan.request.lightweight ?? false,
-    onLog: log,
+    log,
   });
   log(
     'info',

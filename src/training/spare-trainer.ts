@@ -16,7 +16,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
-import { loadNative } from '../native.js';
+import { loadNative } from '../native/index.js';
 import { WARM_HEAP_ENV } from './ipc.js';
 import { forkTrainer } from './worker-process.js';
 

@@ -10,7 +10,7 @@
 import type { AsrConfig, TrainingConfig } from '../config/schema.js';
 import type { TrainingEvent } from '../contract/index.js';
 import { AsrTrainerError } from '../errors.js';
-import { loadNative } from '../native.js';
+import { loadNative } from '../native/index.js';
 import type { World } from '../native/types.js';
 import { logEvent } from './events.js';
 import type { RunPlan } from './plan.js';

@@ -7,10 +7,11 @@
  * (./process.ts), which runs it in ./child.ts.
  */
 
-import { CheckpointStore, isLinkNameFor, linkName, type CheckpointEntry } from '../checkpoints/index.js';
+import { CheckpointStore, isLinkNameFor, linkName } from '../checkpoints/index.js';
+import type { CheckpointEntry } from '../contract/index.js';
 import type { AsrConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
-import { loadNative, type Trainer, type TranscribeOptions, type WeightsKind } from '../native.js';
+import { loadNative, type Trainer, type TranscribeOptions, type WeightsKind } from '../native/index.js';
 
 export interface TranscribeTarget {
   /** A checkpoint name from the listing, or `{model}-{dataset}-best.pt` / `-latest.pt`; absent: the best. */

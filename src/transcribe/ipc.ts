@@ -1,6 +1,6 @@
 import type { ErrorMessage } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
-import type { TranscribeOptions, WeightsKind } from '../native.js';
+import type { TranscribeOptions, WeightsKind } from '../native/index.js';
 import type { TranscribeTarget } from './index.js';
 
 /** Messages between TranscriptionProcess and its process (child_process IPC, advanced serialization). */

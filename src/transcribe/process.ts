@@ -7,8 +7,9 @@
 
 import { AddonChild, describeExit, reportedError, type ChildExit } from '../child-process/index.js';
 import type { AsrConfig } from '../config/schema.js';
-import type { TranscribeOptions, WeightsKind } from '../native.js';
+import type { TranscribeOptions, WeightsKind } from '../native/index.js';
 import { AsrTrainerError } from '../errors.js';
+import type { Log } from '../log.js';
 import type { TranscribeTarget } from './index.js';
 import type { ParentToTranscriber, TranscriberToParent } from './ipc.js';
 
@@ -16,7 +17,7 @@ export interface TranscriptionProcessOptions {
   /** Extra environment for the transcription process. */
   env?: NodeJS.ProcessEnv;
   /** Where the process's stderr lines and its exits are reported (the server's log). */
-  onLog?: (level: 'info' | 'warning' | 'error', message: string) => void;
+  log?: Log;
 }
 
 export interface FilesTranscription {
@@ -94,11 +95,10 @@ export class TranscriptionProcess {
     const child: TranscriberChild = AddonChild.fork(
       { callerUrl: import.meta.url, name: 'child', env: { ...process.env, ...this.options.env } },
       {
-        onLine: (stream, line) =>
-          this.options.onLog?.(stream === 'stderr' ? 'warning' : 'info', `[transcriber] ${line}`),
+        onLine: (stream, line) => this.options.log?.(stream === 'stderr' ? 'warning' : 'info', `[transcriber] ${line}`),
         onMessage: (message) => this.onMessage(message),
         onClose: (exit) => this.onExit(child, exit),
-        onError: (err) => this.options.onLog?.('error', `Transcription process error: ${err.message}`),
+        onError: (err) => this.options.log?.('error', `Transcription process error: ${err.message}`),
       },
     );
     this.child = child;
@@ -108,9 +108,7 @@ export class TranscriptionProcess {
 
   private send(child: TranscriberChild, message: ParentToTranscriber): void {
     // A process that is already gone answers through onExit, which fails the request in flight.
-    child.send(message, (err) =>
-      this.options.onLog?.('warning', `Transcription request not delivered: ${err.message}`),
-    );
+    child.send(message, (err) => this.options.log?.('warning', `Transcription request not delivered: ${err.message}`));
   }
 
   private onMessage(message: TranscriberToParent): void {
@@ -135,13 +133,10 @@ export class TranscriptionProcess {
     }
     const how = describeExit(exit);
     if (!request) {
-      this.options.onLog?.('warning', `The transcription process ${how} while idle; the next request starts a new one`);
+      this.options.log?.('warning', `The transcription process ${how} while idle; the next request starts a new one`);
       return;
     }
-    this.options.onLog?.(
-      'error',
-      `The transcription process ${how} during a request; the next request starts a new one`,
-    );
+    this.options.log?.('error', `The transcription process ${how} during a request; the next request starts a new one`);
     request.reject(
       child.deathError(
         'E_TRANSCRIBER_CRASHED',

@@ -6,23 +6,14 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-
-/** The package root, found by walking up: this file runs from src/web (tsx) or dist/src/web (compiled). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'src', 'web', 'static'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('asr-trainer: cannot find the package root holding src/web/static');
-    dir = parent;
-  }
-  return dir;
-}
+import { packageRoot } from '../package-root.js';
 
 export const dashboardPaths = (() => {
   const root = packageRoot();
+  if (root === null)
+    throw new Error("asr-trainer: cannot find the package root (asr-trainer's package.json) that holds src/web/static");
   return {
     staticDir: join(root, 'src', 'web', 'static'),
     clientDir: join(root, 'dist', 'web'),

@@ -29,7 +29,6 @@ const TIMEOUT_S = 5;
  */
 const FAILURE_DEADLINE_MS = 120_000;
 const pair = { model_name: 'conformer', dataset_name: 'ljspeech' };
-const quiet = { info: () => undefined, warn: () => undefined };
 
 /** Every worker pid the supervisor has had, sampled while the test runs. */
 class PidWatch {
@@ -108,7 +107,7 @@ describeOrSkip('chaos in a data-parallel world of 2', distributedSkipReason(), (
 
   /** The valid checkpoint with the highest global step: what a resume must continue from. */
   async function newestValid(): Promise<string | null> {
-    const entries = await new CheckpointStore({ dir: workspace!.checkpointsDir, logger: quiet }).list();
+    const entries = await new CheckpointStore({ dir: workspace!.checkpointsDir, log: () => undefined }).list();
     const valid = entries.filter((e) => e.valid && e.kind !== 'average');
     valid.sort((a, b) => (b.global_step ?? 0) - (a.global_step ?? 0));
     return valid[0]?.name ?? null;

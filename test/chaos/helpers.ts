@@ -8,14 +8,9 @@ import { copyFileSync, existsSync, lstatSync, readFileSync, readdirSync, readlin
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  CheckpointStore,
-  parseSidecar,
-  sha256File,
-  sidecarName,
-  type CheckpointEntry,
-} from '../../src/checkpoints/index.js';
-import { loadNative, type Trainer } from '../../src/native.js';
+import { CheckpointStore, parseSidecar, sha256File, sidecarName } from '../../src/checkpoints/index.js';
+import type { CheckpointEntry } from '../../src/contract/index.js';
+import { loadNative, type Trainer } from '../../src/native/index.js';
 import { seededRandom } from '../helpers/random.js';
 
 /** A failing chaos run is repeated with its printed seed. */
@@ -184,7 +179,7 @@ export interface FolderCheck {
  * loads in the addon. Throws naming the first that does not.
  */
 export async function checkFolder(dir: string, loader: AddonLoader): Promise<FolderCheck> {
-  const entries = await new CheckpointStore({ dir, logger: { info: () => undefined, warn: () => undefined } }).list();
+  const entries = await new CheckpointStore({ dir, log: () => undefined }).list();
   const valid = entries.filter((e) => e.valid);
   for (const entry of valid) {
     const path = join(dir, entry.name);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointStore, type CommitResult } from '../../src/checkpoints/index.js';
 import { itOrSkip, unlessRoot } from '../helpers/skip.js';
-import { recordingLogger, tempDir, writeFakePt, type RecordingLogger } from './helpers.js';
+import { recordingLog, tempDir, writeFakePt, type RecordingLog } from './helpers.js';
 
 const M = 'conformer';
 const D = 'mini-ljspeech';
@@ -22,12 +22,12 @@ async function backedUpStore(
   dir: string;
   backup: string;
   store: CheckpointStore;
-  log: RecordingLogger;
+  log: RecordingLog;
 }> {
   const dir = await tempDir();
   const backup = backupDir ?? (await tempDir());
-  const log = recordingLogger();
-  return { dir, backup, log, store: new CheckpointStore({ dir, logger: log, backup: { dir: backup, everyEpochs } }) };
+  const log = recordingLog();
+  return { dir, backup, log, store: new CheckpointStore({ dir, log, backup: { dir: backup, everyEpochs } }) };
 }
 
 async function epochSave(store: CheckpointStore, epoch: number, valCer: number, bytes = 4096): Promise<CommitResult> {

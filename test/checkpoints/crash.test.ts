@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointStore, parseCheckpointName } from '../../src/checkpoints/index.js';
-import { recordingLogger, save, tempDir } from './helpers.js';
+import { recordingLog, save, tempDir } from './helpers.js';
 
 const COMMIT_LOOP = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'commit-loop.ts');
 const M = 'conformer';
@@ -85,7 +85,7 @@ function notBefore(a: [number, number, number], b: [number, number, number]): bo
 describe('crash safety', () => {
   it(`survives ${RUNS} SIGKILLs at random points of commit`, async () => {
     const dir = await tempDir();
-    const seed = new CheckpointStore({ dir, logger: recordingLogger() });
+    const seed = new CheckpointStore({ dir, log: recordingLog() });
     await save(seed, { epoch: 1, valCer: 0.9, keep: KEEP });
 
     const queue: LoopProcess[] = [];
@@ -110,8 +110,8 @@ describe('crash safety', () => {
       if (names.some((n) => n.includes('.tmp'))) seen.tempFiles += 1;
       if (names.some((n) => parseCheckpointName(n) && !names.includes(`${n}.json`))) seen.ptWithoutSidecar += 1;
 
-      const log = recordingLogger();
-      const store = new CheckpointStore({ dir, logger: log });
+      const log = recordingLog();
+      const store = new CheckpointStore({ dir, log });
       const resolved = await store.resolveForResume({ model: M, dataset: D });
       // Nothing the loop reported as committed is lost: resume is at or after it.
       expect(notBefore(position(resolved.name), position(lastCommitted!)), `${resolved.name} vs ${lastCommitted}`).toBe(
@@ -140,7 +140,7 @@ describe('crash safety', () => {
     expect(seen.tempFiles + seen.ptWithoutSidecar).toBeGreaterThan(0);
 
     // One more clean commit clears every leftover of the killed runs.
-    const store = new CheckpointStore({ dir, logger: recordingLogger() });
+    const store = new CheckpointStore({ dir, log: recordingLog() });
     const resolved = await store.resolveForResume({ model: M, dataset: D });
     const next = resolved.sidecar.kind === 'epoch' ? resolved.sidecar.epoch + 1 : resolved.sidecar.epoch;
     await save(store, { epoch: next, keep: KEEP, resumedFrom: resolved.name });

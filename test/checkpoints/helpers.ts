@@ -1,22 +1,25 @@
-/** Fixtures for the checkpoint store tests: real temp folders, fake `.pt` bytes, a recording logger. */
+/** Fixtures for the checkpoint store tests: real temp folders, fake `.pt` bytes, a recording log. */
 import { lutimes, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { CheckpointStore, type CheckpointLogger, type CommitResult } from '../../src/checkpoints/index.js';
+import { CheckpointStore, type CommitResult } from '../../src/checkpoints/index.js';
+import type { Log } from '../../src/log.js';
 import { writeFakePt } from './fake-addon.js';
 
 export { writeFakePt };
 
-export interface RecordingLogger extends CheckpointLogger {
-  infos: string[];
-  warnings: string[];
-}
+/** A Log that keeps its info and warning lines for the test to read. */
+export type RecordingLog = Log & { infos: string[]; warnings: string[] };
 
-export function recordingLogger(): RecordingLogger {
+export function recordingLog(): RecordingLog {
   const infos: string[] = [];
   const warnings: string[] = [];
-  return { infos, warnings, info: (m) => void infos.push(m), warn: (m) => void warnings.push(m) };
+  const log: Log = (level, message) => {
+    if (level === 'info') infos.push(message);
+    if (level === 'warning') warnings.push(message);
+  };
+  return Object.assign(log, { infos, warnings });
 }
 
 const made: string[] = [];
@@ -31,10 +34,10 @@ export async function tempDir(): Promise<string> {
   return dir;
 }
 
-export async function newStore(): Promise<{ dir: string; store: CheckpointStore; log: RecordingLogger }> {
+export async function newStore(): Promise<{ dir: string; store: CheckpointStore; log: RecordingLog }> {
   const dir = await tempDir();
-  const log = recordingLogger();
-  return { dir, store: new CheckpointStore({ dir, logger: log }), log };
+  const log = recordingLog();
+  return { dir, store: new CheckpointStore({ dir, log }), log };
 }
 
 export interface SaveOptions {

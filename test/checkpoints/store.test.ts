@@ -1,6 +1,8 @@
 import { mkdir, readFile, readdir, readlink, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
+import { BrokenLinkSchema } from '../../src/contract/index.js';
 import { AsrTrainerError } from '../../src/errors.js';
 import { CheckpointStore, checkResumeCompatibility, parseSidecar, sha256File } from '../../src/checkpoints/index.js';
 import { newStore, save, tempDir, writeFakePt } from './helpers.js';
@@ -204,6 +206,30 @@ describe('list', () => {
     expect(list[0]!.problem).toMatch(/no sidecar/);
     expect(list[1]!.problem).toMatch(/10 bytes but its sidecar recorded 256/);
     expect(list[2]!.problem).toMatch(/sha256 differs/);
+  });
+
+  it("reports a link that leads nowhere and one that leads out of the folder, in the contract's shape", async () => {
+    const { dir, store } = await newStore();
+    const outside = await tempDir();
+    await writeFakePt(path.join(outside, 'elsewhere.pt'));
+    await symlink('gone.pt', path.join(dir, `${M}-${D}-latest.pt`));
+    await symlink(path.join(outside, 'elsewhere.pt'), path.join(dir, `${M}-${D}-best.pt`));
+    const broken = await store.brokenLinks();
+    expect(broken.every((link) => Value.Check(BrokenLinkSchema, link))).toBe(true);
+    expect([...broken].sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      {
+        name: `${M}-${D}-best.pt`,
+        target: path.join(outside, 'elsewhere.pt'),
+        valid: false,
+        problem: expect.stringContaining('outside the checkpoint folder'),
+      },
+      {
+        name: `${M}-${D}-latest.pt`,
+        target: 'gone.pt',
+        valid: false,
+        problem: expect.stringContaining('does not exist'),
+      },
+    ]);
   });
 });
 

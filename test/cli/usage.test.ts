@@ -58,6 +58,15 @@ describe('asr-trainer usage', () => {
     expect(unknown.stderr).toContain("unknown option '--colour'");
   });
 
+  it('make-mini-corpus runs the generator in the CLI process: its usage, and exit 2 naming a bad option', async () => {
+    const help = await runCli(['make-mini-corpus', '--', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--train-clips 720[\s\S]*--held-out data\/mini-ljspeech-held-out/);
+    const bad = await runCli(['make-mini-corpus', '--train-clips', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('make-mini-corpus: --train-clips must be an integer >= 1 (got "0")');
+  });
+
   it('exits 2 when a file to transcribe does not exist', async () => {
     const result = await runCli(['transcribe', '--config', workspace.configPath, 'no-such-clip.wav']);
     expect(result.code).toBe(2);

@@ -15,6 +15,7 @@ import {
   TrainRequestSchema,
   nameProblem,
 } from '../../src/contract/index.js';
+import { validateDatasetName, validateModelName } from '../../src/checkpoints/names.js';
 import { HTTP_STATUS_BY_CODE } from '../../src/server/errors.js';
 import { idleStatus, withState } from '../../src/training/status.js';
 
@@ -57,6 +58,21 @@ describe('names', () => {
     expect(Value.Check(TrainRequestSchema, request('conformer'))).toBe(true);
     expect(Value.Check(TrainRequestSchema, request('Conformer'))).toBe(false);
     expect(Value.Check(TrainRequestSchema, request('c'.repeat(101)))).toBe(false);
+  });
+
+  it('the checkpoint store applies the same rule to model and dataset names', () => {
+    const accepts = (validate: (name: string) => string, name: string): boolean => {
+      try {
+        return validate(name) === name;
+      } catch {
+        return false;
+      }
+    };
+    for (const name of ['conformer', 'd'.repeat(100), 'd'.repeat(101), 'Conformer', '-x', 'a/b', '..', '']) {
+      const keepsRule = nameProblem(name) === null;
+      expect(accepts(validateModelName, name), name).toBe(keepsRule);
+      expect(accepts(validateDatasetName, name), name).toBe(keepsRule);
+    }
   });
 });
 

@@ -138,7 +138,7 @@ describe('loadDataset', () => {
     ]);
     const logs: string[] = [];
     const split = loadDataset(configWith({ tiny: { path: 'tiny', val_fraction: 0 } }), 'tiny', {
-      onLog: (level, message) => logs.push(`${level}: ${message}`),
+      log: (level, message) => logs.push(`${level}: ${message}`),
     });
     expect(split.train).toEqual([
       { id: 'LJ001-0001', wav_path: path.join(root, 'wavs/LJ001-0001.wav'), text: 'printing in the only sense' },

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AsrConfig } from '../../src/config/schema.js';
 import type { StatusPayload, TrainingEvent, TrainRequest } from '../../src/contract/index.js';
-import { loadNative } from '../../src/native.js';
+import { loadNative } from '../../src/native/index.js';
 import { TrainingSupervisor, TRACE_IDS_ENV, type MetricsRecord, type TracedStep } from '../../src/training/index.js';
 import type { SkipReason } from '../helpers/skip.js';
 

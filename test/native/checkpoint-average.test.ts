@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AsrTrainerError } from '../../src/errors.js';
-import type { FeatureStore } from '../../src/native.js';
+import type { FeatureStore } from '../../src/native/index.js';
 import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
 
 // The averaging maths is checked tensor by tensor in native/tests/test_checkpoint_average.cpp; this is

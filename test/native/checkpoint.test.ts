@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AsrTrainerError } from '../../src/errors.js';
-import type { FeatureStore, TrainConfigInput } from '../../src/native.js';
+import type { FeatureStore, TrainConfigInput } from '../../src/native/index.js';
 import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
 
 const run = promisify(execFile);

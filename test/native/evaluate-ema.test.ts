@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { FeatureStore, Trainer } from '../../src/native.js';
+import type { FeatureStore, Trainer } from '../../src/native/index.js';
 import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
 
 // The average itself, its checkpoint round trip and exact resume are checked in native/tests/test_ema.cpp;

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import type { FeatureStore } from '../../src/native.js';
+import type { FeatureStore } from '../../src/native/index.js';
 import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
 
 describe('the event loop while a trainer is mid-train() (real addon)', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { UtteranceSpec } from '../../src/native.js';
+import type { UtteranceSpec } from '../../src/native/index.js';
 import { native, syntheticWave, writeWav } from './helpers.js';
 
 describe('FeatureStore and audio (real addon)', () => {

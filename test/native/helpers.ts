@@ -1,7 +1,7 @@
 /** Generated inputs for the addon tests: short synthetic utterances and tiny model configs. */
 import { writeFile } from 'node:fs/promises';
 
-import { loadNative, type AudioUtterance, type ModelConfig, type TrainConfigInput } from '../../src/native.js';
+import { loadNative, type AudioUtterance, type ModelConfig, type TrainConfigInput } from '../../src/native/index.js';
 import { seededRandom } from '../helpers/random.js';
 import { wavBytes } from '../helpers/wav.js';
 

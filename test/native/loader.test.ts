@@ -7,15 +7,15 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AsrTrainerError } from '../../src/errors.js';
-import { likelyFix, loadNative } from '../../src/native.js';
+import { likelyFix, loadNative } from '../../src/native/index.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 
-/** Loads src/native.ts in a fresh Node process (the loader caches per process) and reports the outcome. */
+/** Loads src/native/load.ts in a fresh Node process (the loader caches per process) and reports the outcome. */
 async function loadInChild(env: Record<string, string>): Promise<{ code?: string; message: string }> {
   const wrapped = `
-    import('${ROOT}/src/native.ts').then((m) => {
+    import('${ROOT}/src/native/load.ts').then((m) => {
       try { m.loadNative(); console.log(JSON.stringify({ message: 'loaded' })); }
       catch (e) { console.log(JSON.stringify({ code: e.code, name: e.constructor.name, message: e.message })); }
     });
@@ -27,7 +27,7 @@ async function loadInChild(env: Record<string, string>): Promise<{ code?: string
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { code?: string; message: string };
 }
 
-describe('src/native.ts', () => {
+describe('src/native/load.ts', () => {
   let dir: string;
 
   beforeAll(async () => {

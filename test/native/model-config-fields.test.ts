@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import type { ModelConfig } from '../../src/native.js';
+import type { ModelConfig } from '../../src/native/index.js';
 import { native } from './helpers.js';
 
 // Exactly the keys of the TS interface, no more, no fewer (the compiler checks both ways).

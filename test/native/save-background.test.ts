@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { FeatureStore, TrainOutcome } from '../../src/native.js';
+import type { FeatureStore, TrainOutcome } from '../../src/native/index.js';
 import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
 
 describe('Trainer.save in the background', () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { makeMiniCorpus } from '../../src/data/mini-corpus.js';
 import { readMetadata } from '../../src/data/metadata.js';
-import type { UtteranceSpec } from '../../src/native.js';
+import type { UtteranceSpec } from '../../src/native/index.js';
 import { native } from './helpers.js';
 
 const FACTORS = [0.9, 1.0, 1.1];

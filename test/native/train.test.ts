@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { AsrTrainerError } from '../../src/errors.js';
-import type { FeatureStore, StepProgress } from '../../src/native.js';
+import type { FeatureStore, StepProgress } from '../../src/native/index.js';
 import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
 
 describe('Trainer.train (real addon)', () => {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import type { FeatureStore, Trainer } from '../../src/native.js';
+import type { FeatureStore, Trainer } from '../../src/native/index.js';
 import { native, STEADY_TRAINING, syntheticUtterances, TINY_MODEL } from './helpers.js';
 
 /** Character edit distance over reference length, summed over utterances (as the core's CER). */

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import type { StepResult } from '../../src/native.js';
+import type { StepResult } from '../../src/native/index.js';
 import { distributedSkipReason } from '../distributed/helpers.js';
 import { freePort } from '../helpers/ports.js';
 import { describeOrSkip } from '../helpers/skip.js';

@@ -14,7 +14,7 @@ import { CheckpointStore, parseSidecar } from '../../src/checkpoints/index.js';
 import { loadConfig, type LoadedConfig } from '../../src/config/index.js';
 import type { AverageResult, CheckpointList, TrainingEvent } from '../../src/contract/index.js';
 import { loadDataset } from '../../src/data/index.js';
-import { loadNative } from '../../src/native.js';
+import { loadNative } from '../../src/native/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { TrainingRun } from '../../src/training/index.js';
 import { runCli } from '../cli/run-cli.js';

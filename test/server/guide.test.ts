@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckpointEntry } from '../../src/checkpoints/index.js';
+import type { CheckpointEntry } from '../../src/contract/index.js';
 import { waitUntil } from '../helpers/wait.js';
 import type { TestWorkspace } from '../helpers/workspace.js';
 import { closeServedWorkspace, EventStream, get, post, serveWorkspace, type TestServer, type Json } from './client.js';

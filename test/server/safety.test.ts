@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CheckpointEntry } from '../../src/checkpoints/index.js';
+import type { CheckpointEntry } from '../../src/contract/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { EventStream, get, post, startServer, type TestServer } from './client.js';

@@ -33,7 +33,11 @@ export async function averageCommand(options: AverageCommandOptions): Promise<vo
       dataset_name: dataset,
       ...(options.last !== undefined ? { last_n: options.last } : { names: options.names }),
     },
-    { logger: { info: () => undefined, warn: (m) => process.stderr.write(`warning: ${m}\n`) } },
+    {
+      log: (level, message) => {
+        if (level === 'warning') process.stderr.write(`warning: ${message}\n`);
+      },
+    },
   );
   if (options.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');

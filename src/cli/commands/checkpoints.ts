@@ -3,7 +3,8 @@
  * `--pin NAME` / `--unpin NAME` pin or unpin one checkpoint instead.
  */
 
-import { CheckpointStore, type CheckpointEntry } from '../../checkpoints/index.js';
+import { CheckpointStore } from '../../checkpoints/index.js';
+import type { CheckpointEntry } from '../../contract/index.js';
 import { loadConfig } from '../../config/index.js';
 import { formatPercent } from '../progress.js';
 

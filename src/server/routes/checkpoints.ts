@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { CheckpointStore } from '../../checkpoints/index.js';
 import type { AsrConfig } from '../../config/schema.js';
+import type { Log } from '../../log.js';
 import { averageCheckpoints } from '../../averaging/index.js';
 import {
   AverageRequestSchema,
@@ -14,7 +15,7 @@ import {
 
 export interface CheckpointRoutesOptions {
   /** Where the averaging's log lines go (the server's log). */
-  onLog?: (level: 'info' | 'warning', message: string) => void;
+  log?: Log;
 }
 
 export function checkpointRoutes(config: AsrConfig, options: CheckpointRoutesOptions = {}): FastifyPluginAsyncTypebox {
@@ -39,31 +40,7 @@ export function checkpointRoutes(config: AsrConfig, options: CheckpointRoutesOpt
       },
       async (request) => {
         const filter = { model: request.query.model_name, dataset: request.query.dataset_name };
-        const entries = await store.list(filter);
-        const brokenLinks = await store.brokenLinks(filter);
-        return {
-          broken_links: brokenLinks.map((l) => ({ ...l, valid: false as const })),
-          checkpoints: entries.map((e) => ({
-            name: e.name,
-            model_name: e.model_name,
-            dataset_name: e.dataset_name,
-            kind: e.kind,
-            epoch: e.epoch,
-            step: e.step,
-            global_step: e.global_step,
-            size_mb: e.size_mb,
-            created_at: e.created_at,
-            metrics: e.metrics,
-            is_latest: e.is_latest,
-            is_best: e.is_best,
-            run_id: e.run_id,
-            resumed_from: e.resumed_from,
-            pinned: e.pinned,
-            valid: e.valid,
-            ...(e.problem ? { problem: e.problem } : {}),
-            ...(e.averaged_from ? { averaged_from: e.averaged_from } : {}),
-          })),
-        };
+        return { checkpoints: await store.list(filter), broken_links: await store.brokenLinks(filter) };
       },
     );
 
@@ -111,9 +88,7 @@ export function checkpointRoutes(config: AsrConfig, options: CheckpointRoutesOpt
         },
       },
       async (request, reply) => {
-        const result = await averageCheckpoints(config, request.body, {
-          logger: { info: (m) => options.onLog?.('info', m), warn: (m) => options.onLog?.('warning', m) },
-        });
+        const result = await averageCheckpoints(config, request.body, { log: options.log });
         return reply.code(201).send(result);
       },
     );

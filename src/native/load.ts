@@ -5,13 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 
-import { AsrTrainerError } from './errors.js';
-import type { NativeAddon, RawNativeAddon } from './native/types.js';
-
-export type * from './native/types.js';
+import { AsrTrainerError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
+import type { NativeAddon, RawNativeAddon } from './types.js';
 
 const ADDON_FILE = 'build/Release/asr_trainer.node';
 
@@ -27,9 +25,7 @@ export function loadNative(): NativeAddon {
 export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   const override = env.ASR_TRAINER_ADDON;
   if (override) return [resolve(override)];
-  // src/native.ts runs from the repository (tsx) or from dist/src/native.js (compiled).
-  const here = dirname(fileURLToPath(import.meta.url));
-  return [resolve(here, '..', ADDON_FILE), resolve(here, '..', '..', ADDON_FILE)];
+  return [resolve(packageRoot() ?? process.cwd(), ADDON_FILE)];
 }
 
 function loadFrom(candidates: string[]): NativeAddon {

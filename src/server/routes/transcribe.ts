@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { AsrTrainerError } from '../errors.js';
-import type { TranscribeTarget, Transcription } from '../transcribe/index.js';
-import { boundaryOf, multipartFiles } from '../transcribe/multipart.js';
-import type { TranscriptionProcess } from '../transcribe/process.js';
-import type { TranscribeOptions, WeightsKind } from '../native.js';
-import { BEAM_RULE, CheckpointNameSchema, ErrorBodySchema, NameSchema, parseBeamWidth } from '../contract/index.js';
+import { AsrTrainerError } from '../../errors.js';
+import type { TranscribeTarget, Transcription } from '../../transcribe/index.js';
+import { boundaryOf, multipartFiles } from '../multipart.js';
+import type { TranscriptionProcess } from '../../transcribe/process.js';
+import type { TranscribeOptions, WeightsKind } from '../../native/index.js';
+import { BEAM_RULE, CheckpointNameSchema, ErrorBodySchema, NameSchema, parseBeamWidth } from '../../contract/index.js';
 
 const AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
 /** A minute of 16-bit 48 kHz stereo is 11 MB; leave room for a few clips in one multipart body. */

@@ -1,5 +1,5 @@
 /**
- * The file parts of a multipart/form-data body. Written here because transcription needs only the file
+ * The file parts of a multipart/form-data body. Written by hand because POST /api/transcribe needs only the file
  * parts of an already size-limited, buffered body; @fastify/multipart would add a streaming dependency.
  */
 

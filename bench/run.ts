@@ -18,7 +18,7 @@ import { join } from 'node:path';
 
 import { Command } from 'commander';
 
-import { restartWithAddonEnv } from '../src/fork-entry.js';
+import { restartWithAddonEnv } from '../src/child-process/fork-entry.js';
 import { loadNative } from '../src/native/index.js';
 import { fixedLength, makeBatch, miniCorpus, readAll, REPO } from './lib/corpus.js';
 import { PYTHON, REFERENCE_KEEP_FREED_MEMORY, ReferenceWorker } from './lib/reference.js';
@@ -253,7 +253,7 @@ async function main(): Promise<void> {
 }
 
 // The project side runs in this process through the addon: with the environment the trainer's child
-// process starts with (one malloc arena, src/fork-entry.ts).
+// process starts with (one malloc arena, src/child-process/fork-entry.ts).
 restartWithAddonEnv();
 main().catch((err: unknown) => {
   log(err instanceof Error ? (err.stack ?? err.message) : String(err));

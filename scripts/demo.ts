@@ -24,7 +24,7 @@ import { formatDuration, formatPercent, ProgressReporter } from '../src/cli/prog
 import { loadConfig, type LoadedConfig } from '../src/config/index.js';
 import { makeHeldOutCorpus, normalizeTranscript, readHeldOutUtterances, readMetadata } from '../src/data/index.js';
 import { isAsrTrainerError } from '../src/errors.js';
-import { restartWithAddonEnv } from '../src/fork-entry.js';
+import { restartWithAddonEnv } from '../src/child-process/fork-entry.js';
 import { loadNative } from '../src/native/index.js';
 import { TrainingRun, type TrainingEvent, type TrainRequest } from '../src/training/index.js';
 import { Transcriber } from '../src/transcribe/index.js';

@@ -14,7 +14,7 @@ const WORKER = fileURLToPath(new URL('../reference/bench_worker.py', import.meta
 
 /**
  * glibc settings equal to what the project's trainer process has: the thresholds it sets in-process
- * (keep_freed_memory in native/core/src/runtime.cpp) and the one arena it starts with (src/fork-entry.ts),
+ * (keep_freed_memory in native/core/src/runtime.cpp) and the one arena it starts with (src/child-process/fork-entry.ts),
  * for `npm run bench -- --reference-malloc keep`.
  */
 export const REFERENCE_KEEP_FREED_MEMORY: Record<string, string> = {

@@ -1,5 +1,5 @@
 /**
- * The checkpoint folder (ARCHITECTURE.md §5): what the trainer writes with and the server reads with.
+ * The checkpoint folder (docs/architecture.md §3): what the trainer writes with and the server reads with.
  * Free of training code: it never parses a `.pt` (the addon writes and reads those); it knows files,
  * sidecars and names. One job per file:
  * - `store.ts`: the CheckpointStore class (one folder, one log) and commit (sidecar, links, retention);

@@ -1,5 +1,5 @@
 /**
- * Checkpoint file names (ARCHITECTURE.md §5): the only place that turns a model, a dataset and a
+ * Checkpoint file names (docs/architecture.md §3): the only place that turns a model, a dataset and a
  * position into a file name, and a file name back into them.
  */
 import { MAX_CHECKPOINT_NAME_BYTES, NAME_RULE, isValidName } from '../contract/names.js';

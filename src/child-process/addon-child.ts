@@ -8,10 +8,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { AsrTrainerError, type AsrErrorCode } from '../errors.js';
-import { addonProcessEnv, forkEntry } from '../fork-entry.js';
+import { addonProcessEnv, forkEntry } from './fork-entry.js';
 
 export interface AddonChildEntry {
-  /** The caller's `import.meta.url`: the entry file sits beside the caller (../fork-entry.ts). */
+  /** The caller's `import.meta.url`: the entry file sits beside the caller (./fork-entry.ts). */
   callerUrl: string;
   /** The entry's file name without extension. */
   name: string;

@@ -1,5 +1,5 @@
 /**
- * The schema of config.yaml (ARCHITECTURE.md §2): the single source of the config's type, its defaults
+ * The schema of config.yaml (config.yaml, commented; docs/architecture.md §4): the single source of the config's type, its defaults
  * and its validation. `expected` on a field overrides the generated "must be …" text of its error.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';

@@ -2,7 +2,7 @@
  * The contract: every shape that crosses a boundary (HTTP body, WebSocket event, trainer IPC, CLI to
  * training) defined once, as a TypeBox schema with its `Static<>` type. Routes validate and document with
  * the schemas; the rest of the code, the dashboard included (`import type` only, so the browser bundle
- * carries no TypeBox), uses the types. ARCHITECTURE.md §3–4 describes the same shapes in prose.
+ * carries no TypeBox), uses the types. docs/architecture.md §3 says which boundary each crosses.
  */
 export * from './checkpoints.js';
 export * from './errors.js';

@@ -1,5 +1,5 @@
 /**
- * The HTTP and WebSocket API (ARCHITECTURE.md §3–4): `buildApp` (app.ts) wires one plugin per route group
+ * The HTTP and WebSocket API (docs/architecture.md §3; the contract itself is in src/contract): `buildApp` (app.ts) wires one plugin per route group
  * (routes/), token auth (auth.ts), the one code → status table (errors.ts), the /ws hub (ws-hub.ts), the
  * Prometheus metrics GET /metrics serves (run-metrics.ts) and the transcription route whose decoding runs
  * in its own child process (routes/transcribe.ts). Training runs in the supervisor's trainer process, never

@@ -148,7 +148,7 @@ describe('supervised trainer', () => {
     const pid = server.app.supervisor.trainerPid;
     expect(pid).toBeGreaterThan(0);
     expect(pid).not.toBe(spare);
-    // The trainer starts with one malloc arena, so its threads keep freed memory (src/fork-entry.ts).
+    // The trainer starts with one malloc arena, so its threads keep freed memory (src/child-process/fork-entry.ts).
     expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=1');
     process.kill(pid!, 'SIGKILL');
     const failed = await events.waitForState(['failed'], from);

@@ -54,7 +54,7 @@ describe('the transcription process', () => {
     const pid = transcriber.pid;
     expect(pid).not.toBeNull();
     expect(pid).not.toBe(process.pid);
-    // Like the trainer, it starts with one malloc arena (src/fork-entry.ts).
+    // Like the trainer, it starts with one malloc arena (src/child-process/fork-entry.ts).
     expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=1');
 
     // Frozen first, so the request is surely with the process (not answered yet) when the kill lands.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { addonProcessEnv } from '../../src/fork-entry.js';
+import { addonProcessEnv } from '../../src/child-process/fork-entry.js';
 
 describe('the environment of a process that runs the addon', () => {
   it('asks glibc for one malloc arena, keeping everything else', () => {

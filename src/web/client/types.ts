@@ -1,5 +1,5 @@
 /**
- * The shapes of the HTTP and WebSocket contract (ARCHITECTURE.md §3–4) as the page reads them: the
+ * The shapes of the HTTP and WebSocket contract (docs/architecture.md §3; the contract itself is in src/contract) as the page reads them: the
  * contract's own types (src/contract), imported as types only so the bundle carries no TypeBox.
  */
 export type {

@@ -1,5 +1,5 @@
 #pragma once
-// The checkpoint file: a torch::pickle_save'd dict that Python's torch.load reads (ARCHITECTURE.md §5).
+// The checkpoint file: a torch::pickle_save'd dict that Python's torch.load reads (docs/architecture.md §3).
 //   model            name -> tensor (encoder.* exactly as torchaudio.models.Conformer.state_dict())
 //   optimizer        {state: {i: {step, exp_avg, exp_avg_sq}}, param_groups: [{lr, betas, eps,
 //                     weight_decay, amsgrad, params}], param_names: [...]} (i indexes param_names)

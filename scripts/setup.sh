@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libsndfile1-dev libsoxr-dev
   libdeflate-dev  # the checkpoint zip's CRC-32 (native/core/src/crc32.cpp; optional, the built-in CRC-32 is slower)
   python3-torch python3-torchaudio
+  python3-venv  # .venv for LibTorch 2.x (ASR_LIBTORCH=venv, below)
   espeak-ng
   zip unzip  # scripts/fetch-libtorch.sh unpacks with unzip; its test packs a libtorch-shaped zip
   chromium   # the dashboard's browser test (playwright-core drives Debian's chromium, nothing downloaded)
@@ -52,11 +53,30 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund >>"$log" 2>&1 || fail "npm ci failed"
 fi
 
+# --- LibTorch --------------------------------------------------------------------------------------
+# ASR_LIBTORCH=system (the default): Debian's libtorch-dev 1.13. ASR_LIBTORCH=venv: the torch 2.x wheel
+# pinned with hashes in requirements/libtorch-cpu.txt, installed into .venv (~1.3 GB, ~90 s on a fresh
+# machine); cmake/FindLibTorch.cmake takes it from there.
+libtorch=${ASR_LIBTORCH:-system}
+[[ $libtorch == system || $libtorch == venv ]] || fail "ASR_LIBTORCH=$libtorch is not one of system, venv"
+if [[ $libtorch == venv ]] && ! cmp -s requirements/libtorch-cpu.txt .venv/libtorch-cpu.txt; then
+  say "installing LibTorch 2.x into .venv (pip, requirements/libtorch-cpu.txt)"
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv >>"$log" 2>&1 || fail "python3 -m venv .venv failed"
+  .venv/bin/pip install --no-deps --require-hashes --progress-bar off -r requirements/libtorch-cpu.txt >>"$log" 2>&1 ||
+    fail "pip install -r requirements/libtorch-cpu.txt failed"
+  cp requirements/libtorch-cpu.txt .venv/libtorch-cpu.txt
+fi
+
 # --- native build ----------------------------------------------------------------------------------
 addon=build/Release/asr_trainer.node
-if [[ ! -f $addon ]] || [[ -n $(find native cmake CMakeLists.txt -newer "$addon" -type f 2>/dev/null | head -1) ]]; then
-  say "building the native core, its tests and the addon (cmake-js)"
-  npx cmake-js compile --CDASR_BUILD_TESTS=ON >>"$log" 2>&1 || fail "native build failed"
+# A build configured for the other LibTorch keeps that one's paths in its cache: configure afresh.
+if [[ -f build/CMakeCache.txt ]] && ! grep -qx "ASR_LIBTORCH:STRING=$libtorch" build/CMakeCache.txt; then
+  rm -f build/CMakeCache.txt "$addon"
+fi
+if [[ ! -f $addon ]] || [[ -n $(find native cmake CMakeLists.txt -newer "$addon" -type f 2>/dev/null | head -1) ]] ||
+  [[ $libtorch == venv && .venv/libtorch-cpu.txt -nt $addon ]]; then
+  say "building the native core, its tests and the addon (cmake-js, LibTorch: $libtorch)"
+  npx cmake-js compile --CDASR_BUILD_TESTS=ON "--CDASR_LIBTORCH=$libtorch" >>"$log" 2>&1 || fail "native build failed"
   touch "$addon"
 fi
 

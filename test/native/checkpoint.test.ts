@@ -58,14 +58,14 @@ describe('checkpoints written by the addon', () => {
     expect(loaded.globalStep).toBe(1);
   });
 
-  it('Python torch.load reads it and torchaudio Conformer accepts its encoder strictly', async () => {
+  it('Python torch.load(weights_only=True) reads it and torchaudio Conformer accepts its encoder strictly', async () => {
     const trainer = new native.Trainer(TINY_MODEL, STEADY_TRAINING);
     await trainer.train(store, [[0, 1, 2]]);
     const path = join(dir, 'python.pt');
     await trainer.save(path, { epoch: 1, step: 1, global_step: 1 });
     const script = `
 import json, sys, torch, torchaudio
-ck = torch.load(sys.argv[1])
+ck = torch.load(sys.argv[1], weights_only=True)  # torch 2.6+'s default: only plain containers and tensors
 cfg = json.loads(sys.argv[2])
 encoder = {k[len("encoder."):]: v for k, v in ck["model"].items() if k.startswith("encoder.")}
 conformer = torchaudio.models.Conformer(input_dim=cfg["d_model"], num_heads=cfg["num_heads"], ffn_dim=cfg["ffn_dim"],

@@ -136,7 +136,10 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
   // torch::pickle_save's format (zip of data.pkl, data/<i> per tensor storage, version), streamed into the
   // temp file from the tensors' own memory.
   std::vector<char> pickle;
-  torch::jit::Pickler pickler([&](const char* data, size_t size) { pickle.insert(pickle.end(), data, data + size); });
+  // Untagged: TorchScript's type tags (torch.jit._pickle.restore_type_tag) are globals Python's
+  // torch.load(weights_only=True), the default since torch 2.6, refuses; the reader needs none of them.
+  torch::jit::Pickler pickler([&](const char* data, size_t size) { pickle.insert(pickle.end(), data, data + size); },
+                              nullptr, nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
   try {
     pickler.protocol();
     pickler.pushIValue(snapshot.dict);

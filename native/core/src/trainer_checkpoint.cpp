@@ -115,7 +115,9 @@ CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
   // torch.optim.AdamW.state_dict()'s layout, with the parameter names alongside the indices.
   auto& states = s.optimizer->state();
   GenericDict opt_state(c10::IntType::get(), c10::AnyType::get());
-  GenericList indices(c10::IntType::get());
+  // Lists of Any, not of int or Tensor: those pickle as torch.jit._pickle.build_intlist/build_tensorlist,
+  // which torch.load(weights_only=True) refuses (so are the rng cuda states and accumulated_grads below).
+  GenericList indices(c10::AnyType::get());
   for (size_t i = 0; i < s.params.size(); ++i) {
     indices.push_back(static_cast<int64_t>(i));
     auto it = states.find(optimizer_state_key<std::decay_t<decltype(states)>>(s.params[i]));
@@ -161,7 +163,7 @@ CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
     std::lock_guard<std::mutex> lock(cpu.mutex());
     rng.insert("cpu", cpu.get_state());
   }
-  GenericList cuda_states(c10::TensorType::get());
+  GenericList cuda_states(c10::AnyType::get());
   if (torch::cuda::is_available()) {
     for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
       at::Generator g = cuda_generator(i);
@@ -185,7 +187,7 @@ CheckpointSnapshot Trainer::snapshot(const CheckpointMeta& meta) const {
   root.insert("model_config", model_config);
 
   if (s.mid_accumulation()) {
-    GenericList grads(c10::TensorType::get());
+    GenericList grads(c10::AnyType::get());
     for (const auto& p : s.params) {
       grads.push_back(p.grad().defined() ? host_copy(p.grad()) : torch::zeros_like(p, torch::kCPU));
     }

@@ -1,7 +1,7 @@
 #pragma once
-// Shared pieces of the binding: the per-env addon data, error conversion (errors.cpp), argument parsing
-// (arguments.cpp), JS <-> struct conversion (conversions.cpp) and the promise-returning async job every slow
-// call is built on (async_job.cpp).
+// Shared pieces of the binding: the per-env addon data, error conversion (errors_binding.cpp), argument
+// parsing (arguments_binding.cpp), JS <-> struct conversion (conversions_binding.cpp) and the promise-returning
+// async job every slow call is built on (async_job_binding.cpp).
 #include <napi.h>
 
 #include <atomic>

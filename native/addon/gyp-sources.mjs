@@ -28,7 +28,7 @@ if (process.argv.includes('--defines')) {
   if (withLibdeflate) console.log('-ldeflate');
 } else {
   const sources = [];
-  const lists = ['sources-model.cmake', 'sources-data.cmake'];
+  const lists = ['sources-model.cmake', 'sources-data.cmake', 'sources-training.cmake'];
   if (withDistributed) lists.push('sources-distributed.cmake');
   for (const list of lists) {
     const text = readFileSync(join(root, 'native/core', list), 'utf8');

@@ -1,5 +1,4 @@
-# Owned by the data side: audio reading, resampling, features, feature cache, batching, and the step loop
-# over a feature store (it needs both sides).
+# Owned by the data side: audio reading, resampling, features, feature cache, batching.
 set(ASR_DATA_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/audio.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/features.cpp
@@ -7,5 +6,4 @@ set(ASR_DATA_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/feature_workers.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/feature_store.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/batching.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/train_loop.cpp
 )

@@ -1,4 +1,5 @@
-# Owned by the data side: audio, fbank (against torchaudio), feature store and cache, batching, the step loop.
+# Owned by the data side: audio, fbank (against torchaudio), feature store and cache, batching; and the
+# training loop over a store (test_train_loop.cpp, asr_training), which needs the data side's fixtures.
 add_executable(asr_data_tests
   ${CMAKE_CURRENT_LIST_DIR}/test_data_audio.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_data_fbank.cpp
@@ -6,7 +7,7 @@ add_executable(asr_data_tests
   ${CMAKE_CURRENT_LIST_DIR}/test_data_speed_perturb.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_train_loop.cpp
 )
-target_link_libraries(asr_data_tests PRIVATE asr_data GTest::gtest_main)
+target_link_libraries(asr_data_tests PRIVATE asr_data asr_training GTest::gtest_main)
 target_precompile_headers(asr_data_tests REUSE_FROM asr_model)
 # The fbank golden values come from torchaudio run by this script under the system Python.
 target_compile_definitions(asr_data_tests PRIVATE

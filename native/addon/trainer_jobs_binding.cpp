@@ -9,7 +9,7 @@
 #include "asr/beam_search.h"
 #include "asr/compute_thread.h"
 #include "asr/train_loop.h"
-#include "trainer_wrap.h"
+#include "trainer_binding.h"
 
 namespace asr_addon {
 

@@ -5,7 +5,7 @@
 #include "asr/beam_search.h"
 #include "asr/train_loop.h"
 #include "asr/trainer.h"
-#include "trainer_wrap.h"
+#include "trainer_binding.h"
 #include "world_binding.h"
 
 namespace asr_addon {

@@ -85,7 +85,7 @@ class TrainerJob : public AsyncJob {
   bool released_ = false;
 };
 
-// The jobs behind the methods (trainer_jobs.cpp); each is made on the main thread from parsed arguments.
+// The jobs behind the methods (trainer_jobs_binding.cpp); each is made on the main thread from parsed arguments.
 // Waits for the build (queued by the constructor) and tells the owner, for `ready`.
 AsyncJob* NewBuildJob(Napi::Env env, TrainerWrap* owner, Napi::Object self);
 AsyncJob* NewTrainJob(Napi::Env env, TrainerWrap* owner, std::shared_ptr<const asr::FeatureStore> store,

@@ -76,6 +76,7 @@ std::vector<std::vector<int64_t>> BatchesArg(const Napi::Value& value, int64_t s
 
 asr::ModelConfig ModelConfigFromJs(const Napi::Value& value);
 Napi::Object ModelConfigToJs(Napi::Env env, const asr::ModelConfig& config);
+Napi::Array ModelConfigProblemsToJs(Napi::Env env, const std::vector<asr::ModelConfigProblem>& problems);
 asr::TrainConfig TrainConfigFromJs(const Napi::Value& value);
 Napi::Object TrainConfigToJs(Napi::Env env, const asr::TrainConfig& config);
 asr::FbankOptions FbankOptionsFromJs(const Napi::Value& value);
@@ -170,6 +171,8 @@ class FeatureStoreWrap : public Napi::ObjectWrap<FeatureStoreWrap> {
 };
 
 Napi::Function DefineTrainer(Napi::Env env);
+// exports.modelPreset, modelPresets, modelConfigProblems (model_binding.cpp).
+void RegisterModel(Napi::Env env, Napi::Object exports);
 // exports.averageCheckpoints (checkpoint_average_binding.cpp).
 void RegisterCheckpointAverage(Napi::Env env, Napi::Object exports);
 

@@ -28,6 +28,17 @@ Napi::Object ModelConfigToJs(Napi::Env env, const asr::ModelConfig& c) {
   return o;
 }
 
+Napi::Array ModelConfigProblemsToJs(Napi::Env env, const std::vector<asr::ModelConfigProblem>& problems) {
+  Napi::Array array = Napi::Array::New(env, problems.size());
+  for (size_t i = 0; i < problems.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("field", problems[i].field);
+    o.Set("message", problems[i].message);
+    array.Set(static_cast<uint32_t>(i), o);
+  }
+  return array;
+}
+
 asr::TrainConfig TrainConfigFromJs(const Napi::Value& value) {
   asr::TrainConfig c;
   if (value.IsUndefined()) return c;

@@ -1,5 +1,5 @@
-// The module: the free functions (versions, setThreads, modelPreset, fbank, readAudio, checkpoint metadata)
-// and the init that exports them with the FeatureStore and Trainer classes.
+// The module: the free functions (versions, setThreads, fbank, readAudio, checkpoint metadata) and the init
+// that exports them with the FeatureStore and Trainer classes and the other files' functions (Register*).
 #include <ATen/Config.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -65,12 +65,6 @@ Napi::Value WarmHeap(const Napi::CallbackInfo& info) {
   const int64_t bytes = IntArg(info[0], "bytes");
   if (bytes < 0) ThrowInvalid(info.Env(), "bytes must be >= 0");
   return Napi::Boolean::New(info.Env(), asr::warm_heap(static_cast<std::size_t>(bytes)));
-}
-
-Napi::Value ModelPreset(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string name = StringArg(info[0], "preset name");
-  return Guarded(env, [&] { return ModelConfigToJs(env, asr::model_preset(name)); });
 }
 
 Napi::Float32Array FloatsToJs(Napi::Env env, const float* data, size_t n) {
@@ -173,7 +167,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       Napi::PropertyDescriptor::Function(env, exports, "setThreads", SetThreads, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "heapBytes", HeapBytes, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "warmHeap", WarmHeap, napi_enumerable),
-      Napi::PropertyDescriptor::Function(env, exports, "modelPreset", ModelPreset, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "fbank", Fbank, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "readAudio", ReadAudio, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "readCheckpointMeta", ReadCheckpointMeta, napi_enumerable),
@@ -182,6 +175,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       Napi::PropertyDescriptor::Value("FeatureStore", data->feature_store.Value(), napi_enumerable),
       Napi::PropertyDescriptor::Value("Trainer", data->trainer.Value(), napi_enumerable),
   });
+  RegisterModel(env, exports);
   RegisterCheckpointAverage(env, exports);
   RegisterFileLock(env, exports);
   RegisterWorld(env, exports);

@@ -77,22 +77,80 @@ TEST(Model, EncoderNamesAndShapesAreTorchaudios) {
   EXPECT_FALSE(params.contains("encoder.conformer_layers.4.final_layer_norm.weight"));
 }
 
-TEST(Model, PresetsAndUnknownPresetError) {
-  EXPECT_EQ(model_preset("xs").num_layers, 4);
-  EXPECT_EQ(model_preset("s").num_layers, 16);
-  EXPECT_EQ(model_preset("m").d_model, 256);
-  EXPECT_EQ(model_preset("l").num_heads, 8);
-  EXPECT_EQ(model_preset("l").ffn_dim, 2048);
+// Every field's value, in declaration order, for comparing whole configs.
+std::vector<double> field_values(const ModelConfig& config) {
+  std::vector<double> values;
+  for_each_model_config_field(config, [&](const char*, auto value) { values.push_back(static_cast<double>(value)); });
+  return values;
+}
+
+TEST(Model, EveryPresetHasTheDocumentedSizeAndPassesTheConfigCheck) {
+  // README and config.yaml: xs is the benchmark's 2.5M-parameter model; s/m/l the Conformer paper's S/M/L.
+  struct Size {
+    std::string name;
+    int64_t d_model, num_layers, num_heads, ffn_dim;
+  };
+  const std::vector<Size> documented = {
+      {"xs", 144, 4, 4, 576}, {"s", 144, 16, 4, 576}, {"m", 256, 16, 4, 1024}, {"l", 512, 17, 8, 2048}};
+  ASSERT_EQ(model_presets().size(), documented.size());
+  const ModelConfig defaults;
+  for (size_t i = 0; i < documented.size(); ++i) {
+    const ModelPreset& preset = model_presets()[i];
+    const Size& size = documented[i];
+    SCOPED_TRACE(size.name);
+    EXPECT_EQ(preset.name, size.name);
+    EXPECT_EQ(preset.config.d_model, size.d_model);
+    EXPECT_EQ(preset.config.num_layers, size.num_layers);
+    EXPECT_EQ(preset.config.num_heads, size.num_heads);
+    EXPECT_EQ(preset.config.ffn_dim, size.ffn_dim);
+    // What a preset does not size keeps the defaults (the data's mels and vocabulary among them).
+    EXPECT_EQ(preset.config.n_mels, defaults.n_mels);
+    EXPECT_EQ(preset.config.conv_kernel, defaults.conv_kernel);
+    EXPECT_EQ(preset.config.vocab_size, defaults.vocab_size);
+    EXPECT_EQ(preset.config.dropout, defaults.dropout);
+    EXPECT_TRUE(model_config_problems(preset.config).empty());
+    EXPECT_EQ(field_values(model_preset(size.name)), field_values(preset.config));
+  }
+  EXPECT_NEAR(static_cast<double>(parameter_count(model_preset("xs"))), 2.5e6, 0.1e6);
+}
+
+TEST(Model, AnUnknownPresetIsAnErrorListingEveryKnownOne) {
   try {
     model_preset("xxl");
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), codes::kInvalidArgument);
-    EXPECT_NE(std::string(e.what()).find("xs, s, m, l"), std::string::npos);
+    EXPECT_STREQ(e.what(), "unknown model preset 'xxl'; known presets: xs, s, m, l");
   }
+}
+
+TEST(Model, ConfigProblemsNameEveryFieldThatCannotBuildAModelAndValidateThrowsTheFirst) {
+  EXPECT_TRUE(model_config_problems(test::tiny_model()).empty());
   auto bad = test::tiny_model();
-  bad.num_heads = 5;
-  EXPECT_THROW(validate_model_config(bad), Error);
+  bad.d_model = 30;  // 4 heads
+  bad.conv_kernel = 8;
+  bad.dropout = 1.0;
+  const auto problems = model_config_problems(bad);
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].field, "d_model");
+  EXPECT_EQ(problems[0].message, "must be a multiple of num_heads, 4 (got 30): each head takes d_model / num_heads");
+  EXPECT_EQ(problems[1].field, "conv_kernel");
+  EXPECT_EQ(problems[1].message,
+            "must be odd and >= 1 (got 8): only an odd kernel keeps the length with 'same' padding");
+  EXPECT_EQ(problems[2].field, "dropout");
+  EXPECT_EQ(problems[2].message, "must be >= 0 and < 1 (got 1)");
+  try {
+    validate_model_config(bad);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), codes::kInvalidArgument);
+    EXPECT_EQ(std::string(e.what()), "invalid model config: d_model " + problems[0].message);
+  }
+  bad = test::tiny_model();
+  bad.num_heads = 0;  // no division by zero for the multiple check: only num_heads is named
+  const auto no_heads = model_config_problems(bad);
+  ASSERT_EQ(no_heads.size(), 1u);
+  EXPECT_EQ(no_heads[0].field, "num_heads");
 }
 
 TEST(Model, ParameterCountFromTheConfigEqualsTheBuiltModels) {

@@ -1,8 +1,9 @@
 /**
- * config.yaml (config.yaml, commented; docs/architecture.md §4): the schema with its defaults (schema.ts), loading with paths resolved
- * against the file's folder and errors naming the key path (load.ts), model presets and explicit
- * dimensions (models.ts), and the run's config snapshot and hash that checkpoints record (snapshot.ts,
- * hash.ts). Nothing here touches the addon or the disk beyond reading the file.
+ * config.yaml (config.yaml, commented; docs/architecture.md §4): the schema with its defaults (schema.ts),
+ * loading with paths resolved against the file's folder and errors naming the key path (load.ts), a model
+ * entry's dimensions from the core's presets and checks (models.ts), and the run's config snapshot and hash
+ * that checkpoints record (snapshot.ts, hash.ts). The addon is asked only for model presets and checks; the
+ * disk only for the file.
  */
 export * from './schema.js';
 export * from './models.js';

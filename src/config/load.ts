@@ -10,7 +10,7 @@ import { parseDocument } from 'yaml';
 import { nameProblem } from '../contract/names.js';
 import { AsrTrainerError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
-import { modelDimensionProblems, modelDimensionsOf } from './models.js';
+import { modelEntryProblems } from './models.js';
 import {
   AsrConfigSchema,
   DatasetSchema,
@@ -129,7 +129,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): AsrConfi
   const models = checkMap(ModelSchema, root.models, DEFAULT_MODELS, 'models', problems);
   for (const [name, entry] of Object.entries(models)) {
     if (!Value.Check(ModelSchema, entry)) continue; // already reported key by key
-    for (const problem of modelDimensionProblems(modelDimensionsOf(entry))) {
+    for (const problem of modelEntryProblems(entry)) {
       problems.push({ path: `models.${name}.${problem.key}`, message: problem.message });
     }
   }

@@ -1,52 +1,59 @@
-/** Model presets and the dimensions a `models.<name>` entry resolves to. */
+/**
+ * The dimensions a `models.<name>` entry resolves to: its preset overlaid with its own keys. The presets and
+ * the check of a model's dimensions are the core's (native/core/src/model.cpp), read through the addon.
+ */
 import { AsrTrainerError } from '../errors.js';
-import type { AsrConfig, ModelEntryConfig, ModelPresetName } from './schema.js';
+import { loadNative, type ModelConfig } from '../native/index.js';
+import { DEFAULT_MODEL_PRESET, ModelSchema, type AsrConfig, type ModelEntryConfig } from './schema.js';
 
-/** The encoder's shape; field names are the config's (and the C++ ModelConfig's). */
-export interface ModelDimensions {
-  d_model: number;
-  num_layers: number;
-  num_heads: number;
-  ffn_dim: number;
-  conv_kernel: number;
-  dropout: number;
+/** The encoder's shape: the ModelConfig fields a config entry sets (n_mels and vocab_size follow the data). */
+export type ModelDimensions = Required<Omit<ModelEntryConfig, 'preset'>>;
+
+const DIMENSION_KEYS = Object.keys(ModelSchema.properties).filter(
+  (key): key is keyof ModelDimensions => key !== 'preset',
+);
+
+let presets: Readonly<Record<string, Readonly<ModelConfig>>> | undefined;
+
+/** The core's presets by name (read from the addon once). */
+export function modelPresets(): Readonly<Record<string, Readonly<ModelConfig>>> {
+  presets ??= loadNative().modelPresets();
+  return presets;
 }
 
-/** xs is the 2.5M-parameter model of the benchmark; s/m/l follow the Conformer paper's S/M/L. */
-export const MODEL_PRESET_DIMENSIONS: Readonly<Record<ModelPresetName, Readonly<ModelDimensions>>> = {
-  xs: { d_model: 144, num_layers: 4, num_heads: 4, ffn_dim: 576, conv_kernel: 31, dropout: 0.1 },
-  s: { d_model: 144, num_layers: 16, num_heads: 4, ffn_dim: 576, conv_kernel: 31, dropout: 0.1 },
-  m: { d_model: 256, num_layers: 16, num_heads: 4, ffn_dim: 1024, conv_kernel: 31, dropout: 0.1 },
-  l: { d_model: 512, num_layers: 17, num_heads: 8, ffn_dim: 2048, conv_kernel: 31, dropout: 0.1 },
-};
+/** The whole ModelConfig the core builds for the entry: its preset (or the default one) under its own keys. */
+function modelConfigOf(entry: ModelEntryConfig): ModelConfig {
+  const preset = entry.preset ?? DEFAULT_MODEL_PRESET;
+  const base = Object.hasOwn(modelPresets(), preset) ? modelPresets()[preset] : undefined;
+  if (!base) throw new AsrTrainerError('E_CONFIG_INVALID', `preset ${unknownPresetMessage(preset)}`, { preset });
+  const config = { ...base };
+  for (const key of DIMENSION_KEYS) config[key] = entry[key] ?? base[key];
+  return config;
+}
 
-/** Preset (default xs) overlaid with the entry's own keys. */
+/** The entry's dimensions: its preset's, with its own keys over them. */
 export function modelDimensionsOf(entry: ModelEntryConfig): ModelDimensions {
-  const base = MODEL_PRESET_DIMENSIONS[entry.preset ?? 'xs'];
-  return {
-    d_model: entry.d_model ?? base.d_model,
-    num_layers: entry.num_layers ?? base.num_layers,
-    num_heads: entry.num_heads ?? base.num_heads,
-    ffn_dim: entry.ffn_dim ?? base.ffn_dim,
-    conv_kernel: entry.conv_kernel ?? base.conv_kernel,
-    dropout: entry.dropout ?? base.dropout,
-  };
+  const config = modelConfigOf(entry);
+  const dimensions = {} as ModelDimensions;
+  for (const key of DIMENSION_KEYS) dimensions[key] = config[key];
+  return dimensions;
 }
 
-/** Problems a combination of valid single values still has, as `key: message` pairs. */
-export function modelDimensionProblems(dims: ModelDimensions): Array<{ key: keyof ModelDimensions; message: string }> {
-  const problems: Array<{ key: keyof ModelDimensions; message: string }> = [];
-  if (dims.d_model % dims.num_heads !== 0) {
-    problems.push({
-      key: 'd_model',
-      message: `must be divisible by num_heads (${dims.num_heads}) (got ${dims.d_model})`,
-    });
+/**
+ * What keeps a (type-checked) entry from building a model, as `key: message` pairs: a preset the core does not
+ * define, else every problem the core finds in the resolved config.
+ */
+export function modelEntryProblems(entry: ModelEntryConfig): Array<{ key: string; message: string }> {
+  if (entry.preset !== undefined && !Object.hasOwn(modelPresets(), entry.preset)) {
+    return [{ key: 'preset', message: unknownPresetMessage(entry.preset) }];
   }
-  // A 'same'-padded depthwise convolution keeps the length only with an odd kernel.
-  if (dims.conv_kernel % 2 === 0) {
-    problems.push({ key: 'conv_kernel', message: `must be an odd integer >= 1 (got ${dims.conv_kernel})` });
-  }
-  return problems;
+  return loadNative()
+    .modelConfigProblems(modelConfigOf(entry))
+    .map((problem) => ({ key: problem.field, message: problem.message }));
+}
+
+function unknownPresetMessage(preset: string): string {
+  return `must be one of ${Object.keys(modelPresets()).join(', ')} (got ${JSON.stringify(preset)})`;
 }
 
 /** The resolved dimensions of a configured model; unknown names fail with the known ones listed. */

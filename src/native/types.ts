@@ -25,6 +25,13 @@ export interface ModelConfig {
   dropout: number;
 }
 
+/** asr::ModelConfigProblem (model.h): a field that keeps a config from building a model, and what it must be. */
+export interface ModelConfigProblem {
+  field: keyof ModelConfig;
+  /** "must be … (got …)". */
+  message: string;
+}
+
 /** asr::SpecAugmentOptions (trainer.h). */
 export interface SpecAugmentOptions {
   enabled: boolean;
@@ -385,8 +392,15 @@ export interface NativeAddon {
    * after this call, without waiting for the work in flight; returns the count set.
    */
   setThreads(threads: number): number;
-  /** xs | s | m | l; anything else throws E_INVALID_ARGUMENT. */
+  /** One of modelPresets(); any other name throws E_INVALID_ARGUMENT listing them. */
   modelPreset(name: string): ModelConfig;
+  /** The core's presets (model.cpp, their one definition) by name, in its order, the smallest first. */
+  modelPresets(): Record<string, ModelConfig>;
+  /**
+   * The core's check of a model config (missing fields take the C++ defaults): every field that keeps it from
+   * building a model, in field order; [] when it builds. E_INVALID_ARGUMENT for an unknown or non-number field.
+   */
+  modelConfigProblems(config: Partial<ModelConfig>): ModelConfigProblem[];
   /**
    * Kaldi-compatible log-mel filterbank (not normalised), computed off the main thread; other rates are
    * resampled to 16 kHz first.

@@ -7,14 +7,16 @@ import {
   AsrConfigSchema,
   canonicalJson,
   configHash,
+  DEFAULT_MODEL_PRESET,
   loadConfig,
-  MODEL_PRESET_DIMENSIONS,
+  modelPresets,
   resolveConfigPath,
   resolveModelDimensions,
   runConfigHash,
   runConfigSnapshot,
 } from '../../src/config/index.js';
 import { Value } from '@sinclair/typebox/value';
+import { loadNative, type ModelConfig } from '../../src/native/index.js';
 
 const repoRoot = path.resolve(__dirname, '../..');
 let dir: string;
@@ -166,8 +168,8 @@ describe('config validation errors name the key path and the file', () => {
       'training.device: must be one of auto, cpu, cuda, cuda:N (got "gpu")',
     );
     expect(loadError('training:\n  precision: fp16\n').message).toContain('training.precision');
-    expect(loadError('models:\n  big: { preset: xxl }\n').message).toContain(
-      'models.big.preset: must be one of xs, s, m, l (got "xxl")',
+    expect(loadError('models:\n  big: { d_model: 2.5 }\n').message).toContain(
+      'models.big.d_model: must be an integer (got 2.5)',
     );
   });
 
@@ -251,10 +253,19 @@ describe('config validation errors name the key path and the file', () => {
     ).toHaveProperty('d'.repeat(100));
   });
 
-  it('model dimensions that do not fit together', () => {
-    const error = loadError('models:\n  odd: { d_model: 100, num_heads: 3, conv_kernel: 30 }\n');
-    expect(error.message).toContain('models.odd.d_model: must be divisible by num_heads (3) (got 100)');
-    expect(error.message).toContain('models.odd.conv_kernel: must be an odd integer >= 1 (got 30)');
+  it("model dimensions that cannot build a model, each named by its key with the core's rule", () => {
+    const error = loadError(
+      'models:\n  odd: { d_model: 100, num_heads: 3, conv_kernel: 30 }\n  empty: { ffn_dim: 0, dropout: 1 }\n',
+    );
+    expect(error.message).toContain(
+      'models.odd.d_model: must be a multiple of num_heads, 3 (got 100): each head takes d_model / num_heads',
+    );
+    expect(error.message).toContain(
+      "models.odd.conv_kernel: must be odd and >= 1 (got 30): only an odd kernel keeps the length with 'same' padding",
+    );
+    expect(error.message).toContain('models.empty.ffn_dim: must be > 0 (got 0)');
+    expect(error.message).toContain('models.empty.dropout: must be >= 0 and < 1 (got 1)');
+    expect((error.details?.errors as unknown[]).length).toBe(4);
   });
 
   it('a YAML syntax error gives file:line', () => {
@@ -300,14 +311,37 @@ describe('config location and environment', () => {
   });
 });
 
+/** A core ModelConfig without the fields a config entry does not set (they follow the data). */
+function entryDimensions(config: ModelConfig) {
+  return Object.fromEntries(Object.entries(config).filter(([key]) => key !== 'n_mels' && key !== 'vocab_size'));
+}
+
 describe('models and hashes', () => {
+  it('the config sees every preset the core defines, with its dimensions (real addon)', () => {
+    const core = loadNative().modelPresets();
+    const names = Object.keys(core);
+    expect(names).toContain(DEFAULT_MODEL_PRESET);
+    expect(modelPresets()).toEqual(core);
+    const config = loadConfig({
+      path: writeConfig(`models:\n${names.map((name) => `  p${name}: { preset: ${name} }\n`).join('')}`),
+      env: {},
+    });
+    for (const name of names) {
+      expect(resolveModelDimensions(config, `p${name}`)).toEqual(entryDimensions(core[name]));
+    }
+    expect(loadError('models:\n  big: { preset: xxl }\n').message).toContain(
+      `models.big.preset: must be one of ${names.join(', ')} (got "xxl")`,
+    );
+  });
+
   it('presets resolve to their dimensions and single keys override them', () => {
     const config = loadConfig({
       path: writeConfig('models:\n  a: { preset: m }\n  b: { preset: l, num_layers: 2, dropout: 0 }\n  c: {}\n'),
       env: {},
     });
-    expect(resolveModelDimensions(config, 'a')).toEqual(MODEL_PRESET_DIMENSIONS.m);
-    expect(resolveModelDimensions(config, 'b')).toEqual({ ...MODEL_PRESET_DIMENSIONS.l, num_layers: 2, dropout: 0 });
+    const core = loadNative().modelPresets();
+    expect(resolveModelDimensions(config, 'a')).toEqual(entryDimensions(core.m));
+    expect(resolveModelDimensions(config, 'b')).toEqual({ ...entryDimensions(core.l), num_layers: 2, dropout: 0 });
     expect(resolveModelDimensions(config, 'c')).toEqual({
       d_model: 144,
       num_layers: 4,

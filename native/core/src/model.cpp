@@ -3,6 +3,7 @@
 #include <ATen/autocast_mode.h>
 
 #include <cmath>
+#include <sstream>
 
 #include "asr/dropout.h"
 #include "asr/errors.h"
@@ -14,35 +15,71 @@ namespace asr {
 
 namespace F = torch::nn::functional;
 
-ModelConfig model_preset(const std::string& name) {
+namespace {
+
+// A preset's size; the other fields keep their defaults.
+ModelConfig sized(int64_t d_model, int64_t num_layers, int64_t num_heads, int64_t ffn_dim) {
   ModelConfig c;
-  if (name == "xs") {
-    c.d_model = 144, c.num_layers = 4, c.num_heads = 4, c.ffn_dim = 576;
-  } else if (name == "s") {
-    c.d_model = 144, c.num_layers = 16, c.num_heads = 4, c.ffn_dim = 576;
-  } else if (name == "m") {
-    c.d_model = 256, c.num_layers = 16, c.num_heads = 4, c.ffn_dim = 1024;
-  } else if (name == "l") {
-    c.d_model = 512, c.num_layers = 17, c.num_heads = 8, c.ffn_dim = 2048;
-  } else {
-    throw Error(codes::kInvalidArgument, "unknown model preset '" + name + "'; known presets: xs, s, m, l");
-  }
+  c.d_model = d_model, c.num_layers = num_layers, c.num_heads = num_heads, c.ffn_dim = ffn_dim;
   return c;
 }
 
+template <typename T>
+std::string text_of(T value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+}  // namespace
+
+const std::vector<ModelPreset>& model_presets() {
+  // xs is the 2.5M-parameter model of the benchmark; s/m/l follow the Conformer paper's S/M/L.
+  //                                               d_model, num_layers, num_heads, ffn_dim
+  static const std::vector<ModelPreset> presets = {{"xs", sized(144, 4, 4, 576)},
+                                                   {"s", sized(144, 16, 4, 576)},
+                                                   {"m", sized(256, 16, 4, 1024)},
+                                                   {"l", sized(512, 17, 8, 2048)}};
+  return presets;
+}
+
+ModelConfig model_preset(const std::string& name) {
+  std::string known;
+  for (const auto& preset : model_presets()) {
+    if (preset.name == name) return preset.config;
+    known += (known.empty() ? "" : ", ") + preset.name;
+  }
+  throw Error(codes::kInvalidArgument, "unknown model preset '" + name + "'; known presets: " + known);
+}
+
+std::vector<ModelConfigProblem> model_config_problems(const ModelConfig& c) {
+  std::vector<ModelConfigProblem> problems;
+  // "must be <rule> (got <value>)", then why where the rule is not plain.
+  auto check = [&](bool holds, const char* field, const std::string& rule, auto value, const char* why = nullptr) {
+    if (holds) return;
+    problems.push_back(
+        {field, "must be " + rule + " (got " + text_of(value) + ")" + (why ? std::string(": ") + why : "")});
+  };
+  check(c.n_mels >= 7, "n_mels", ">= 7", c.n_mels, "the front end's two stride-2 3x3 convolutions need 7 mel bins");
+  check(c.d_model > 0, "d_model", "> 0", c.d_model);
+  check(c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads == 0, "d_model",
+        "a multiple of num_heads, " + text_of(c.num_heads), c.d_model, "each head takes d_model / num_heads");
+  check(c.num_layers >= 0, "num_layers", ">= 0", c.num_layers);
+  check(c.num_heads > 0, "num_heads", "> 0", c.num_heads);
+  check(c.ffn_dim > 0, "ffn_dim", "> 0", c.ffn_dim);
+  check(c.conv_kernel > 0 && c.conv_kernel % 2 == 1, "conv_kernel", "odd and >= 1", c.conv_kernel,
+        "only an odd kernel keeps the length with 'same' padding");
+  check(c.vocab_size >= 2, "vocab_size", ">= 2", c.vocab_size, "the blank and one symbol at least");
+  check(c.dropout >= 0.0 && c.dropout < 1.0, "dropout", ">= 0 and < 1", c.dropout);
+  return problems;
+}
+
 void validate_model_config(const ModelConfig& c) {
-  auto fail = [](const std::string& what) { throw Error(codes::kInvalidArgument, "invalid model config: " + what); };
-  if (c.n_mels < 7) fail("n_mels must be >= 7 (two stride-2 3x3 convolutions), got " + std::to_string(c.n_mels));
-  if (c.d_model <= 0) fail("d_model must be > 0, got " + std::to_string(c.d_model));
-  if (c.num_layers < 0) fail("num_layers must be >= 0, got " + std::to_string(c.num_layers));
-  if (c.num_heads <= 0 || c.d_model % c.num_heads != 0)
-    fail("d_model (" + std::to_string(c.d_model) + ") must be a multiple of num_heads (" + std::to_string(c.num_heads) +
-         ")");
-  if (c.ffn_dim <= 0) fail("ffn_dim must be > 0, got " + std::to_string(c.ffn_dim));
-  if (c.conv_kernel <= 0 || c.conv_kernel % 2 == 0)
-    fail("conv_kernel must be odd (for 'same' padding), got " + std::to_string(c.conv_kernel));
-  if (c.vocab_size < 2) fail("vocab_size must be >= 2, got " + std::to_string(c.vocab_size));
-  if (!(c.dropout >= 0.0 && c.dropout < 1.0)) fail("dropout must be in [0, 1), got " + std::to_string(c.dropout));
+  const auto problems = model_config_problems(c);
+  if (!problems.empty()) {
+    const auto& first = problems.front();
+    throw Error(codes::kInvalidArgument, "invalid model config: " + first.field + " " + first.message);
+  }
 }
 
 int64_t parameter_count(const ModelConfig& c) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "asr/batch.h"
 #include "asr/vocab.h"
@@ -46,12 +47,29 @@ void for_each_model_config_field(Config& config, Visit&& visit) {
 #undef ASR_VISIT_FIELD
 }
 
-// xs (d144, 4 layers, the demo size) | s (d144, 16, Conformer-S) | m (d256, 16) | l (d512, 17, 8 heads);
-// anything else throws asr::Error(E_INVALID_ARGUMENT) listing the known names.
+// A named model size. This table is the only definition of the presets: config.yaml's `preset:` names and the
+// sizes they stand for reach TypeScript through the addon (modelPresets).
+struct ModelPreset {
+  std::string name;
+  ModelConfig config;
+};
+// xs (d144, 4 layers, the demo size) | s (d144, 16, Conformer-S) | m (d256, 16) | l (d512, 17, 8 heads), in
+// this order; the fields a preset does not size keep ModelConfig's defaults.
+const std::vector<ModelPreset>& model_presets();
+// The preset of that name; anything else throws asr::Error(E_INVALID_ARGUMENT) listing the known names.
 ModelConfig model_preset(const std::string& name);
 // The trainable parameters a ConformerCTC of this config has, counted from the shapes without building it.
 int64_t parameter_count(const ModelConfig& config);
-// Throws E_INVALID_ARGUMENT naming the first field that cannot build a model (e.g. d_model % num_heads).
+
+// A field that keeps a config from building a model, and what it must be: "must be ... (got ...)".
+struct ModelConfigProblem {
+  std::string field;
+  std::string message;
+};
+// Every problem of `config`, in field order; empty when it builds a model. The config file's check (through
+// the addon's modelConfigProblems) and the model's own (validate_model_config) are this one.
+std::vector<ModelConfigProblem> model_config_problems(const ModelConfig& config);
+// Throws E_INVALID_ARGUMENT with the first problem ("invalid model config: d_model must be a multiple of ...").
 void validate_model_config(const ModelConfig& config);
 
 // Two 3x3 stride-2 convolutions with ReLU over (time, mel), then Linear(d_model * mels' -> d_model).

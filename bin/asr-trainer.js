@@ -5,9 +5,10 @@
 //
 // Started as a program, the two lines above are shell: `train` and `worker` run the trainer in this process,
 // and glibc reads MALLOC_ARENA_MAX only at start, so the shell sets the one malloc arena the server's trainer
-// children get (src/fork-entry.ts: without it the addon's threads page-fault their memory in again) and
-// replaces itself with Node (same pid, so signals from a terminal, SLURM or torchrun reach Node directly).
-// A user's own allocator tuning is left alone. To Node, the second line is a comment.
+// children get (src/child-process/fork-entry.ts: without it the addon's threads page-fault their memory in
+// again) and replaces itself with Node (same pid, so signals from a terminal, SLURM or torchrun reach Node
+// directly). It is addonProcessEnv's rule in sh (src/native/allocator.ts; test/cli/usage.test.ts holds the
+// two to the same answers): a user's own allocator tuning is left alone. To Node, the second line is a comment.
 import { register } from 'tsx/esm/api';
 
 register();

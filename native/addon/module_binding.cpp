@@ -54,6 +54,13 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
                  [&] { return Napi::Number::New(env, asr::set_compute_thread_threads(static_cast<int>(threads))); });
 }
 
+// allowAllocatorTuning(allowed): the program's answer to ASR_TRAINER_MALLOC (runtime.h), before any trainer.
+Napi::Value AllowAllocatorTuning(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) ThrowInvalid(info.Env(), "allowed must be a boolean");
+  asr::allow_allocator_tuning(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
 // heapBytes(): the allocator's heap size (the last run's peak, read when it ends); 0 where unknown.
 Napi::Value HeapBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(asr::heap_bytes()));
@@ -165,6 +172,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       Napi::PropertyDescriptor::Accessor<Versions>("versions", napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "setErrorClass", SetErrorClass),
       Napi::PropertyDescriptor::Function(env, exports, "setThreads", SetThreads, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "allowAllocatorTuning", AllowAllocatorTuning, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "heapBytes", HeapBytes, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "warmHeap", WarmHeap, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "fbank", Fbank, napi_enumerable),

@@ -130,7 +130,7 @@ TEST(Training, AStepOnAnotherThreadUsesTheConfiguredThreadCount) {
 // heap top and unmap large blocks on every free).
 TEST(Training, StepsReuseTheMemoryOfTheStepBefore) {
   Trainer trainer(test::tiny_model(), test::tiny_train());
-  EXPECT_TRUE(keep_freed_memory()) << "not applied (ASR_TRAINER_MALLOC or MALLOC_* set in the environment?)";
+  EXPECT_TRUE(keep_freed_memory()) << "not applied (MALLOC_*/GLIBC_TUNABLES set in the environment?)";
   const auto batch = test::random_batch(16, std::vector<int64_t>(16, 400), 20);
   for (int i = 0; i < 3; ++i) trainer.train_step(batch);
   rusage before{}, after{};

@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { allocatorTuningWanted } from '../native/allocator.js';
+
 export interface ForkEntry {
   entry: string;
   execArgv: string[];
@@ -30,11 +32,11 @@ export function forkEntry(callerUrl: string, name: string): ForkEntry {
  * checkpoint 4.2 s → 0.35 s with one arena, s 1.05 s → 0.08 s). With one arena every thread allocates from
  * the main one, where the thresholds hold. glibc reads it once at start, so it must be in the environment the
  * child starts with. Allocator tuning of the user's own (MALLOC_ARENA_MAX, GLIBC_TUNABLES, or
- * ASR_TRAINER_MALLOC=default for glibc's defaults) is left as it is.
+ * ASR_TRAINER_MALLOC=default for glibc's defaults: native/allocator.ts) is left as it is.
  */
 export function addonProcessEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const ownTuning = env.MALLOC_ARENA_MAX !== undefined || env.GLIBC_TUNABLES !== undefined;
-  if (ownTuning || env.ASR_TRAINER_MALLOC === 'default') return env;
+  if (ownTuning || !allocatorTuningWanted(env)) return env;
   return { ...env, MALLOC_ARENA_MAX: '1' };
 }
 

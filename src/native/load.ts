@@ -1,7 +1,8 @@
 /**
  * Loads the native addon (build/Release/asr_trainer.node, or $ASR_TRAINER_ADDON) once, hands it the
- * error class so native failures arrive as AsrTrainerError, and returns it typed. When the binary cannot
- * load, one AsrTrainerError('E_NATIVE_LOAD') says what was tried and the likely fix.
+ * error class so native failures arrive as AsrTrainerError and the allocator choice (allocator.ts), and
+ * returns it typed. When the binary cannot load, one AsrTrainerError('E_NATIVE_LOAD') says what was tried
+ * and the likely fix.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,6 +10,7 @@ import { resolve } from 'node:path';
 
 import { AsrTrainerError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
+import { allocatorTuningWanted } from './allocator.js';
 import type { NativeAddon, RawNativeAddon } from './types.js';
 
 const ADDON_FILE = 'build/Release/asr_trainer.node';
@@ -39,6 +41,7 @@ function loadFrom(candidates: string[]): NativeAddon {
     try {
       const raw = require(path) as RawNativeAddon;
       raw.setErrorClass(AsrTrainerError);
+      raw.allowAllocatorTuning(allocatorTuningWanted(process.env));
       return raw;
     } catch (error) {
       failures.push({ path, message: error instanceof Error ? error.message : String(error) });

@@ -431,6 +431,11 @@ export interface NativeAddon {
    * as one of its descriptors at spawn (the caller closes its copy), `keep` sends it a lock later.
    */
   descriptorChannel(): [number, number];
+  /**
+   * Whether the core may raise glibc's mmap/trim thresholds (keep_freed_memory, runtime.h); the loader passes
+   * allocatorTuningWanted(process.env) before any trainer exists.
+   */
+  allowAllocatorTuning(allowed: boolean): void;
   /** The allocator's heap in bytes (read when a run ends: its peak, as freed memory is kept); 0 if unknown. */
   heapBytes(): number;
   /**

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { addonProcessEnv } from '../../src/child-process/fork-entry.js';
 import { makeWorkspace } from '../helpers/workspace.js';
 import { BIN, runCli, startCli, startProcess } from './run-cli.js';
 
@@ -131,9 +132,19 @@ describe('asr-trainer usage', () => {
       return environ.find((v) => v.startsWith('MALLOC_ARENA_MAX='));
     };
     // spawn leaves out undefined values: the bin starts without a MALLOC_ARENA_MAX of ours.
-    const plain = { MALLOC_ARENA_MAX: undefined };
-    expect(await arenas(plain)).toBe('MALLOC_ARENA_MAX=1');
-    expect(await arenas({ ...plain, MALLOC_ARENA_MAX: '4' })).toBe('MALLOC_ARENA_MAX=4');
-    expect(await arenas({ ...plain, ASR_TRAINER_MALLOC: 'default' })).toBeUndefined();
+    const plain = { MALLOC_ARENA_MAX: undefined, GLIBC_TUNABLES: undefined, ASR_TRAINER_MALLOC: undefined };
+    const cases = [
+      plain,
+      { ...plain, MALLOC_ARENA_MAX: '4' },
+      { ...plain, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' },
+      { ...plain, ASR_TRAINER_MALLOC: 'default' },
+    ];
+    // The shell line is addonProcessEnv's rule in sh: both give the same answer in every case.
+    const answers: Array<string | undefined> = [];
+    for (const env of cases) answers.push(await arenas(env));
+    const arenaOf = (env: NodeJS.ProcessEnv) =>
+      env.MALLOC_ARENA_MAX === undefined ? undefined : `MALLOC_ARENA_MAX=${env.MALLOC_ARENA_MAX}`;
+    expect(answers).toEqual(cases.map((env) => arenaOf(addonProcessEnv(env))));
+    expect(answers).toEqual(['MALLOC_ARENA_MAX=1', 'MALLOC_ARENA_MAX=4', undefined, undefined]);
   });
 });

@@ -6,6 +6,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -58,13 +59,17 @@ torch::Device resolve_device(const std::string& device) {
   throw Error(codes::kInvalidArgument, "device '" + device + "' is not auto, cpu, cuda or cuda:N");
 }
 
+namespace {
+std::atomic<bool> allocator_tuning_allowed{true};
+}  // namespace
+
+void allow_allocator_tuning(bool allowed) { allocator_tuning_allowed = allowed; }
+
 bool keep_freed_memory() {
 #if defined(__GLIBC__)
   static const bool applied = [] {
+    if (!allocator_tuning_allowed) return false;
     // Someone who tuned glibc's allocator through its environment variables keeps their settings.
-    if (const char* choice = std::getenv("ASR_TRAINER_MALLOC"); choice && std::string(choice) == "default") {
-      return false;
-    }
     for (const char* name : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}) {
       if (std::getenv(name)) return false;
     }

@@ -18,9 +18,14 @@ int set_threads(int threads);
 // kernel at once. A training step frees and reallocates the same large activations every step, so each
 // step page-faults them all in again: measured ~100k minor faults and a quarter of an xs step's time on
 // CPU. Raising both thresholds to 1 GiB keeps that memory in the process (xs: ~70 MB more resident, steps
-// ~25% faster). Applied once per process by the first Trainer; skipped when ASR_TRAINER_MALLOC=default or
-// when glibc's own MALLOC_*/GLIBC_TUNABLES variables are set. Returns whether it was applied.
+// ~25% faster). Applied once per process by the first Trainer; skipped when the program said no
+// (allow_allocator_tuning) or when glibc's own MALLOC_*/GLIBC_TUNABLES variables are set, since mallopt would
+// override the user's settings. Returns whether it was applied.
 bool keep_freed_memory();
+// Whether keep_freed_memory may tune glibc at all (default: yes). The embedding program decides: the
+// TypeScript layer reads ASR_TRAINER_MALLOC (src/native/allocator.ts) and passes its answer through the addon,
+// so the core reads no variable of the product's. Effective only before the first keep_freed_memory call.
+void allow_allocator_tuning(bool allowed);
 
 // The bytes the allocator's heap holds (glibc's main arena and its memory in use or kept free, mmapped
 // blocks included); 0 where unknown. Read at the end of a run: with keep_freed_memory that is the run's peak.

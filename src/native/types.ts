@@ -309,6 +309,13 @@ export interface WorldPlace {
   local_world_size: number;
   master_addr: string;
   master_port: number;
+  /**
+   * torchrun's agent serves the c10d store at master_addr:master_port (TORCHELASTIC_USE_AGENT_STORE=True:
+   * its static rendezvous), so every rank, rank 0 included, connects to it. Absent: rank 0 serves it.
+   */
+  agent_store?: boolean;
+  /** TORCHELASTIC_RESTART_COUNT: the agent's store outlives restarts, so each attempt keeps its own keys. */
+  restart_count?: number;
 }
 
 /**

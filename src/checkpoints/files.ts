@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { fsync, writeFile, type Stats } from 'node:fs';
-import { constants, copyFile, lstat, open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { copyFile, lstat, open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AsrTrainerError } from '../errors.js';
@@ -146,15 +146,11 @@ export async function sha256File(filePath: string): Promise<{ sha256: string; si
  */
 export async function copyFileVerified(source: string, target: string, sha256: string): Promise<void> {
   const dir = path.dirname(target);
-  const temp = path.join(dir, tempNameFor(path.basename(target)));
+  const { temp, fd } = createLockedTemp(target);
   try {
-    await copyFile(source, temp, constants.COPYFILE_EXCL);
-    const handle = await open(temp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // Into the locked file itself (no COPYFILE_EXCL: it exists), so a reclaim keeps it while it is copied.
+    await copyFile(source, temp);
+    await fsyncDescriptor(fd);
     const copied = await sha256File(temp);
     if (copied.sha256 !== sha256) {
       throw new AsrTrainerError(
@@ -166,6 +162,8 @@ export async function copyFileVerified(source: string, target: string, sha256: s
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
+  } finally {
+    loadNative().unlockFile(fd);
   }
   await fsyncDir(dir);
 }

@@ -5,17 +5,31 @@
  * file or a live writer's temp file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, watch } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { copyFileVerified } from '../../src/checkpoints/files.js';
 import { isTempName } from '../../src/checkpoints/names.js';
 import { runCli } from '../cli/run-cli.js';
 import { makeWorkspace, type TestWorkspace } from '../helpers/workspace.js';
 import { ONE_THREAD } from '../distributed/helpers.js';
 import { waitUntil } from '../helpers/wait.js';
-import { exited, newStore, procState, save } from './helpers.js';
+import { exited, newStore, procState, save, tempDir } from './helpers.js';
+
+// The one seam here: a backup copy can be held between its copy and its rename (copyPause), to be caught
+// mid-write as a reclaim started beside it would catch it; the copy itself is the real one.
+const copyPause = vi.hoisted(() => ({ wait: null as null | (() => Promise<void>) }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const copyFile: typeof fs.copyFile = async (...args) => {
+    await fs.copyFile(...args);
+    await copyPause.wait?.();
+  };
+  return { ...fs, copyFile };
+});
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const HOLD_TEMP = path.join(FIXTURES, 'hold-temp.ts');
@@ -114,6 +128,36 @@ describe('reclaiming the temp files of killed writers', () => {
       );
     }
     expect(log.infos).toContain('Reclaimed 5100 bytes in 2 temp files of writers that are gone');
+  });
+
+  it('keeps the temp file of a backup copy being restored into the folder (a live writer too)', async () => {
+    const { dir, store } = await newStore();
+    const source = path.join(await tempDir(), 'other-set-epoch-4.pt');
+    const bytes = Buffer.alloc(3000, 7);
+    await writeFile(source, bytes);
+    let resume = (): void => undefined;
+    const caught = new Promise<void>((reached) => {
+      copyPause.wait = () =>
+        new Promise<void>((resolve) => {
+          resume = resolve;
+          reached();
+        });
+    });
+    const target = path.join(dir, 'other-set-epoch-4.pt');
+    const restore = copyFileVerified(source, target, createHash('sha256').update(bytes).digest('hex'));
+    try {
+      await caught;
+      const temps = readdirSync(dir).filter(isTempName);
+      expect(temps).toHaveLength(1);
+      expect(await store.reclaimAbandonedTemps()).toEqual([]);
+      expect(readdirSync(dir).filter(isTempName)).toEqual(temps);
+    } finally {
+      copyPause.wait = null;
+      resume();
+      await restore;
+    }
+    expect(readFileSync(target)).toEqual(bytes);
+    expect(readdirSync(dir).filter(isTempName)).toEqual([]);
   });
 
   it('a trainer SIGKILLed mid-save: the next run’s start removes its temp file and logs its size', async () => {

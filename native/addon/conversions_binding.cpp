@@ -231,8 +231,8 @@ WorldRequest WorldRequestFromJs(const Napi::Value& value) {
   const std::string what = "world options";
   Napi::Object o = ObjectArg(value, what);
   CheckKeys(o,
-            {"rank", "local_rank", "world_size", "local_world_size", "master_addr", "master_port", "backend",
-             "timeout_s", "device"},
+            {"rank", "local_rank", "world_size", "local_world_size", "master_addr", "master_port", "agent_store",
+             "restart_count", "backend", "timeout_s", "device"},
             what);
   WorldRequest r;
   auto small_int = [&](const char* key, int fallback) {
@@ -246,6 +246,8 @@ WorldRequest WorldRequestFromJs(const Napi::Value& value) {
   r.world.local_world_size = small_int("local_world_size", r.world.local_world_size);
   r.world.master_addr = StringField(o, "master_addr", r.world.master_addr, what);
   r.world.master_port = small_int("master_port", r.world.master_port);
+  r.world.agent_store = BoolField(o, "agent_store", r.world.agent_store, what);
+  r.world.restart_count = small_int("restart_count", r.world.restart_count);
   r.backend = StringField(o, "backend", r.backend, what);
   r.timeout_s = NumberField(o, "timeout_s", r.timeout_s, what);
   r.device = StringField(o, "device", r.device, what);

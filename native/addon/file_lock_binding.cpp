@@ -35,6 +35,27 @@ Napi::Value LockFile(const Napi::CallbackInfo& info) {
   });
 }
 
+// createLockedFile(path): a new file (it must not exist), locked, as its descriptor; null when a reclaimer
+// caught it before the lock (try another name). Closed by unlockFile() once the file is renamed into place.
+Napi::Value CreateLockedFile(const Napi::CallbackInfo& info) {
+  const std::string path = StringArg(info[0], "path");
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    auto lock = asr::FileLock::create_exclusive(path);
+    if (!lock) return info.Env().Null();
+    return Napi::Number::New(info.Env(), Keep(std::move(*lock)));
+  });
+}
+
+// removeAbandonedFile(path): the bytes of the file removed because no writer holds it, or null (kept).
+Napi::Value RemoveAbandonedFile(const Napi::CallbackInfo& info) {
+  const std::string path = StringArg(info[0], "path");
+  return Guarded(info.Env(), [&]() -> Napi::Value {
+    const auto bytes = asr::remove_abandoned_file(path);
+    if (!bytes) return info.Env().Null();
+    return Napi::Number::New(info.Env(), static_cast<double>(*bytes));
+  });
+}
+
 // adoptFileLock(fd, path): takes over a descriptor inherited from the parent process; returns it.
 Napi::Value AdoptFileLock(const Napi::CallbackInfo& info) {
   const int64_t fd = IntArg(info[0], "fd");
@@ -90,6 +111,8 @@ Napi::Value ReceiveDescriptor(const Napi::CallbackInfo& info) {
 void RegisterFileLock(Napi::Env env, Napi::Object exports) {
   exports.DefineProperties({
       Napi::PropertyDescriptor::Function(env, exports, "lockFile", LockFile, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "createLockedFile", CreateLockedFile, napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, exports, "removeAbandonedFile", RemoveAbandonedFile, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "adoptFileLock", AdoptFileLock, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "unlockFile", UnlockFile, napi_enumerable),
       Napi::PropertyDescriptor::Function(env, exports, "descriptorChannel", DescriptorChannel, napi_enumerable),

@@ -70,6 +70,22 @@ TEST(World, ReadsAllSixTorchrunVariables) {
   EXPECT_EQ(w.master_addr, "10.0.0.5");
   EXPECT_EQ(w.master_port, 29511);
   EXPECT_TRUE(w.is_distributed());
+  EXPECT_FALSE(w.agent_store);
+  EXPECT_EQ(w.restart_count, 0);
+}
+
+TEST(World, TorchrunsAgentStoreMakesEveryRankAClient) {
+  auto env = torchrun_env();
+  env["TORCHELASTIC_USE_AGENT_STORE"] = "True";
+  env["TORCHELASTIC_RESTART_COUNT"] = "2";
+  const auto w = world_from_environment(lookup_from(env));
+  EXPECT_TRUE(w.agent_store);
+  EXPECT_EQ(w.restart_count, 2);
+  // torch compares with str(True): its c10d rendezvous sets "False", and rank 0 then serves the store.
+  env["TORCHELASTIC_USE_AGENT_STORE"] = "False";
+  EXPECT_FALSE(world_from_environment(lookup_from(env)).agent_store);
+  env["TORCHELASTIC_RESTART_COUNT"] = "-1";
+  EXPECT_TRUE(contains(error_of([&] { world_from_environment(lookup_from(env)); }), "TORCHELASTIC_RESTART_COUNT=-1"));
 }
 
 TEST(World, NamesEveryMissingVariable) {

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include "asr/errors.h"
@@ -39,6 +41,16 @@ int in_child(F body) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Killed and not reaped yet: /proc/PID/stat's state is Z.
+bool is_zombie(pid_t pid) {
+  char state = 0;
+  FILE* stat = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (stat == nullptr) return false;
+  const int fields = std::fscanf(stat, "%*d (%*[^)]) %c", &state);
+  std::fclose(stat);
+  return fields == 1 && state == 'Z';
+}
+
 TEST(FileLock, SecondProcessCannotTakeItUntilReleased) {
   const std::string path = temp_lock_path("second.lock");
   auto lock = asr::FileLock::try_acquire(path);
@@ -68,15 +80,8 @@ TEST(FileLock, SigkilledHolderReleasesItEvenUnreaped) {
 
   ASSERT_EQ(kill(holder, SIGKILL), 0);
   // Not reaped yet: the holder is a zombie, and kill(pid, 0) still succeeds on it.
-  for (int i = 0; i < 200; ++i) {
-    char state = 0;
-    FILE* stat = std::fopen(("/proc/" + std::to_string(holder) + "/stat").c_str(), "r");
-    ASSERT_NE(stat, nullptr);
-    const int fields = std::fscanf(stat, "%*d (%*[^)]) %c", &state);
-    std::fclose(stat);
-    if (fields == 1 && state == 'Z') break;
-    usleep(10'000);
-  }
+  for (int i = 0; i < 200 && !is_zombie(holder); ++i) usleep(10'000);
+  ASSERT_TRUE(is_zombie(holder));
   EXPECT_EQ(kill(holder, 0), 0);
   EXPECT_TRUE(asr::FileLock::try_acquire(path).has_value());
 
@@ -194,6 +199,65 @@ TEST(FileLock, RetakesTheFileThePathNamesAfterARemoval) {
   auto second = asr::FileLock::try_acquire(path);
   ASSERT_TRUE(second.has_value());
   EXPECT_TRUE(second->still_names(path));
+}
+
+// Temp files: a writer holds its temp file locked (create_exclusive) until it renames it, so a reclaim
+// keeps a live writer's and removes a killed one's, zombie or not.
+
+TEST(TempFile, AKilledWritersFileIsRemovedEvenUnreapedALiveOnesIsKept) {
+  const std::string path = temp_lock_path("x.pt.tmp-1-2");
+  constexpr size_t kBytes = 1 << 20;
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t writer = fork();
+  if (writer == 0) {
+    auto temp = asr::FileLock::create_exclusive(path);
+    static char block[kBytes];
+    const bool written = temp && write(temp->fd(), block, kBytes) == static_cast<ssize_t>(kBytes);
+    const char byte = written ? 'y' : 'n';
+    if (write(ready[1], &byte, 1) != 1) _exit(2);
+    for (;;) pause();
+  }
+  char byte = 0;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  ASSERT_EQ(byte, 'y');
+  EXPECT_FALSE(asr::remove_abandoned_file(path).has_value());
+  EXPECT_TRUE(std::filesystem::exists(path));
+
+  ASSERT_EQ(kill(writer, SIGKILL), 0);
+  for (int i = 0; i < 200 && !is_zombie(writer); ++i) usleep(10'000);
+  ASSERT_TRUE(is_zombie(writer));
+  // Its pid still "exists" (kill(pid, 0) succeeds on a zombie); its lock does not.
+  EXPECT_EQ(kill(writer, 0), 0);
+  EXPECT_EQ(asr::remove_abandoned_file(path), std::optional<uint64_t>(kBytes));
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  waitpid(writer, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+TEST(TempFile, ThisProcesssOwnWriterIsLiveToo) {
+  // OFD locks belong to the open file: the reclaim's own open conflicts with a writer of its own process.
+  const std::string path = temp_lock_path("own.pt.tmp-1-2");
+  auto temp = asr::FileLock::create_exclusive(path);
+  ASSERT_TRUE(temp.has_value());
+  EXPECT_FALSE(asr::remove_abandoned_file(path).has_value());
+  temp->release();
+  EXPECT_EQ(asr::remove_abandoned_file(path), std::optional<uint64_t>(0));
+}
+
+TEST(TempFile, CreateRefusesAnExistingNameAndTheReclaimLeavesSymlinksAndMissingNames) {
+  const std::string path = temp_lock_path("taken.pt.tmp-1-2");
+  { std::ofstream(path) << "committed elsewhere"; }
+  EXPECT_THROW(asr::FileLock::create_exclusive(path), asr::Error);
+
+  const std::string link = temp_lock_path("link.pt.tmp-1-2");
+  std::filesystem::create_symlink(path, link);
+  EXPECT_FALSE(asr::remove_abandoned_file(link).has_value());
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_FALSE(asr::remove_abandoned_file(temp_lock_path("missing.pt.tmp-1-2")).has_value());
 }
 
 }  // namespace

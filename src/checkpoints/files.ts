@@ -1,15 +1,21 @@
 /**
  * File primitives of the checkpoint folder: crash-safe writes, and reads that take a missing entry as
  * null. Written here rather than with `write-file-atomic` because the sidecar and the links also need
- * the folder itself fsynced after the rename (that library does not), and the links are symlinks,
- * which it does not write.
+ * the folder itself fsynced after the rename (that library does not), the links are symlinks, which it
+ * does not write, and a temp file here is locked while it is written (./reclaim.ts tells a killed
+ * writer's leftover by that).
  */
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { constants, copyFile, lstat, open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { fsync, writeFile, type Stats } from 'node:fs';
+import { copyFile, lstat, open, readdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { AsrTrainerError } from '../errors.js';
+import { loadNative } from '../native/index.js';
 import { tempNameFor } from './names.js';
+
+const writeToDescriptor = promisify(writeFile);
+const fsyncDescriptor = promisify(fsync);
 
 export function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -54,25 +60,34 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** temp (exclusive create) + write + fsync + rename + folder fsync: readers see the old file or the new one. */
+/**
+ * A new temp file beside `filePath`, created and locked by the addon (as its own `.pt` writer does): a run's
+ * start removes only the temp files nobody holds locked (./reclaim.ts), so this one is safe until unlocked.
+ */
+function createLockedTemp(filePath: string): { temp: string; fd: number } {
+  const native = loadNative();
+  // null: a reclaim caught the new file in the instant before its lock, and removes it; the next name is new.
+  for (;;) {
+    const temp = path.join(path.dirname(filePath), tempNameFor(path.basename(filePath)));
+    const fd = native.createLockedFile(temp);
+    if (fd !== null) return { temp, fd };
+  }
+}
+
+/** temp (exclusive create, locked) + write + fsync + rename + folder fsync: readers see the old file or the new one. */
 export async function writeFileAtomic(filePath: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(filePath);
-  const temp = path.join(dir, tempNameFor(path.basename(filePath)));
-  const handle = await open(temp, 'wx', 0o644);
+  const { temp, fd } = createLockedTemp(filePath);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await handle.close();
-  try {
+    await writeToDescriptor(fd, data);
+    await fsyncDescriptor(fd);
     await rename(temp, filePath);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
+  } finally {
+    // Only after the rename: until then the lock is what tells a reclaim that this writer lives.
+    loadNative().unlockFile(fd);
   }
   await fsyncDir(dir);
 }
@@ -131,15 +146,11 @@ export async function sha256File(filePath: string): Promise<{ sha256: string; si
  */
 export async function copyFileVerified(source: string, target: string, sha256: string): Promise<void> {
   const dir = path.dirname(target);
-  const temp = path.join(dir, tempNameFor(path.basename(target)));
+  const { temp, fd } = createLockedTemp(target);
   try {
-    await copyFile(source, temp, constants.COPYFILE_EXCL);
-    const handle = await open(temp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // Into the locked file itself (no COPYFILE_EXCL: it exists), so a reclaim keeps it while it is copied.
+    await copyFile(source, temp);
+    await fsyncDescriptor(fd);
     const copied = await sha256File(temp);
     if (copied.sha256 !== sha256) {
       throw new AsrTrainerError(
@@ -151,6 +162,8 @@ export async function copyFileVerified(source: string, target: string, sha256: s
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
+  } finally {
+    loadNative().unlockFile(fd);
   }
   await fsyncDir(dir);
 }

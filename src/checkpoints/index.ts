@@ -10,6 +10,7 @@
  * - `links.ts`: pointing, reading and checking the `…-latest.pt` / `…-best.pt` symlinks;
  * - `retention.ts`: what a commit leaves behind, deleted in a crash-safe order;
  * - `pins.ts`: `NAME.pt.pin` markers that keep a checkpoint out of retention;
+ * - `reclaim.ts`: removing the temp files of writers killed mid-save (a run's start does, holding its lock);
  * - `average-inputs.ts`: which checkpoints an average is made of (src/averaging/ makes it);
  * - `backup.ts`: copies to `paths.backup` after commits, and restoring from them on resume;
  * - `sidecar.ts`: the sidecar format; `compat.ts`: whether a checkpoint fits the requested model;
@@ -53,6 +54,7 @@ export { CheckpointStore, type CheckpointStoreOptions, type CommitRequest, type 
 export { type ListFilter } from './scan.js';
 export { type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 export { type RetainRequest } from './retention.js';
+export { type ReclaimedTemp } from './reclaim.js';
 export { MIN_AVERAGE_INPUTS, type AverageInputsRequest } from './average-inputs.js';
 export { backupOptions, type BackupOptions } from './backup.js';
 export {

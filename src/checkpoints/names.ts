@@ -200,6 +200,14 @@ export function isTempNameFor(name: string, model: string, dataset: string): boo
   return false;
 }
 
+/**
+ * A temp file of any writer in the folder, of any pair: ours are tempNameFor()'s `.{final}.tmp-{pid}-{random}`,
+ * the addon's `.pt` writer's `{final}.tmp-{pid}-{n}` (native/core/src/checkpoint.cpp).
+ */
+export function isTempName(name: string): boolean {
+  return /\.tmp-[0-9]+-[0-9a-z]+$/.test(name);
+}
+
 export function tempNameFor(finalName: string): string {
   const random = Math.random().toString(36).slice(2, 10);
   return `.${finalName}.tmp-${process.pid}-${random}`;

@@ -29,6 +29,7 @@ import {
   versionedCheckpointName,
 } from './names.js';
 import { setPinned } from './pins.js';
+import { reclaimAbandonedTemps, type ReclaimedTemp } from './reclaim.js';
 import { resolveForResume, type ResolveRequest, type ResolvedCheckpoint } from './resolve.js';
 import { retain, validateRetention, type RetainRequest } from './retention.js';
 import { MIB, orderForListing, scanFolder, validateFilter, type ListFilter, type Scanned } from './scan.js';
@@ -279,6 +280,11 @@ export class CheckpointStore {
         ).deleted
       : [];
     return { name, path: ptPath, sidecar, ...links, deleted };
+  }
+
+  /** Temp files of writers killed mid-save, of any pair, removed and logged (reclaim.ts); call it holding a lock. */
+  reclaimAbandonedTemps(): Promise<ReclaimedTemp[]> {
+    return reclaimAbandonedTemps(this.dir, this.log);
   }
 
   /** See retention.ts; commit() runs it when asked. */

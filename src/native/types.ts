@@ -316,6 +316,13 @@ export interface WorldPlace {
   local_world_size: number;
   master_addr: string;
   master_port: number;
+  /**
+   * torchrun's agent serves the c10d store at master_addr:master_port (TORCHELASTIC_USE_AGENT_STORE=True:
+   * its static rendezvous), so every rank, rank 0 included, connects to it. Absent: rank 0 serves it.
+   */
+  agent_store?: boolean;
+  /** TORCHELASTIC_RESTART_COUNT: the agent's store outlives restarts, so each attempt keeps its own keys. */
+  restart_count?: number;
 }
 
 /**
@@ -422,6 +429,17 @@ export interface NativeAddon {
    * holding it, or null while another open file holds it. The lock ends with unlockFile() or the process.
    */
   lockFile(path: string): number | null;
+  /**
+   * Creates `path` (it must not exist: E_IO) and locks it, for a temp file written through the descriptor
+   * and renamed into place before unlockFile(): null when a reclaimer caught the new file first (use
+   * another name). While locked, removeAbandonedFile() leaves it alone.
+   */
+  createLockedFile(path: string): number | null;
+  /**
+   * Removes the regular file `path` when no open file holds its lock (its writer is gone, zombie or not):
+   * the bytes it held, or null when it is kept (a live writer's, gone already, or a symlink).
+   */
+  removeAbandonedFile(path: string): number | null;
   /** Keeps the lock of `path` on a descriptor inherited from the process that took it; returns `fd`. */
   adoptFileLock(fd: number, path: string): number;
   /** Closes a descriptor lockFile/adoptFileLock returned (unknown ones are ignored). */

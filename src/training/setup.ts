@@ -1,6 +1,7 @@
 /**
- * Setting a planned run up: the folder lock, the dataset's features (cached), the Trainer and the
- * checkpoint it resumes. Everything a TrainingRun needs before its first step, and nothing it does after.
+ * Setting a planned run up: the folder lock (and the space of saves killed before), the dataset's features
+ * (cached), the Trainer and the checkpoint it resumes. Everything a TrainingRun needs before its first
+ * step, and nothing it does after.
  * In a data-parallel world every rank opens its features and builds its trainer; rank 0 alone holds the
  * lock and loads the checkpoint, then tells the others the batch order's seed, and all attach the world
  * (which broadcasts rank 0's state).
@@ -46,6 +47,7 @@ export async function setUpRun(
   const writer = world === null || world.rank === 0;
   const lock = writer ? await store.acquireLock(plan.model_name, plan.dataset_name) : null;
   try {
+    if (writer) await store.reclaimAbandonedTemps();
     const native = loadNative();
     const threads = config.training.threads === 'auto' ? 0 : config.training.threads;
     native.setThreads(threads);

@@ -50,7 +50,7 @@ export async function openWorkerRun(
   options.onEvent?.(
     logEvent(
       'info',
-      `Rank ${place.rank} of ${place.world_size}: joining the run at ${place.master_addr}:${place.master_port} (waiting up to ${timeout_s} s for every rank)`,
+      `Rank ${place.rank} of ${place.world_size}: joining the run at ${place.master_addr}:${place.master_port}${place.agent_store ? " (torchrun's store)" : ''} (waiting up to ${timeout_s} s for every rank)`,
     ),
   );
   const world = await loadNative().joinWorld({

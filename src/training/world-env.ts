@@ -3,6 +3,7 @@
  * WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT): read by every worker, whoever started it (our
  * supervisor, torchrun --no-python, srun, a Kubernetes Job), and written by the supervisor for the
  * workers it forks. These names are the contract (README "Distributed training"), so any launcher works.
+ * torchrun's static rendezvous also says that its agent already serves the c10d store at MASTER_PORT.
  */
 import type { DistributedConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
@@ -22,7 +23,11 @@ export const WORLD_ENV_NAMES = [
 const HOW_TO =
   'set all six (torchrun, srun and the supervisor do), or none to train in one process (README "Distributed training")';
 
-function count(env: NodeJS.ProcessEnv, name: (typeof WORLD_ENV_NAMES)[number], minimum: number): number {
+/** torchrun's own store (WorldPlace.agent_store): its static rendezvous sets these beside the six. */
+const AGENT_STORE_ENV = 'TORCHELASTIC_USE_AGENT_STORE';
+const RESTART_COUNT_ENV = 'TORCHELASTIC_RESTART_COUNT';
+
+function count(env: NodeJS.ProcessEnv, name: string, minimum: number): number {
   const text = env[name]!.trim();
   const value = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < minimum) {
@@ -52,6 +57,11 @@ export function readWorkerPlace(env: NodeJS.ProcessEnv = process.env): WorkerPla
     master_addr: env.MASTER_ADDR!.trim(),
     master_port: count(env, 'MASTER_PORT', 1),
   };
+  // torch's own test (str(True)): its c10d rendezvous sets "False", and rank 0 then serves the store.
+  if (env[AGENT_STORE_ENV] === 'True') {
+    place.agent_store = true;
+    place.restart_count = env[RESTART_COUNT_ENV] ? count(env, RESTART_COUNT_ENV, 0) : 0;
+  }
   const problems: [boolean, string][] = [
     [place.rank >= place.world_size, `RANK (${place.rank}) must be below WORLD_SIZE (${place.world_size})`],
     [

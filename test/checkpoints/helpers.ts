@@ -1,4 +1,6 @@
 /** Fixtures for the checkpoint store tests: real temp folders, fake `.pt` bytes, a recording log. */
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { lutimes, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,4 +81,22 @@ export async function save(store: CheckpointStore, options: SaveOptions): Promis
 export async function age(filePath: string, seconds = 60): Promise<void> {
   const when = new Date(Date.now() - seconds * 1000);
   await lutimes(filePath, when, when);
+}
+
+/** Resolves once the child has exited (at once if it has already). */
+export function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+/** Field 3 of /proc/PID/stat (R, S, Z, …), or null when there is no such process. */
+export function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
 }

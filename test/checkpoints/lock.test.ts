@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquireLock, isProcessRunning, processStartTime } from '../../src/checkpoints/lock.js';
 import { waitUntil } from '../helpers/wait.js';
-import { newStore } from './helpers.js';
+import { exited, newStore, procState } from './helpers.js';
 
 const HOLD_LOCK = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hold-lock.ts');
 const LOCK = 'conformer-mini-ljspeech.lock';
@@ -22,13 +21,6 @@ function start(args: string[]): ChildProcess {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
 }
 
 function saysLocked(child: ChildProcess): Promise<void> {
@@ -55,15 +47,6 @@ function holderPid(parent: ChildProcess): Promise<number> {
     };
     parent.stdout!.on('data', look);
   });
-}
-
-function procState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /** The pid of a process that has run and ended. */

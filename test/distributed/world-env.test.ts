@@ -40,6 +40,16 @@ describe('readWorkerPlace', () => {
     });
   });
 
+  it("torchrun's static rendezvous: every rank a client of the agent's store, keys per restart", () => {
+    const agent = { ...full, TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '2' };
+    expect(readWorkerPlace(agent)).toMatchObject({ rank: 1, agent_store: true, restart_count: 2 });
+    // torchrun's c10d rendezvous (--standalone, --rdzv_backend c10d) says False: rank 0 serves the store.
+    expect(readWorkerPlace({ ...agent, TORCHELASTIC_USE_AGENT_STORE: 'False' })).not.toHaveProperty('agent_store');
+    expect(messageOf({ ...agent, TORCHELASTIC_RESTART_COUNT: 'x' })).toBe(
+      "TORCHELASTIC_RESTART_COUNT must be an integer ≥ 0, got 'x'",
+    );
+  });
+
   it('some of them: an error naming the missing ones', () => {
     const partial = { ...full, MASTER_PORT: undefined, LOCAL_WORLD_SIZE: undefined };
     expect(messageOf(partial)).toMatch(/lacks LOCAL_WORLD_SIZE, MASTER_PORT \(4 of RANK, .*\): set all six/);

@@ -13,11 +13,13 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <type_traits>
 
 #include "asr/checkpoint_zip.h"
 #include "asr/errors.h"
+#include "asr/file_lock.h"
 
 namespace asr {
 
@@ -148,10 +150,20 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
     throw Error(codes::kInternal, "cannot serialise checkpoint for '" + path + "': " + e.what_without_backtrace());
   }
   const std::string dir = parent_dir(path);
+  // The temp file stays locked until it is renamed into place: a run that finds it unlocked later knows
+  // its writer was killed mid-save and reclaims the space (remove_abandoned_file).
   std::random_device entropy;
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) io_error("cannot write checkpoint '" + path + "': cannot create a temp file in folder", dir, errno);
+  std::string tmp;
+  std::optional<FileLock> temp;
+  while (!temp) {
+    tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(entropy());
+    try {
+      temp = FileLock::create_exclusive(tmp);
+    } catch (const Error& e) {
+      throw Error(codes::kIo, "cannot write checkpoint '" + path + "': " + e.what());
+    }
+  }
+  const int fd = temp->fd();
   try {
     zip::Writer writer(fd, path, zip64_from);
     writer.add(std::string(kArchive) + "/data.pkl", pickle.data(), pickle.size());
@@ -163,21 +175,12 @@ void write_checkpoint(const std::string& path, const CheckpointSnapshot& snapsho
     writer.add(std::string(kArchive) + "/version", kArchiveVersion, std::strlen(kArchiveVersion));
     writer.finish();
     if (::fsync(fd) != 0) io_error("cannot sync checkpoint", path, errno);
-    if (::close(fd) != 0) {
-      const int err = errno;
-      ::unlink(tmp.c_str());
-      io_error("cannot close checkpoint", path, err);
-    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) io_error("cannot rename checkpoint into place at", path, errno);
   } catch (...) {
-    ::close(fd);
     ::unlink(tmp.c_str());
     throw;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    io_error("cannot rename checkpoint into place at", path, err);
-  }
+  temp->release();
   fsync_dir(dir);
 }
 

@@ -17,10 +17,16 @@ namespace {
   throw Error(codes::kIo, what + " '" + path + "': " + std::strerror(error));
 }
 
-// F_OFD_SETLK on the whole file; false when another open file holds a conflicting lock.
-bool lock_whole_file(int fd, const std::string& path) {
+struct Descriptor {
+  int fd;
+  ~Descriptor() { close(fd); }
+};
+
+// F_OFD_SETLK on the whole file (F_WRLCK: exclusive, F_RDLCK: shared); false when another open file holds
+// a conflicting lock.
+bool lock_whole_file(int fd, const std::string& path, short type = F_WRLCK) {
   struct flock request {};
-  request.l_type = F_WRLCK;
+  request.l_type = type;
   request.l_whence = SEEK_SET;
   request.l_start = 0;
   request.l_len = 0;  // to the end, however far it grows
@@ -71,6 +77,15 @@ FileLock FileLock::adopt(int fd, const std::string& path) {
   return FileLock(fd);
 }
 
+std::optional<FileLock> FileLock::create_exclusive(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw_io("Cannot create", path, errno);
+  FileLock lock(fd);
+  // A reclaimer that opened the new file before it was locked holds it now, or has removed it already.
+  if (!lock_whole_file(fd, path) || !lock.still_names(path)) return std::nullopt;
+  return lock;
+}
+
 FileLock::FileLock(FileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 
 FileLock& FileLock::operator=(FileLock&& other) noexcept {
@@ -89,6 +104,27 @@ void FileLock::release() noexcept {
   if (fd_ < 0) return;
   close(fd_);
   fd_ = -1;
+}
+
+std::optional<uint64_t> remove_abandoned_file(const std::string& path) {
+  // O_NONBLOCK: a FIFO under such a name must not stall the caller.
+  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ELOOP) return std::nullopt;
+    throw_io("Cannot open", path, errno);
+  }
+  const Descriptor held{fd};
+  // Shared: it conflicts with a live writer's exclusive lock, and not with another reclaimer's.
+  if (!lock_whole_file(fd, path, F_RDLCK)) return std::nullopt;
+  struct stat st {};
+  if (fstat(fd, &st) != 0) throw_io("Cannot read", path, errno);
+  // Renamed into place or replaced since the caller saw the name: no temp file any more.
+  if (!S_ISREG(st.st_mode) || !same_file(fd, path)) return std::nullopt;
+  if (unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return std::nullopt;  // another reclaimer was first
+    throw_io("Cannot remove", path, errno);
+  }
+  return static_cast<uint64_t>(st.st_size);
 }
 
 }  // namespace asr

@@ -1,5 +1,6 @@
 #pragma once
-// An exclusive kernel lock on an open file, for the checkpoint folder's one-writer lock.
+// An exclusive kernel lock on an open file, for the checkpoint folder's one-writer lock, and for the temp
+// files its writers fill before renaming them into place (a killed writer's temp file is told by its lock).
 //
 // Linux open-file-description locks (fcntl F_OFD_SETLK): the kernel drops the lock when the last
 // descriptor of the open file closes, which includes the death of every process holding one, zombie or
@@ -7,6 +8,7 @@
 // Unlike classic POSIX record locks, an OFD lock belongs to the open file, not to the process, so a
 // forked child that inherits the descriptor holds the same lock, and closing an unrelated descriptor of
 // the same file in the same process does not drop it.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,6 +27,12 @@ class FileLock {
   // lock is already ours). E_IO when `fd` is not that file or its lock is held elsewhere.
   static FileLock adopt(int fd, const std::string& path);
 
+  // Creates `path` (O_EXCL, mode 0644, open for reading and writing) and locks it: a temp file its writer
+  // holds locked until it has renamed it into place, so remove_abandoned_file() never takes it for a dead
+  // writer's. nullopt when such a reclaimer caught the new file before the lock was taken (it removes the
+  // file): try another name. E_IO for any other failure, an existing `path` included.
+  static std::optional<FileLock> create_exclusive(const std::string& path);
+
   FileLock(FileLock&& other) noexcept;
   FileLock& operator=(FileLock&& other) noexcept;
   FileLock(const FileLock&) = delete;
@@ -42,6 +50,13 @@ class FileLock {
   explicit FileLock(int fd) noexcept : fd_(fd) {}
   int fd_ = -1;
 };
+
+// Removes the regular file `path` when no open file holds a lock on it: a temp file whose writer
+// (create_exclusive) is gone, however it died; the kernel drops the lock with the last descriptor, so a
+// killed writer that is still a zombie (PID 1 reaps late here) holds nothing, and a pid that exists proves
+// nothing. Returns the bytes it held; nullopt when a live writer holds it, when it is gone already, or when
+// it is no regular file (a symlink is left alone). E_IO when it cannot be opened or removed.
+std::optional<uint64_t> remove_abandoned_file(const std::string& path);
 
 // Handing the lock to a process that is already running (the server's pre-started trainer), which
 // cannot inherit it at fork: a copy of the descriptor crosses a Unix socket (SCM_RIGHTS), so both

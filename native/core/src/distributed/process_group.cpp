@@ -1,6 +1,7 @@
 #include "asr/distributed/process_group.h"
 
 #include <torch/version.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef ASR_HAVE_NCCL
@@ -148,11 +149,15 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, const ProcessGroupOptions& op
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(world.master_port);
-    store_options.isServer = world.rank == 0;
+    store_options.isServer = world.rank == 0 && !world.agent_store;
     store_options.numWorkers = static_cast<size_t>(world.world_size);
     store_options.waitWorkers = true;
     store_options.timeout = timeout;
     s.store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, store_options);
+    if (world.agent_store) {
+      s.store =
+          c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(world.restart_count), s.store);
+    }
     if (s.backend == "gloo") {
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
       gloo_options->devices.push_back(gloo_device(world));
@@ -168,7 +173,9 @@ ProcessGroup::ProcessGroup(const WorldInfo& world, const ProcessGroupOptions& op
     throw;
   } catch (const std::exception& e) {
     const std::string fix =
-        world.rank == 0
+        world.agent_store
+            ? "check that torchrun's agent on node 0 serves " + where + " and that it is reachable from this machine"
+        : world.rank == 0
             ? "check that all " + std::to_string(world.world_size) +
                   " ranks were started with MASTER_ADDR=" + world.master_addr +
                   " MASTER_PORT=" + std::to_string(world.master_port) + " and that the port is free"

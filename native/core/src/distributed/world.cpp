@@ -56,6 +56,10 @@ WorldInfo world_from_environment(const EnvironmentLookup& lookup) {
   world.local_world_size = parse_int("LOCAL_WORLD_SIZE", *lookup("LOCAL_WORLD_SIZE"));
   world.master_addr = *lookup("MASTER_ADDR");
   world.master_port = parse_int("MASTER_PORT", *lookup("MASTER_PORT"));
+  world.agent_store = lookup("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  if (const auto restarts = lookup("TORCHELASTIC_RESTART_COUNT")) {
+    world.restart_count = parse_int("TORCHELASTIC_RESTART_COUNT", *restarts);
+  }
   validate_world(world);
   return world;
 }
@@ -85,6 +89,7 @@ void validate_world(const WorldInfo& w) {
     fail("MASTER_PORT=" + n(w.master_port) + " must be a TCP port, 1..65535");
   }
   if (w.master_addr.empty()) fail("MASTER_ADDR is empty: give rank 0's host name or address");
+  if (w.restart_count < 0) fail("TORCHELASTIC_RESTART_COUNT=" + n(w.restart_count) + " must be at least 0");
 }
 
 }  // namespace asr::distributed

@@ -1,7 +1,8 @@
 #pragma once
-// One handle over LibTorch's c10d: a TCPStore rendezvous (rank 0 serves it at MASTER_ADDR:MASTER_PORT) and
-// a Gloo (CPU) or NCCL (CUDA) process group. Every wait is bounded by timeout_s, so a rank that never
-// arrives or dies mid-collective makes the others throw asr::Error(E_DISTRIBUTED) instead of hanging.
+// One handle over LibTorch's c10d: a TCPStore rendezvous at MASTER_ADDR:MASTER_PORT (served by rank 0, or by
+// torchrun's agent: WorldInfo::agent_store) and a Gloo (CPU) or NCCL (CUDA) process group. Every wait is
+// bounded by timeout_s, so a rank that never arrives or dies mid-collective makes the others throw
+// asr::Error(E_DISTRIBUTED) instead of hanging.
 // After an E_DISTRIBUTED the group is unusable (its peers are gone or out of step): leave the run with a
 // non-zero exit and let the supervisor fail it or restart the whole group from the latest checkpoint.
 // c10d's headers stay in the .cpp: including this header needs neither Gloo's nor NCCL's.

@@ -3,6 +3,7 @@
  * epoch of training each through TrainingRun (whose end scores the test splits), then `evaluate` on a
  * named split in process, through POST /api/evaluate on a real server and through the CLI.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ const DATASETS = {
   mine: '{ format: nemo, train: [corpora/manifests/train.json], validation: [corpora/manifests/dev.json], test: [corpora/manifests/test.json] }',
   old: '{ format: kaldi, train: [corpora/kaldi/train], validation: [corpora/kaldi/dev], test: [corpora/kaldi/eval] }',
   both: '{ combine: [libri, mine] }',
+  flawed: '{ path: corpora/manifests/flawed.json, val_fraction: 0, max_skipped_fraction: 0.5 }',
 };
 
 describeOrSkip('training on each corpus format', missingCodecTools(), () => {
@@ -30,7 +32,19 @@ describeOrSkip('training on each corpus format', missingCodecTools(), () => {
   let app: FastifyInstance | undefined;
   beforeAll(() => {
     workspace = makeWorkspace({ names: 'tiny', epochs: 1, datasets: DATASETS });
-    makeCorpora(join(workspace.root, 'corpora'));
+    const { placements } = makeCorpora(join(workspace.root, 'corpora'));
+    const line = (audio: string, text: string, offset: number, duration: number) =>
+      JSON.stringify({ audio_filepath: audio, text, offset, duration });
+    writeFileSync(join(workspace.root, 'corpora', 'not-audio.mp3'), 'this is no mp3');
+    writeFileSync(
+      join(workspace.root, 'corpora', 'manifests', 'flawed.json'),
+      [
+        ...placements.slice(0, 4).map((p) => line('../long/session.wav', p.clip.text, p.offset, p.duration)),
+        line('../gone.wav', 'go left', 0, 1),
+        line('../not-audio.mp3', 'turn on', 0, 1),
+        line('../long/session.wav', 'a transcript far too long for a twentieth of a second', 0.01, 0.05),
+      ].join('\n'),
+    );
   }, 60_000);
   afterAll(async () => {
     await app?.close();
@@ -65,6 +79,22 @@ describeOrSkip('training on each corpus format', missingCodecTools(), () => {
     },
     120_000,
   );
+
+  it("missing, unreadable and too short audio is skipped, counted and named in the run's log; the rest trains", async () => {
+    const warnings: string[] = [];
+    const run = await TrainingRun.prepare(
+      workspace.config,
+      { model_name: 'tiny', dataset_name: 'flawed', epochs: 1 },
+      { onEvent: (e) => e.type === 'log' && e.payload.level === 'warning' && warnings.push(e.payload.message) },
+    );
+    expect(await run.run()).toMatchObject({ state: 'completed' });
+    const skips = warnings.find((w) => w.includes('skipped'));
+    expect(skips).toMatch(/^3 of 7 utterances \(42\.9%\) of dataset 'flawed' skipped \(/);
+    expect(skips).toContain('1 missing wav');
+    expect(skips).toContain('1 unreadable wav');
+    expect(skips).toMatch(/1 too short: \d+ frames after subsampling for \d+ tokens/);
+    expect(skips).toContain('first: ../gone@0, ../not-audio@0, ../long/session@0.01');
+  }, 120_000);
 
   it('POST /api/evaluate scores each split of a role; an unknown split is a 400 naming the known ones', async () => {
     app = await buildApp(workspace.config);

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseConfig, type AsrConfig } from '../../src/config/index.js';
 import { assertDatasetPresent, loadDataset, splitsNamed } from '../../src/data/index.js';
-import { AsrTrainerError } from '../../src/errors.js';
 import { loadNative } from '../../src/native/index.js';
 import { makeCorpora, missingCodecTools, type Clip, type Placement } from '../helpers/corpora.js';
 import { describeOrSkip } from '../helpers/skip.js';
+import { thrown } from '../helpers/thrown.js';
 
 let dir: string;
 let clips: Clip[];
@@ -15,16 +15,6 @@ let placements: Placement[];
 
 function configWith(datasets: Record<string, unknown>): AsrConfig {
   return parseConfig({ datasets }, { baseDir: dir, env: {} });
-}
-
-function thrown(fn: () => unknown): AsrTrainerError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AsrTrainerError);
-    return error as AsrTrainerError;
-  }
-  throw new Error('expected an AsrTrainerError');
 }
 
 const ids = (utterances: { id: string }[]) => utterances.map((u) => u.id);

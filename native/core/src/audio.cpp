@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "asr/errors.h"
 
@@ -19,6 +21,26 @@ struct SndfileCloser {
 
 Error audio_error(const std::string& path, const std::string& cause) {
   return Error(codes::kAudioRead, "cannot read audio file '" + path + "': " + cause);
+}
+
+// Moves the read position to frame `first`. Ogg (Vorbis, Opus) and MP3 are decoded up to it instead of
+// seeking, since libsndfile 1.2.0's seeks there are not sample-exact: its Vorbis seek sometimes lands a block
+// off while reporting success (libsndfile #885; 166 frames off in an oggenc file here), its Opus seek decodes
+// with a short pre-roll (~1e-3 off), and an MP3 without a seek table (one libsndfile wrote) landed elsewhere
+// altogether. WAV and FLAC (and the other PCM formats) seek, sample-exact.
+void skip_frames(SNDFILE* file, const SF_INFO& info, sf_count_t first, const std::string& path, double offset_s) {
+  const int container = info.format & SF_FORMAT_TYPEMASK;
+  if (container != SF_FORMAT_OGG && container != SF_FORMAT_MPEG) {
+    if (sf_seek(file, first, SEEK_SET) == first) return;
+    throw audio_error(path, "cannot seek to " + std::to_string(offset_s) + " s (" + sf_strerror(file) + ")");
+  }
+  std::vector<float> scratch(static_cast<size_t>(8192) * static_cast<size_t>(info.channels));
+  for (sf_count_t left = first; left > 0;) {
+    const sf_count_t got = sf_readf_float(file, scratch.data(), std::min<sf_count_t>(left, 8192));
+    if (got <= 0)
+      throw audio_error(path, std::string(kAudioHasNoSamples) + " from " + std::to_string(offset_s) + " s on");
+    left -= got;
+  }
 }
 
 }  // namespace
@@ -47,10 +69,7 @@ Audio read_audio(const std::string& path, const AudioSegment& segment) {
     }
     if (segment.duration_s > 0) wanted = static_cast<sf_count_t>(std::llround(segment.duration_s * info.samplerate));
     wanted = std::min(wanted, info.frames - first);
-    if (first > 0 && sf_seek(file.get(), first, SEEK_SET) != first) {
-      throw audio_error(path, std::string("cannot seek to ") + std::to_string(segment.offset_s) + " s (" +
-                                  sf_strerror(file.get()) + ")");
-    }
+    if (first > 0) skip_frames(file.get(), info, first, path, segment.offset_s);
   }
 
   const auto channels = static_cast<size_t>(info.channels);

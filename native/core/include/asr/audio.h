@@ -10,9 +10,10 @@ inline constexpr int kModelSampleRate = 16000;
 // "empty wav").
 inline constexpr const char* kAudioHasNoSamples = "it holds no samples";
 
-// A stretch of a longer file (NeMo's offset + duration, Kaldi's segments), in seconds. Only its frames are
-// decoded: libsndfile seeks to the start (sample-exact for WAV, FLAC, Ogg Vorbis, Opus and MP3 in Debian 12's
-// libsndfile 1.2.0, checked by hand), so a corpus of long recordings needs no cut copies.
+// A stretch of a longer file (NeMo's offset + duration, Kaldi's segments), in seconds, read from the file
+// itself, so a corpus of long recordings needs no cut copies. The samples are those of the whole file's
+// decode: wav and flac seek to the start; Ogg (Vorbis, Opus) and MP3 are decoded from the file's start, since
+// libsndfile 1.2.0's seeks in them are not always sample-exact (audio.cpp).
 struct AudioSegment {
   double offset_s = 0;
   double duration_s = 0;  // 0: to the end of the file

@@ -131,8 +131,9 @@ async function main(): Promise<number> {
   const started = performance.now();
   const configPath = writeDemoConfig();
   const config = loadConfig({ path: configPath });
-  if (!existsSync(join(config.datasets[DATASET].path, 'metadata.csv'))) {
-    say(`The mini corpus is missing (${config.datasets[DATASET].path}): run \`npm run setup\` first.`);
+  const corpus = config.datasets[DATASET].path ?? '';
+  if (!existsSync(join(corpus, 'metadata.csv'))) {
+    say(`The mini corpus is missing (${corpus}): run \`npm run setup\` first.`);
     return 1;
   }
   // Before training, so a missing espeak-ng shows at once rather than after the run.
@@ -180,14 +181,16 @@ async function main(): Promise<number> {
 
   const transcriber = await Transcriber.open(config, { model_name: MODEL, dataset_name: DATASET });
   const dataset = config.datasets[DATASET];
-  const valIds = readFileSync(dataset.val_list ?? join(dataset.path, 'val_ids.txt'), 'utf8')
+  // The demo's config (writeDemoConfig) gives the mini corpus its folder.
+  const root = dataset.path ?? '';
+  const valIds = readFileSync(dataset.val_list ?? join(root, 'val_ids.txt'), 'utf8')
     .split('\n')
     .filter(Boolean)
     .slice(0, 3);
   const references = new Map(
-    readMetadata(join(dataset.path, 'metadata.csv')).map((m) => [m.id, normalizeTranscript(m.transcript)]),
+    readMetadata(join(root, 'metadata.csv')).map((m) => [m.id, normalizeTranscript(m.transcript)]),
   );
-  const results = await transcriber.transcribeFiles(valIds.map((id) => join(dataset.path, 'wavs', `${id}.wav`)));
+  const results = await transcriber.transcribeFiles(valIds.map((id) => join(root, 'wavs', `${id}.wav`)));
   say();
   say(`Validation clips, transcribed with ${transcriber.checkpoint}:`);
   valIds.forEach((id, i) => {

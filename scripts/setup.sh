@@ -21,6 +21,7 @@ APT_PACKAGES=(
   python3-torch python3-torchaudio
   python3-venv  # .venv for LibTorch 2.x (ASR_LIBTORCH=venv, below)
   espeak-ng
+  flac lame vorbis-tools opus-tools  # the corpus-format tests encode espeak-ng clips (test/helpers/corpora.ts)
   zip unzip  # scripts/fetch-libtorch.sh unpacks with unzip; its test packs a libtorch-shaped zip
   chromium   # the dashboard's browser test (playwright-core drives Debian's chromium, nothing downloaded)
   clang-format  # npm run lint checks the C++ layout (.clang-format)

@@ -127,15 +127,17 @@ FeatureStoreWrap::FeatureStoreWrap(const Napi::CallbackInfo& info) : Napi::Objec
 
 Napi::Value FeatureStoreWrap::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) ThrowInvalid(env, "specs must be an array of {id, wav_path, text}");
+  if (!info[0].IsArray()) ThrowInvalid(env, "specs must be an array of {id, wav_path, text, offset?, duration?}");
   Napi::Array array = info[0].As<Napi::Array>();
   std::vector<asr::UtteranceSpec> specs(array.Length());
   for (uint32_t i = 0; i < array.Length(); ++i) {
     const std::string what = "specs[" + std::to_string(i) + "]";
     Napi::Object o = ObjectArg(array.Get(i), what);
-    CheckKeys(o, {"id", "wav_path", "text"}, what);
-    specs[i] = {StringArg(o.Get("id"), what + ".id"), StringArg(o.Get("wav_path"), what + ".wav_path"),
-                StringArg(o.Get("text"), what + ".text")};
+    CheckKeys(o, {"id", "wav_path", "text", "offset", "duration"}, what);
+    specs[i] = {StringArg(o.Get("id"), what + ".id"),
+                StringArg(o.Get("wav_path"), what + ".wav_path"),
+                StringArg(o.Get("text"), what + ".text"),
+                {NumberField(o, "offset", 0, what), NumberField(o, "duration", 0, what)}};
   }
   const std::string what = "feature store options";
   Napi::Object o = ObjectArg(info[1], what);

@@ -94,6 +94,53 @@ TEST(Audio, ReadsFlac) {
   EXPECT_NEAR(peak_frequency(resampled, 16000), 300, 4.0);  // 0.25 s: 4 Hz bins
 }
 
+class AudioSegments : public ::testing::TestWithParam<Format> {};
+
+// A segment holds the samples of the whole file's decode, at every offset, for lossless and lossy codecs
+// (libsndfile's own Vorbis and MP3 seeks land elsewhere at some offsets: audio.cpp).
+TEST_P(AudioSegments, ASegmentIsExactlyItsStretchOfTheWholeFile) {
+  TempDir dir;
+  const std::string path = dir.file(std::string("tone.") + GetParam().name);
+  // 16 kHz: a rate every codec here stores (Opus takes 8, 12, 16, 24 or 48 kHz).
+  write_audio(path, asr_test::babble(3.0, 16000, 7), 16000, 1, GetParam().sndfile);
+  const asr::Audio whole = asr::read_audio(path);
+  for (int k = 1; k < 24; ++k) {
+    const double offset = 0.1 * k + 0.0123 * (k % 5);
+    const asr::Audio cut = asr::read_audio(path, {offset, 0.5});
+    EXPECT_EQ(cut.sample_rate, 16000);
+    const auto first = static_cast<size_t>(std::llround(offset * 16000));
+    ASSERT_EQ(cut.samples.size(), 8000u) << "offset " << offset;
+    for (size_t i = 0; i < cut.samples.size(); ++i) {
+      ASSERT_NEAR(cut.samples[i], whole.samples[first + i], GetParam().tolerance)
+          << "offset " << offset << " s, sample " << i;
+    }
+  }
+  // To the end of the file, and a duration past the end is cut at the end.
+  EXPECT_EQ(asr::read_audio(path, {1.5, 0}).samples.size(), whole.samples.size() - 24000);
+  EXPECT_EQ(asr::read_audio(path, {1.5, 9}).samples.size(), whole.samples.size() - 24000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, AudioSegments,
+                         ::testing::Values(Format{SF_FORMAT_WAV | SF_FORMAT_PCM_16, "wav", 0},
+                                           Format{SF_FORMAT_FLAC | SF_FORMAT_PCM_16, "flac", 0},
+                                           Format{SF_FORMAT_OGG | SF_FORMAT_VORBIS, "ogg", 0},
+                                           Format{SF_FORMAT_OGG | SF_FORMAT_OPUS, "opus", 0},
+                                           Format{SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, "mp3", 0}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Audio, ASegmentStartingPastTheEndHoldsNoSamplesAndANegativeOneIsInvalid) {
+  TempDir dir;
+  write_audio(dir.file("short.wav"), sine(440, 0.5, 16000), 16000);
+  try {
+    asr::read_audio(dir.file("short.wav"), {0.6, 1});
+    FAIL() << "no error";
+  } catch (const asr::Error& e) {
+    EXPECT_EQ(e.code(), "E_AUDIO_READ");
+    EXPECT_NE(std::string(e.what()).find(asr::kAudioHasNoSamples), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(error_code_of([&] { asr::read_audio(dir.file("short.wav"), {-1, 0}); }), "E_INVALID_ARGUMENT");
+}
+
 TEST(Audio, ResampledLengthIsTheRoundedRatio) {
   const std::vector<float> input(12345, 0.1f);
   EXPECT_EQ(asr::resample(input, 22050, 16000).size(), 8958u);  // 12345 * 16000 / 22050 = 8957.8

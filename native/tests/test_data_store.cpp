@@ -99,6 +99,25 @@ TEST(FeatureStore, AChangedWavRecomputesExactlyThatEntry) {
   EXPECT_EQ(again->computed(), 0);
 }
 
+TEST(FeatureStore, SegmentsOfOneFileAreEntriesOfTheirOwnAndPartOfTheCacheKey) {
+  Corpus corpus(1);
+  const std::string wav = corpus.specs[0].wav_path;  // 0.6 s
+  std::vector<asr::UtteranceSpec> specs{{"head", wav, "go", {0.0, 0.3}}, {"tail", wav, "go", {0.3, 0.0}}};
+  const auto first = asr::FeatureStore::open(specs, corpus.options());
+  ASSERT_EQ(first->size(), 2);
+  const auto head = asr::load_audio_16k(wav, 1.0, {0.0, 0.3});
+  const auto expected = asr::normalize_features(
+      asr::fbank(torch::from_blob(const_cast<float*>(head.data()), {static_cast<int64_t>(head.size())})));
+  EXPECT_TRUE(torch::allclose(first->features(0), expected, 1e-5, 1e-5));
+  EXPECT_FALSE(same_features(*first, 0, *first, 1));
+
+  specs[1].segment.offset_s = 0.2;  // same id, same file, another stretch
+  const auto moved = asr::FeatureStore::open(specs, corpus.options());
+  EXPECT_EQ(moved->computed(), 1);
+  EXPECT_TRUE(same_features(*first, 0, *moved, 0));
+  EXPECT_GT(moved->frames(1), first->frames(1));
+}
+
 TEST(FeatureStore, AChangedTranscriptRecomputesThatEntry) {
   Corpus corpus(5);
   asr::FeatureStore::open(corpus.specs, corpus.options());

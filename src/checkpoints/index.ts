@@ -11,6 +11,7 @@
  * - `retention.ts`: what a commit leaves behind, deleted in a crash-safe order;
  * - `pins.ts`: `NAME.pt.pin` markers that keep a checkpoint out of retention;
  * - `reclaim.ts`: removing the temp files of writers killed mid-save (a run's start does, holding its lock);
+ * - `test-scores.ts`: `NAME.pt.test.json`, a checkpoint's figures on the test splits (written when a run ends);
  * - `average-inputs.ts`: which checkpoints an average is made of (src/averaging/ makes it);
  * - `backup.ts`: copies to `paths.backup` after commits, and restoring from them on resume;
  * - `sidecar.ts`: the sidecar format; `compat.ts`: whether a checkpoint fits the requested model;
@@ -57,6 +58,7 @@ export { type RetainRequest } from './retention.js';
 export { type ReclaimedTemp } from './reclaim.js';
 export { MIN_AVERAGE_INPUTS, type AverageInputsRequest } from './average-inputs.js';
 export { backupOptions, type BackupOptions } from './backup.js';
+export { readTestScores, writeTestScores } from './test-scores.js';
 export {
   averageCheckpointName,
   checkpointName,

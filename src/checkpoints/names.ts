@@ -125,6 +125,11 @@ export function versionedCheckpointName(name: string, version: number): string {
   return `${name.slice(0, -'.pt'.length)}-v${version}.pt`;
 }
 
+/** A checkpoint's test figures `NAME.pt.test.json` (see test-scores.ts). */
+export function testScoresName(checkpoint: string): string {
+  return `${checkpoint}.test.json`;
+}
+
 /** A checkpoint's pin marker `NAME.pt.pin` (see pins.ts). */
 export function pinName(checkpoint: string): string {
   return `${checkpoint}.pin`;

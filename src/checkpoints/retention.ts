@@ -14,6 +14,7 @@ import {
   pairPrefix,
   parseCheckpointName,
   sidecarName,
+  testScoresName,
   validateDatasetName,
   validateModelName,
   validatePlainFileName,
@@ -120,6 +121,7 @@ export async function retain(dir: string, log: Log, request: RetainRequest): Pro
     // sidecar vouching for a missing file.
     if (item.withSidecar) await deleteFile(sidecarName(item.name), item.reason);
     await deleteFile(item.name, item.reason);
+    await deleteFile(testScoresName(item.name), item.reason);
   }
   for (const leftover of await leftovers(dir, model, dataset, threshold)) {
     await deleteFile(leftover.name, leftover.reason);

@@ -19,6 +19,7 @@ import {
 } from './names.js';
 import { isValidName, type CheckpointEntry } from '../contract/index.js';
 import { parseSidecar, sidecarMismatch, type CheckpointSidecar } from './sidecar.js';
+import { readTestScores } from './test-scores.js';
 
 export interface ListFilter {
   model?: string;
@@ -31,7 +32,7 @@ export interface Scanned {
    * The row of GET /api/checkpoints (src/contract/checkpoints.ts). `valid` means the sidecar is present and
    * matches name, size and sha256; the hash is computed once per file version (inode, size, mtime, ctime)
    * and cached by the store, so a listing re-reads only changed files. `pinned`: a `NAME.pt.pin` marker
-   * keeps it out of retention (pins.ts).
+   * keeps it out of retention (pins.ts); `test`: its figures on the test splits (test-scores.ts).
    */
   entry: CheckpointEntry;
   parsed: ParsedCheckpointName;
@@ -238,6 +239,8 @@ export async function scanOne(
     ...(problem !== undefined ? { problem } : {}),
     ...(sidecar?.averaged_from !== undefined ? { averaged_from: sidecar.averaged_from } : {}),
   };
+  const test = await readTestScores(dir, name);
+  if (test !== undefined) entry.test = test;
   return { entry, parsed, sidecar: problem === undefined ? sidecar : null, hasSidecarFile, mtimeMs: stats.mtimeMs };
 }
 

@@ -1,7 +1,7 @@
 /**
  * `asr-trainer`: serve the API and dashboard, train in-process (or as data-parallel workers), run one
- * worker of a data-parallel run, list and average checkpoints, transcribe WAV files and generate the mini
- * corpus. Commands load their modules lazily so `--help` never loads the addon.
+ * worker of a data-parallel run, list and average checkpoints, evaluate one on named splits, transcribe WAV
+ * files and generate the mini corpus. Commands load their modules lazily so `--help` never loads the addon.
  */
 
 import { Command, Option } from 'commander';
@@ -128,6 +128,22 @@ export function buildProgram(): Command {
     .action(async (files: string[], options) =>
       (await import('./commands/transcribe.js')).transcribeCommand(files, options),
     );
+
+  program
+    .command('evaluate')
+    .description("CER/WER of a checkpoint on a dataset's named splits (default: its test splits)")
+    .addOption(configOption())
+    .requiredOption('-m, --model <name>', 'model whose best checkpoint on --dataset to score (or see --checkpoint)')
+    .requiredOption('-d, --dataset <name>', 'dataset to score on')
+    .option(
+      '--split <name>',
+      'train, validation, test (each of its splits) or one split by name, e.g. test-other',
+      'test',
+    )
+    .option('--checkpoint <name>', 'checkpoint name (default: the best of --model on --dataset)')
+    .option('--beam <width>', 'CTC prefix beam search of this width, 1-256 (default: training.val_beam)', beamWidth)
+    .option('--json', 'print the POST /api/evaluate JSON')
+    .action(async (options) => (await import('./commands/evaluate.js')).evaluateCommand(options));
 
   program
     .command('make-mini-corpus')

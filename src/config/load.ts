@@ -10,6 +10,7 @@ import { parseDocument } from 'yaml';
 import { nameProblem } from '../contract/names.js';
 import { AsrTrainerError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
+import { datasetEntryProblems, resolveDatasetPaths } from './dataset-entries.js';
 import { modelEntryProblems } from './models.js';
 import {
   AsrConfigSchema,
@@ -127,6 +128,12 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): AsrConfi
   }
   const datasets = checkMap(DatasetSchema, root.datasets, DEFAULT_DATASETS, 'datasets', problems);
   const models = checkMap(ModelSchema, root.models, DEFAULT_MODELS, 'models', problems);
+  for (const [name, entry] of Object.entries(datasets)) {
+    if (!Value.Check(DatasetSchema, entry)) continue; // already reported key by key
+    for (const problem of datasetEntryProblems(entry, datasets)) {
+      problems.push({ path: `datasets.${name}.${problem.key}`, message: problem.message });
+    }
+  }
   for (const [name, entry] of Object.entries(models)) {
     if (!Value.Check(ModelSchema, entry)) continue; // already reported key by key
     for (const problem of modelEntryProblems(entry)) {
@@ -145,10 +152,7 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions): AsrConfi
       ...(paths.backup !== undefined ? { backup: resolve(paths.backup) } : {}),
     },
     datasets: Object.fromEntries(
-      Object.entries(datasets).map(([name, d]) => [
-        name,
-        { ...d, path: resolve(d.path), ...(d.val_list !== undefined ? { val_list: resolve(d.val_list) } : {}) },
-      ]),
+      Object.entries(datasets).map(([name, d]) => [name, resolveDatasetPaths(d, options.baseDir)]),
     ),
     models,
     training,

@@ -3,6 +3,7 @@
  * and its validation. `expected` on a field overrides the generated "must be …" text of its error.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { CORPUS_FORMATS } from '../contract/datasets.js';
 import { NAME_PATTERN } from '../contract/names.js';
 import { MAX_BEAM_WIDTH } from '../contract/transcribe.js';
 
@@ -45,9 +46,38 @@ export const PathsSchema = Type.Object(
   { ...closed, default: {} },
 );
 
+const SourceList = (role: string) =>
+  Type.Array(Type.String({ minLength: 1 }), {
+    minItems: 1,
+    expected: 'a list of sub-folders, manifests or Kaldi directories, such as [train-clean-100]',
+    description: `${role} sources as the format names them (resolved against path, or the config's folder without one)`,
+  });
+
 export const DatasetSchema = Type.Object(
   {
-    path: Type.String({ minLength: 1, description: 'folder in LJSpeech layout (metadata.csv, wavs/)' }),
+    path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'the corpus folder or manifest; needed unless train lists the sources or combine is set',
+      }),
+    ),
+    format: Type.Optional(
+      Type.Union(
+        CORPUS_FORMATS.map((f) => Type.Literal(f)),
+        { description: 'left out: detected from the files at path (or the first train source)' },
+      ),
+    ),
+    train: Type.Optional(SourceList('training')),
+    validation: Type.Optional(SourceList('validation; left out: val_fraction of training (or val_list)')),
+    test: Type.Optional(SourceList('test (scored at the end of a run and by evaluate)')),
+    combine: Type.Optional(
+      Type.Array(Type.String({ pattern: NAME_PATTERN }), {
+        minItems: 2,
+        uniqueItems: true,
+        expected: 'a list of at least two other dataset names',
+        description: "one training set of these datasets' training sets; validation and test are each one's",
+      }),
+    ),
     val_fraction: Type.Number({
       minimum: 0,
       exclusiveMaximum: 1,

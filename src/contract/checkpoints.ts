@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { SplitEvaluationSchema } from './datasets.js';
 import { CheckpointNameSchema, NameSchema } from './names.js';
 
 /** One entry of GET /api/checkpoints. */
@@ -28,6 +29,11 @@ export const CheckpointEntrySchema = Type.Object({
   problem: Type.Optional(Type.String()),
   averaged_from: Type.Optional(
     Type.Array(Type.String(), { description: 'an average only: its inputs, in epoch order' }),
+  ),
+  test: Type.Optional(
+    Type.Array(SplitEvaluationSchema, {
+      description: "CER/WER on the dataset's test splits, scored when the run that made it the best ended",
+    }),
   ),
 });
 export type CheckpointEntry = Static<typeof CheckpointEntrySchema>;

@@ -5,6 +5,7 @@
  * carries no TypeBox), uses the types. docs/architecture.md §3 says which boundary each crosses.
  */
 export * from './checkpoints.js';
+export * from './datasets.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './names.js';

@@ -7,10 +7,10 @@
 import path from 'node:path';
 import { audioSummary, completeCorpus, finishCorpusFolder, prepareCorpusFolder } from './corpus-folder.js';
 import { clipRandom, drawSpeaker, HELD_OUT_SPEAKERS } from './corpus-voices.js';
-import { METADATA_FILE, WAVS_FOLDER, type UtteranceSpec } from './dataset.js';
+import type { UtteranceSpec } from './dataset.js';
 import { speakClips, type SpeakOptions, type SpokenClip } from './espeak.js';
 import { generateHeldOutSentences } from './held-out-sentences.js';
-import { readMetadata } from './metadata.js';
+import { readLjspeechFolder } from './formats/ljspeech.js';
 import { normalizeTranscript } from './text.js';
 
 /** Bump when the held-out grammar, voices or layout change, so existing sets are regenerated. */
@@ -73,10 +73,9 @@ export async function makeHeldOutCorpus(options: HeldOutOptions): Promise<HeldOu
 
 /** A held-out folder's clips as the FeatureStore takes them: every clip, normalised transcripts. */
 export function readHeldOutUtterances(dir: string): UtteranceSpec[] {
-  const root = path.resolve(dir);
-  return readMetadata(path.join(root, METADATA_FILE)).map((entry) => ({
+  return readLjspeechFolder(path.resolve(dir)).utterances.map((entry) => ({
     id: entry.id,
-    wav_path: path.join(root, WAVS_FOLDER, `${entry.id}.wav`),
+    wav_path: entry.audioPath,
     text: normalizeTranscript(entry.transcript),
   }));
 }

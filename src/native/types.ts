@@ -144,8 +144,12 @@ export type CheckpointMetaInput = Partial<CheckpointMeta>;
 /** asr::UtteranceSpec (dataset.h): `text` already normalised (a-z, apostrophe, single spaces). */
 export interface UtteranceSpec {
   id: string;
+  /** Any format libsndfile reads (wav, flac, ogg/vorbis, opus, mp3). */
   wav_path: string;
   text: string;
+  /** The stretch of wav_path in seconds (asr::AudioSegment): from `offset`, `duration` long (0: to the end). */
+  offset?: number;
+  duration?: number;
 }
 
 /** asr::FeatureStoreOptions (dataset.h). An empty cache_dir computes in memory. */

@@ -12,6 +12,7 @@ import { installAuth } from './auth.js';
 import { clientErrorHandler, errorBody, installErrorHandlers } from './errors.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
+import { evaluateRoutes } from './routes/evaluate.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { prometheusRoutes } from './routes/prometheus.js';
 import { trainRoutes } from './routes/train.js';
@@ -113,6 +114,7 @@ export async function buildApp(config: AsrConfig, options: BuildAppOptions = {})
 
   await app.register(trainRoutes(supervisor));
   await app.register(checkpointRoutes(config, { log }));
+  await app.register(evaluateRoutes(config, log));
   await app.register(catalogRoutes(config, supervisor));
   await app.register(metricsRoutes(config, supervisor));
   await app.register(prometheusRoutes(runMetrics));

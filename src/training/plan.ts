@@ -10,7 +10,7 @@ import {
   type CheckpointSidecar,
   type ResolvedCheckpoint,
 } from '../checkpoints/index.js';
-import { assertDatasetPresent } from '../data/dataset.js';
+import { checkDatasetReadable } from '../data/dataset.js';
 import type { TrainRequest } from '../contract/index.js';
 
 export interface PlanOptions {
@@ -114,7 +114,7 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
     request,
   };
   if (!resume) {
-    assertDatasetPresent(config, request.dataset_name);
+    checkDatasetReadable(config, request.dataset_name);
     return plan;
   }
 
@@ -125,13 +125,13 @@ export async function planRun(config: AsrConfig, request: TrainRequest, options:
   } catch (err) {
     // Auto-resume with nothing to resume is a fresh start; /api/train/resume makes it an error.
     if (err instanceof AsrTrainerError && err.code === 'E_NO_CHECKPOINT' && !options.mustResume && specific === null) {
-      assertDatasetPresent(config, request.dataset_name);
+      checkDatasetReadable(config, request.dataset_name);
       return plan;
     }
     throw err;
   }
   // After the checkpoint: "no checkpoint" is the answer to a resume even when the data is gone too.
-  assertDatasetPresent(config, request.dataset_name);
+  checkDatasetReadable(config, request.dataset_name);
   const { sidecar } = resolved;
   const compatibility = checkResumeCompatibility(
     sidecar.name,

@@ -17,6 +17,7 @@ import { EarlyStopping } from './early-stopping.js';
 import { logEvent } from './events.js';
 import { MetricsLog } from './metrics-log.js';
 import { planRun, type PlanOptions, type RunPlan } from './plan.js';
+import { scoreTestSplits } from './test-splits.js';
 import { setUpRun, type RunResources } from './setup.js';
 import { plannedStatus, withProgress, withState } from './status.js';
 import { StopVote } from './stop-vote.js';
@@ -337,6 +338,7 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
     // Copies to paths.backup ran beside training; the process must not exit in the middle of one.
     await this.resources.store.backupsIdle();
     const lastCheckpoint = this.checkpoints.lastCheckpoint;
+    if (state === 'completed' && this.writer) await this.scoreTests();
     this.setState(state, undefined, reason);
     this.log(
       'info',
@@ -354,6 +356,17 @@ export class TrainingRun extends EventEmitter<{ event: [TrainingEvent] }> {
       last_checkpoint: lastCheckpoint,
       ...(reason ? { reason } : {}),
     };
+  }
+
+  /** The test splits' figures (./test-splits.ts); a failure to score them is a warning, the run completed. */
+  private async scoreTests(): Promise<void> {
+    const { store, dataset } = this.resources;
+    const log: Log = (level, message) => this.log(level, message);
+    try {
+      await scoreTestSplits(this.config, store, dataset, this.plan.model_name, log);
+    } catch (err) {
+      this.log('warning', `The test splits could not be scored: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private setState(state: TrainingState, error?: RunFailure, reason?: string): void {

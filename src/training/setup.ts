@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { CheckpointStore, backupOptions, type CheckpointLock } from '../checkpoints/index.js';
 import type { AsrConfig } from '../config/schema.js';
-import { loadDataset } from '../data/dataset.js';
+import { loadDataset, type DatasetSplit } from '../data/dataset.js';
 import { checkSkippedShare } from '../data/skips.js';
 import { AsrTrainerError } from '../errors.js';
 import type { Log } from '../log.js';
@@ -25,6 +25,8 @@ export interface RunResources {
   trainer: Trainer;
   trainData: FeatureStore;
   valData: FeatureStore | null;
+  /** The dataset as loaded (its named splits: the test ones are scored when the run completes). */
+  dataset: DatasetSplit;
   /** The seed of the batch order: the checkpoint's when resuming, else training.seed. */
   dataSeed: number;
 }
@@ -51,7 +53,7 @@ export async function setUpRun(
     const native = loadNative();
     const threads = config.training.threads === 'auto' ? 0 : config.training.threads;
     native.setThreads(threads);
-    const { trainData, valData } = await openFeatures(native, config, plan, threads, log);
+    const { dataset, trainData, valData } = await openFeatures(native, config, plan, threads, log);
     const trainer = buildTrainer(native, config, plan, threads);
     let dataSeed = config.training.seed;
     if (plan.resumed_from && writer) {
@@ -72,7 +74,7 @@ export async function setUpRun(
       `Model ${plan.model_name}: ${trainer.parameterCount.toLocaleString('en-US')} parameters on ${trainer.device}, ${native.versions.threads} threads` +
         (world ? `, rank ${world.rank} of ${world.size} (${world.backend})` : ''),
     );
-    return { store, lock, trainer, trainData, valData, dataSeed };
+    return { store, lock, trainer, trainData, valData, dataset, dataSeed };
   } catch (err) {
     await lock?.release();
     throw err;
@@ -110,7 +112,7 @@ async function openFeatures(
   plan: RunPlan,
   threads: number,
   log: Log,
-): Promise<{ trainData: FeatureStore; valData: FeatureStore | null }> {
+): Promise<{ dataset: DatasetSplit; trainData: FeatureStore; valData: FeatureStore | null }> {
   const dataset = loadDataset(config, plan.dataset_name, {
     limitSamples: plan.request.limit_samples ?? undefined,
     lightweight: plan.request.lightweight ?? false,
@@ -147,7 +149,7 @@ async function openFeatures(
   if (trainData.size === 0) {
     throw new AsrTrainerError('E_DATASET_INVALID', `Dataset '${plan.dataset_name}' has no usable training utterances`);
   }
-  return { trainData, valData };
+  return { dataset, trainData, valData };
 }
 
 function buildTrainer(native: NativeAddon, config: AsrConfig, plan: RunPlan, threads: number): Trainer {

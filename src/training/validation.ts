@@ -50,9 +50,14 @@ export function validationMetrics({ raw, ema }: Validation): ValidationMetrics {
   };
 }
 
+/** A rate as the log lines write it: 0.123 → "12.30%". */
+export function formatPercentage(fraction: number): string {
+  return `${(fraction * 100).toFixed(2)}%`;
+}
+
 /** The log line: "Epoch 3: val loss 0.4120, CER 12.30%, WER 40.10%; EMA: loss …, CER …, WER …". */
 export function validationSummary(epoch: number, { raw, ema }: Validation): string {
   const figures = (r: EvalResult): string =>
-    `loss ${r.loss.toFixed(4)}, CER ${(r.cer * 100).toFixed(2)}%, WER ${(r.wer * 100).toFixed(2)}%`;
+    `loss ${r.loss.toFixed(4)}, CER ${formatPercentage(r.cer)}, WER ${formatPercentage(r.wer)}`;
   return `Epoch ${epoch}: val ${figures(raw)}${ema ? `; EMA weights: ${figures(ema)}` : ''}`;
 }

@@ -89,7 +89,7 @@ describe('config defaults', () => {
     expect(repo.server).toEqual(builtIn.server);
     expect(repo.training).toEqual(builtIn.training);
     expect(repo.models).toEqual(builtIn.models);
-    expect(rebase(repo.datasets['mini-ljspeech'].path)).toBe('data/mini-ljspeech');
+    expect(rebase(repo.datasets['mini-ljspeech'].path!)).toBe('data/mini-ljspeech');
     expect(rebase(repo.datasets['mini-ljspeech'].val_list!)).toBe('data/mini-ljspeech/val_ids.txt');
     expect(path.relative(dir, builtIn.datasets['mini-ljspeech'].val_list!)).toBe('data/mini-ljspeech/val_ids.txt');
   });
@@ -230,7 +230,7 @@ describe('config validation errors name the key path and the file', () => {
 
   it('a dataset without a path and a bad dataset name', () => {
     const error = loadError('datasets:\n  mine: { val_fraction: 0.2 }\n  "bad name": { path: x }\n');
-    expect(error.message).toContain('datasets.mine.path: missing (must be a non-empty string)');
+    expect(error.message).toContain('datasets.mine.path: missing: give path (the corpus folder or manifest), train');
     expect(error.message).toContain('datasets.bad name: name must start with a letter or digit');
     expect((error.details?.errors as unknown[]).length).toBe(2);
   });

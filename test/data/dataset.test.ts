@@ -12,7 +12,7 @@ import {
   parseMetadata,
   validationIdsByFraction,
 } from '../../src/data/index.js';
-import { AsrTrainerError } from '../../src/errors.js';
+import { thrown } from '../helpers/thrown.js';
 
 let dir: string;
 beforeEach(() => {
@@ -40,16 +40,6 @@ function numberedLines(count: number): string[] {
     const id = `LJ001-${String(i + 1).padStart(4, '0')}`;
     return `${id}|Sentence ${i + 1}.|sentence number ${'abcdefghij'[i % 10]} here`;
   });
-}
-
-function thrown(fn: () => unknown): AsrTrainerError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AsrTrainerError);
-    return error as AsrTrainerError;
-  }
-  throw new Error('expected an AsrTrainerError');
 }
 
 describe('metadata.csv parsing', () => {

@@ -53,6 +53,8 @@ export interface WorkspaceOptions {
   prestartTrainer?: boolean;
   /** More `training:` keys, or other values for the ones written by default. */
   training?: Record<string, string | number>;
+  /** More `datasets:` entries, name to YAML flow mapping (paths relative to the workspace). */
+  datasets?: Record<string, string>;
   /** A `distributed:` section (keys of config.yaml's); absent: none (one process). */
   distributed?: Record<string, string | number>;
 }
@@ -61,11 +63,13 @@ const TWO_LAYERS = '{ d_model: 32, num_layers: 2, num_heads: 2, ffn_dim: 64, con
 const ONE_LAYER = '{ d_model: 32, num_layers: 1, num_heads: 2, ffn_dim: 64, conv_kernel: 7, dropout: 0.0 }';
 
 /** The datasets and models sections of config.yaml (dataset files under data/tiny either way). */
-function catalogue(names: 'guide' | 'tiny'): string[] {
+function catalogue(names: 'guide' | 'tiny', datasets: Record<string, string> = {}): string[] {
+  const more = Object.entries(datasets).map(([name, entry]) => `  ${name}: ${entry}`);
   if (names === 'tiny') {
     return [
       'datasets:',
       '  tiny: { path: data/tiny, val_list: data/tiny/val_ids.txt }',
+      ...more,
       'models:',
       `  tiny: ${ONE_LAYER}`,
     ];
@@ -74,6 +78,7 @@ function catalogue(names: 'guide' | 'tiny'): string[] {
     'datasets:',
     '  ljspeech: { path: data/tiny, val_list: data/tiny/val_ids.txt }',
     '  missing-set: { path: data/not-there }',
+    ...more,
     'models:',
     `  conformer: ${TWO_LAYERS}`,
     `  conformer-ref: ${TWO_LAYERS}`,
@@ -110,7 +115,7 @@ export function makeWorkspace(options: WorkspaceOptions = {}): TestWorkspace {
       // ~1.5 s) would be spent by every server test that never trains; its own tests turn it on.
       `  prestart_trainer: ${options.prestartTrainer ?? false}`,
       'paths: { checkpoints: checkpoints, runs: runs, cache: .cache }',
-      ...catalogue(names),
+      ...catalogue(names, options.datasets),
       'training:',
       ...Object.entries({
         auto_resume: true,

@@ -18,7 +18,8 @@ namespace asr {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'S', 'R', 'F', 'E', 'A', 'T', '1'};
-constexpr uint32_t kFormatVersion = 1;
+// 2: entries carry their audio segment.
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint64_t kHeaderBytes = 64;
 struct Header {
   char magic[8];
@@ -58,6 +59,7 @@ class IndexReader {
     return true;
   }
   bool i64(int64_t& v) { return raw(&v, sizeof v); }
+  bool f64(double& v) { return raw(&v, sizeof v); }
   bool done() const { return p_ == end_; }
 
  private:
@@ -93,8 +95,9 @@ CacheFile read_cache(const std::string& path, const std::string& settings, int64
   cache.records.resize(h.entry_count > 1u << 30 ? 0 : h.entry_count);
   if (cache.records.size() != h.entry_count) return cache;
   for (auto& r : cache.records) {
-    if (!in.str(r.id) || !in.str(r.wav_path) || !in.str(r.text) || !in.str(r.skip_reason) || !in.i64(r.wav_size) ||
-        !in.i64(r.wav_mtime_ns) || !in.i64(r.frames) || !in.i64(r.offset)) {
+    if (!in.str(r.id) || !in.str(r.wav_path) || !in.f64(r.segment_offset_s) || !in.f64(r.segment_duration_s) ||
+        !in.str(r.text) || !in.str(r.skip_reason) || !in.i64(r.wav_size) || !in.i64(r.wav_mtime_ns) ||
+        !in.i64(r.frames) || !in.i64(r.offset)) {
       return cache;
     }
     if (r.frames < 0 || r.offset < 0 ||
@@ -138,9 +141,11 @@ void CacheWriter::commit(const std::string& settings, const std::vector<CacheRec
     index.append(s);
   };
   const auto put_i64 = [&](int64_t v) { index.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  const auto put_f64 = [&](double v) { index.append(reinterpret_cast<const char*>(&v), sizeof v); };
   put_str(settings);
   for (const auto& r : records) {
-    put_str(r.id), put_str(r.wav_path), put_str(r.text), put_str(r.skip_reason);
+    put_str(r.id), put_str(r.wav_path), put_f64(r.segment_offset_s), put_f64(r.segment_duration_s), put_str(r.text),
+        put_str(r.skip_reason);
     put_i64(r.wav_size), put_i64(r.wav_mtime_ns), put_i64(r.frames), put_i64(r.offset);
   }
   write_all(index.data(), index.size());

@@ -5,8 +5,9 @@
 //   header (64 bytes): magic "ASRFEAT1", u32 version, u32 num_mel_bins, u64 data_offset, u64 data_floats,
 //                      u64 index_offset, u64 index_bytes, u64 entry_count, u64 reserved
 //   data:   float32 features of every entry, each (frames, bins) row-major, starting at data_offset (64)
-//   index:  str settings, then per entry: str id, str wav_path, str text, str skip_reason,
-//           i64 wav_size, i64 wav_mtime_ns, i64 frames, i64 offset (floats from data_offset)
+//   index:  str settings, then per entry: str id, str wav_path, f64 segment offset_s, f64 segment duration_s,
+//           str text, str skip_reason, i64 wav_size, i64 wav_mtime_ns, i64 frames, i64 offset (floats from
+//           data_offset)
 //   (str = u32 length + bytes). The index sits after the data so that features can be streamed to disk as
 //   workers finish them, without holding a dataset's features in memory.
 #include <cstdint>
@@ -20,10 +21,12 @@ namespace asr {
 // One cache record: what identifies the input, and what was computed from it.
 struct CacheRecord {
   std::string id, wav_path, text, skip_reason;
-  int64_t wav_size = -1, wav_mtime_ns = 0;  // -1: the WAV did not exist
+  double segment_offset_s = 0, segment_duration_s = 0;  // UtteranceSpec::segment: one file holds many entries
+  int64_t wav_size = -1, wav_mtime_ns = 0;              // -1: the WAV did not exist
   int64_t frames = 0, offset = 0;
   bool same_input(const CacheRecord& o) const {
-    return id == o.id && wav_path == o.wav_path && text == o.text && wav_size == o.wav_size &&
+    return id == o.id && wav_path == o.wav_path && segment_offset_s == o.segment_offset_s &&
+           segment_duration_s == o.segment_duration_s && text == o.text && wav_size == o.wav_size &&
            wav_mtime_ns == o.wav_mtime_ns;
   }
 };

@@ -193,6 +193,8 @@ std::shared_ptr<FeatureStore> FeatureStore::open(const std::vector<UtteranceSpec
     CacheRecord& r = inputs[i];
     r.id = specs[i].id;
     r.wav_path = specs[i].wav_path;
+    r.segment_offset_s = specs[i].segment.offset_s;
+    r.segment_duration_s = specs[i].segment.duration_s;
     r.text = specs[i].text;
     struct stat st {};
     if (::stat(r.wav_path.c_str(), &st) == 0) {
@@ -269,7 +271,7 @@ std::shared_ptr<FeatureStore> FeatureStore::open(const std::vector<UtteranceSpec
     } else {
       std::vector<float> samples;
       try {
-        samples = load_audio_16k(r.wav_path, speeds[jobs[job].speed]);
+        samples = load_audio_16k(r.wav_path, speeds[jobs[job].speed], {r.segment_offset_s, r.segment_duration_s});
       } catch (const Error& e) {
         if (e.code() != codes::kAudioRead) throw;
         c.skip_reason = std::string(e.what()).find(kAudioHasNoSamples) != std::string::npos

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "asr/audio.h"
 #include "asr/batch.h"
 #include "asr/features.h"
 
@@ -21,8 +22,9 @@ namespace asr {
 
 struct UtteranceSpec {
   std::string id;
-  std::string wav_path;
-  std::string text;  // normalised (vocab.h); the store encodes it
+  std::string wav_path;  // any format read_audio reads (audio.h)
+  std::string text;      // normalised (vocab.h); the store encodes it
+  AudioSegment segment;  // the stretch of wav_path this utterance is; whole_file() by default
 };
 
 struct FeatureStoreOptions {
@@ -52,8 +54,8 @@ using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 // Immutable once built, so it is safe to read from several threads.
 class FeatureStore {
  public:
-  // Reads <cache_dir>/<cache_name>.fbank if present. An entry is reused when its id, wav path, text and the
-  // WAV's size and mtime (ns) all match and the file's feature settings (FbankOptions::cache_key) match;
+  // Reads <cache_dir>/<cache_name>.fbank if present. An entry is reused when its id, wav path, segment, text
+  // and the WAV's size and mtime (ns) all match and the file's feature settings (FbankOptions::cache_key) match;
   // everything else is computed with `threads` workers. When anything was computed (or the cache held
   // other entries) the file is rewritten atomically (tmp + fsync + rename + folder fsync) and then
   // memory-mapped. Skipped utterances (reasons below) are remembered in the file too, so a second open of

@@ -203,6 +203,7 @@ async function main(): Promise<number> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const loadAtStart = loadAverage();
+  const commit = gitCommit(ROOT);
   const configPath = writeDemoConfig();
   const config = loadConfig({ path: configPath });
   if (!existsSync(join(config.datasets[DATASET].path, 'metadata.csv'))) {
@@ -331,7 +332,7 @@ async function main(): Promise<number> {
     const file = writeDemoRecord(ROOT, {
       date: startedAt,
       command: `npm run demo -- ${process.argv.slice(2).join(' ')}`,
-      commit: gitCommit(ROOT),
+      commit,
       machine: machine(),
       load_average_at_start: loadAtStart,
       load_average_at_end: loadAverage(),

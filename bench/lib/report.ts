@@ -49,10 +49,10 @@ export function describeMachine(m: Record<string, unknown>): string {
   return `${String(m.cpu)}, ${String(m.cores)} cores, ${amx}, ${has('avx512_bf16')}`;
 }
 
-/** The short commit of the checkout at `root`, or 'unknown'. */
+/** The short commit of the checkout at `root`, `-dirty` when tracked files differ from it, or 'unknown'. */
 export function gitCommit(root: string): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+    return execFileSync('git', ['describe', '--always', '--dirty', '--abbrev=7'], { cwd: root }).toString().trim();
   } catch {
     return 'unknown';
   }

@@ -24,7 +24,7 @@ import { formatDuration, formatPercent, ProgressReporter } from '../src/cli/prog
 import { loadConfig, type LoadedConfig } from '../src/config/index.js';
 import { makeHeldOutCorpus, normalizeTranscript, readHeldOutUtterances, readMetadata } from '../src/data/index.js';
 import { isAsrTrainerError } from '../src/errors.js';
-import { writeDemoRecord, type ScoredCheckpoint } from '../bench/lib/demo-record.js';
+import { DEMO_EPOCHS, writeDemoRecord, type ScoredCheckpoint } from '../bench/lib/demo-record.js';
 import { gitCommit, loadAverage, machine } from '../bench/lib/report.js';
 import { restartWithAddonEnv } from '../src/child-process/fork-entry.js';
 import { loadNative } from '../src/native/index.js';
@@ -55,7 +55,7 @@ const HELD_OUT_DIR = join(ROOT, 'data', 'mini-ljspeech-held-out');
  * epochs, and keeps what the average needs.
  */
 const DEMO_TRAINING = {
-  epochs: 20,
+  epochs: DEMO_EPOCHS,
   // Keeps the last AVERAGE_LAST epoch checkpoints for the average.
   checkpoint_retention: AVERAGE_LAST,
   auto_resume: true,

@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 
 export const DEMO_RESULTS_DIR = join('bench', 'results', 'demo');
+/** The demo's length unless `--epochs` says otherwise: the runs the README's figures are about. */
+export const DEMO_EPOCHS = 20;
 
 /** A checkpoint's figures: validation CER, and CER on the held-out set (voices and sentences never trained on). */
 export interface ScoredCheckpoint {
@@ -34,14 +36,14 @@ export interface DemoRecord {
   average: ScoredCheckpoint | null;
 }
 
-/** 2026-12-08-amd-epyc-2c-2x1.json: the day, the CPU and the layout (workers × threads), one file each. */
+/** 2026-12-08-amd-epyc-2c-2x1-e20.json: the day, the CPU, the layout (workers × threads) and the epochs. */
 export function demoRecordName(record: DemoRecord): string {
   const cpu = String(record.machine.cpu)
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '');
   const { workers, threads_per_worker } = record.layout;
-  return `${record.date.slice(0, 10)}-${cpu}-${String(record.machine.cores)}c-${workers}x${threads_per_worker}.json`;
+  return `${record.date.slice(0, 10)}-${cpu}-${String(record.machine.cores)}c-${workers}x${threads_per_worker}-e${record.epochs}.json`;
 }
 
 export function writeDemoRecord(root: string, record: DemoRecord): string {

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_RESULTS_DIR, readDemoRecords, type DemoRecord } from './demo-record.js';
+import { DEMO_EPOCHS, DEMO_RESULTS_DIR, readDemoRecords, type DemoRecord } from './demo-record.js';
 import { describeMachine } from './report.js';
 
 export const WRITE_COMMAND = 'npx tsx scripts/readme-figures.ts --write';
@@ -37,9 +37,12 @@ function sameMachine(a: DemoRecord, b: DemoRecord): boolean {
   return describeMachine(a.machine) === describeMachine(b.machine);
 }
 
-/** The newest demo record of each layout on the newest record's machine, the default layout (auto) first. */
+/**
+ * The newest full-length demo record of each layout on the newest such record's machine, the default layout
+ * (auto) first. Shortened demos (`--epochs`) are recorded too, but are not the demo the README describes.
+ */
 function demoFigures(root: string): string {
-  const records = readDemoRecords(root);
+  const records = readDemoRecords(root).filter(({ record }) => record.epochs === DEMO_EPOCHS);
   if (records.length === 0) return `No demo recorded yet: \`npm run demo -- --record\`, then \`${WRITE_COMMAND}\`.`;
   const newest = records[records.length - 1].record;
   const byLayout = new Map<string, { file: string; record: DemoRecord }>();

@@ -69,7 +69,7 @@ it('a demo block that is not what the newest record says fails; rendering writes
   expect(renderReadme(rendered, dir)).toContain('**2:30**');
 });
 
-it('each layout on the newest machine gets its line, the auto layout first', () => {
+it('each layout on the newest machine gets its line, the auto layout first, full-length demos only', () => {
   const dir = repository(README);
   writeDemoRecord(dir, record());
   writeDemoRecord(
@@ -80,11 +80,13 @@ it('each layout on the newest machine gets its line, the auto layout first', () 
       demo_time_s: 268,
     }),
   );
+  // A shortened demo (--epochs 3) is recorded but is not the demo the README describes.
+  writeDemoRecord(dir, record({ date: '2026-12-08T03:00:00.000Z', epochs: 3, demo_time_s: 40 }));
   const lines = renderReadme(README, dir)
     .split('\n')
     .filter((l) => l.startsWith('- '));
   expect(lines).toHaveLength(2);
-  expect(lines[0]).toMatch(/^- 2 worker processes × 1 thread each \(nproc_per_node: auto\)/);
+  expect(lines[0]).toMatch(/^- 2 worker processes × 1 thread each \(nproc_per_node: auto\).*\*\*3:20\*\*/);
   expect(lines[1]).toMatch(/^- 1 process × 2 threads \(nproc_per_node: 1\).*\*\*4:28\*\*/);
 });
 

@@ -11,9 +11,8 @@
  * bench/reference/bench_worker.py on /usr/bin/python3 ($ASR_BENCH_PYTHON). Each side runs at its
  * fastest measured intra-op thread count (bench/lib/threads.ts) unless `--threads N` fixes both.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 import { Command } from 'commander';
@@ -22,7 +21,7 @@ import { restartWithAddonEnv } from '../src/child-process/fork-entry.js';
 import { loadNative } from '../src/native/index.js';
 import { fixedLength, makeBatch, miniCorpus, readAll, REPO } from './lib/corpus.js';
 import { PYTHON, REFERENCE_KEEP_FREED_MEMORY, ReferenceWorker } from './lib/reference.js';
-import { machine, renderTable, writeResults, type Row } from './lib/report.js';
+import { gitCommit, loadAverage, machine, renderTable, writeResults, type Row } from './lib/report.js';
 import { checkpointSuite } from './suites/checkpoint.js';
 import { distributedSuite } from './suites/distributed.js';
 import { featuresSuite } from './suites/features.js';
@@ -72,14 +71,6 @@ function log(line: string): void {
   process.stderr.write(line + '\n');
 }
 
-function gitCommit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO }).toString().trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** --precisions, else fp32 and bf16 when this addon's TrainConfig has `precision` (older builds reject it). */
 function precisions(addon: ReturnType<typeof loadNative>): string[] {
   if (opts.precisions) return opts.precisions.split(',');
@@ -122,9 +113,9 @@ async function main(): Promise<void> {
   const meta: Record<string, unknown> = {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
-    commit: gitCommit(),
+    commit: gitCommit(REPO),
     machine: machine(),
-    load_average_at_start: loadavg().map((l) => Math.round(l * 100) / 100),
+    load_average_at_start: loadAverage(),
     project: {
       libtorch: addon.versions.libtorch,
       addon: process.env.ASR_TRAINER_ADDON ?? 'build/Release/asr_trainer.node',

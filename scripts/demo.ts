@@ -24,9 +24,20 @@ import { formatDuration, formatPercent, ProgressReporter } from '../src/cli/prog
 import { loadConfig, type LoadedConfig } from '../src/config/index.js';
 import { makeHeldOutCorpus, normalizeTranscript, readHeldOutUtterances, readMetadata } from '../src/data/index.js';
 import { isAsrTrainerError } from '../src/errors.js';
+import { DEMO_EPOCHS, writeDemoRecord, type ScoredCheckpoint } from '../bench/lib/demo-record.js';
+import { gitCommit, loadAverage, machine } from '../bench/lib/report.js';
 import { restartWithAddonEnv } from '../src/child-process/fork-entry.js';
 import { loadNative } from '../src/native/index.js';
-import { TrainingRun, type TrainingEvent, type TrainRequest } from '../src/training/index.js';
+import {
+  TrainingRun,
+  TrainingSupervisor,
+  describeLocalLayout,
+  localLayoutOf,
+  withResolvedLayout,
+  worldSizeOf,
+  type TrainingEvent,
+  type TrainRequest,
+} from '../src/training/index.js';
 import { Transcriber } from '../src/transcribe/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,7 +55,7 @@ const HELD_OUT_DIR = join(ROOT, 'data', 'mini-ljspeech-held-out');
  * epochs, and keeps what the average needs.
  */
 const DEMO_TRAINING = {
-  epochs: 20,
+  epochs: DEMO_EPOCHS,
   // Keeps the last AVERAGE_LAST epoch checkpoints for the average.
   checkpoint_retention: AVERAGE_LAST,
   auto_resume: true,
@@ -58,12 +69,28 @@ function say(text = ''): void {
   process.stdout.write(`${text}\n`);
 }
 
+/** The value after `--name`, or null when the option is absent. */
+function argument(name: string): string | null {
+  const index = process.argv.indexOf(name);
+  return index < 0 ? null : (process.argv[index + 1] ?? '');
+}
+
 /** `npm run demo -- --epochs N` shortens (or lengthens) the demo. */
 function epochsArgument(): number | null {
-  const index = process.argv.indexOf('--epochs');
-  if (index < 0) return null;
-  const n = Number(process.argv[index + 1]);
+  const value = argument('--epochs');
+  if (value === null) return null;
+  const n = Number(value);
   if (!Number.isInteger(n) || n < INTERRUPT_EPOCH) throw new Error(`--epochs must be an integer >= ${INTERRUPT_EPOCH}`);
+  return n;
+}
+
+/** `--nproc-per-node N|auto` overrides distributed.nproc_per_node (config.yaml's `auto` by default). */
+function nprocArgument(): number | 'auto' | null {
+  const value = argument('--nproc-per-node');
+  if (value === null) return null;
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--nproc-per-node must be auto or an integer >= 1`);
   return n;
 }
 
@@ -79,6 +106,7 @@ function writeDemoConfig(): string {
     datasets: Object.fromEntries(Object.entries(base.datasets).map(([name, entry]) => [name, { ...entry }])),
     models: { ...base.models, [MODEL]: { preset: 'xs' } },
     training: { ...(raw.training ?? {}), ...DEMO_TRAINING, epochs: epochsArgument() ?? DEMO_TRAINING.epochs },
+    distributed: { ...(raw.distributed ?? {}), nproc_per_node: nprocArgument() ?? base.distributed.nproc_per_node },
   };
   const file = join(demoDir, 'config.yaml');
   writeFileSync(
@@ -95,16 +123,29 @@ interface Progress {
   lastEpoch: number;
 }
 
+/** How one part of the demo's training ended. */
+interface PartOutcome {
+  state: string;
+  epoch: number | null;
+  step: number | null;
+  global_step: number | null;
+  last_checkpoint: string | null;
+  resumed_from: string | null;
+}
+
 async function train(
   config: LoadedConfig,
   request: TrainRequest,
   progress: Progress,
   interruptAt?: { epoch: number; fraction: number },
-): Promise<Awaited<ReturnType<TrainingRun['run']>> & { resumed_from: string | null }> {
+): Promise<PartOutcome> {
   const reporter = new ProgressReporter(process.stdout, { tty: process.stdout.isTTY === true });
-  let run: TrainingRun | null = null;
+  reporter.setEpochs(request.epochs ?? config.training.epochs);
+  let stop = (): void => {};
+  let lastCheckpoint: string | null = null;
   const onEvent = (event: TrainingEvent): void => {
     reporter.handle(event);
+    if (event.type === 'checkpoint') lastCheckpoint = event.payload.name;
     if (event.type === 'metrics') {
       progress.lastCer = event.payload.val_cer;
       progress.lastCerEma = event.payload.val_cer_ema ?? null;
@@ -116,19 +157,53 @@ async function train(
         reporter.line(
           `demo: interrupting at epoch ${p.epoch}, step ${p.step}/${p.steps_per_epoch} (as Ctrl-C or POST /api/train/stop would)`,
         );
-        run?.stop();
+        stop();
       }
     }
   };
-  run = await TrainingRun.prepare(config, request, { onEvent });
-  reporter.setEpochs(run.plan.epochs);
-  const outcome = await run.run();
+  const outcome =
+    worldSizeOf(withResolvedLayout(config).distributed) > 1
+      ? await trainWorkers(config, request, onEvent, (stopRun) => (stop = stopRun))
+      : await trainInProcess(config, request, onEvent, (stopRun) => (stop = stopRun));
   reporter.endBar();
+  return { ...outcome, last_checkpoint: outcome.last_checkpoint ?? lastCheckpoint };
+}
+
+/** One process: the run in this one (the allocator settings are the trainer child's, see the end). */
+async function trainInProcess(
+  config: LoadedConfig,
+  request: TrainRequest,
+  onEvent: (event: TrainingEvent) => void,
+  onStart: (stop: () => void) => void,
+): Promise<PartOutcome> {
+  const run = await TrainingRun.prepare(config, request, { onEvent });
+  onStart(() => run.stop());
+  const outcome = await run.run();
   return { ...outcome, resumed_from: run.plan.resumed_from };
+}
+
+/** A data-parallel world: its workers as child processes under a supervisor, as `asr-trainer train` runs them. */
+async function trainWorkers(
+  config: LoadedConfig,
+  request: TrainRequest,
+  onEvent: (event: TrainingEvent) => void,
+  onStart: (stop: () => void) => void,
+): Promise<PartOutcome> {
+  const supervisor = new TrainingSupervisor(config);
+  supervisor.on('event', onEvent);
+  const plan = await supervisor.start(request);
+  onStart(() => supervisor.stop());
+  await supervisor.waitForExit();
+  const status = supervisor.status();
+  if (status.state === 'failed') throw new Error(status.error?.message ?? 'the training run failed');
+  return { ...status, last_checkpoint: null, resumed_from: plan.resumed_from };
 }
 
 async function main(): Promise<number> {
   const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadAtStart = loadAverage();
+  const commit = gitCommit(ROOT);
   const configPath = writeDemoConfig();
   const config = loadConfig({ path: configPath });
   const corpus = config.datasets[DATASET].path ?? '';
@@ -147,9 +222,14 @@ async function main(): Promise<number> {
   say(
     `asr-trainer demo: Conformer xs on ${DATASET}, ${epochs} epochs, checkpoint each epoch (config ${relative(ROOT, configPath)})`,
   );
+  const layout = localLayoutOf(withResolvedLayout(config));
+  say(
+    `demo: training as ${describeLocalLayout(layout)} (distributed.nproc_per_node: ${config.distributed.nproc_per_node}; --nproc-per-node N overrides)`,
+  );
   say();
 
   const progress: Progress = { lastCer: null, lastCerEma: null, lastEpoch: 0 };
+  const trainingStarted = performance.now();
   const first = await train(
     config,
     { model_name: MODEL, dataset_name: DATASET, resume_from_checkpoint: false },
@@ -166,6 +246,7 @@ async function main(): Promise<number> {
     { model_name: MODEL, dataset_name: DATASET, resume_from_checkpoint: true },
     progress,
   );
+  const trainingSeconds = (performance.now() - trainingStarted) / 1000;
   say();
   say(
     `demo: part 2 resumed from ${second.resumed_from} and ${second.state} at epoch ${second.epoch} (global step ${second.global_step})`,
@@ -215,7 +296,9 @@ async function main(): Promise<number> {
   ];
   const heldOutUtterances = readHeldOutUtterances(HELD_OUT_DIR);
   const width = Math.max(...compared.map(([, entry]) => entry?.name.length ?? 0));
+  const scored: (ScoredCheckpoint | null)[] = [];
   for (const [label, entry] of compared) {
+    scored.push(null);
     if (!entry) continue;
     const heldOutScore = await scoreUtterances(
       loadNative(),
@@ -230,6 +313,11 @@ async function main(): Promise<number> {
         `held-out CER ${percentOrNa(heldOutScore?.val_cer)} (WER ${percentOrNa(heldOutScore?.val_wer)}, ` +
         `${heldOutScore?.utterances ?? 0} clips scored)`,
     );
+    scored[scored.length - 1] = {
+      name: entry.name,
+      val_cer: entry.metrics.val_cer ?? null,
+      held_out_cer: heldOutScore?.val_cer ?? null,
+    };
   }
 
   say();
@@ -241,7 +329,26 @@ async function main(): Promise<number> {
   say(
     `Final validation CER (epoch ${progress.lastEpoch}): ${progress.lastCer === null ? 'n/a' : formatPercent(progress.lastCer)}${ema}  (${verdict})`,
   );
-  say(`Demo time: ${formatDuration((performance.now() - started) / 1000)}`);
+  const demoSeconds = (performance.now() - started) / 1000;
+  say(`Demo time: ${formatDuration(demoSeconds)} (training ${formatDuration(trainingSeconds)})`);
+  if (process.argv.includes('--record')) {
+    const file = writeDemoRecord(ROOT, {
+      date: startedAt,
+      command: `npm run demo -- ${process.argv.slice(2).join(' ')}`,
+      commit,
+      machine: machine(),
+      load_average_at_start: loadAtStart,
+      load_average_at_end: loadAverage(),
+      layout: { nproc_per_node: config.distributed.nproc_per_node, ...layout },
+      epochs,
+      demo_time_s: Math.round(demoSeconds * 10) / 10,
+      training_time_s: Math.round(trainingSeconds * 10) / 10,
+      final: { epoch: progress.lastEpoch, val_cer: progress.lastCer, val_cer_ema: progress.lastCerEma },
+      best_single: scored[0] ?? null,
+      average: scored[1] ?? null,
+    });
+    say(`demo: recorded in ${relative(ROOT, file)} (scripts/readme-figures.ts --write puts it in the README)`);
+  }
   say();
   say('Open the dashboard on these checkpoints and curves:');
   // Not `npx asr-trainer` inside the repository: npx would install the package into itself first.

@@ -1,6 +1,7 @@
 /** The results file (JSON + markdown) and the console table, one row per measured comparison. */
-import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 import { formatSummary, type Summary } from './stats.js';
@@ -26,10 +27,47 @@ export function ratio(row: Row): number | null {
   return row.better === 'lower' ? row.reference.median / row.project.median : row.project.median / row.reference.median;
 }
 
+/** The CPU features that change which kernels LibTorch runs (bf16 and AMX matmuls), as /proc/cpuinfo lists them. */
+const KERNEL_FEATURES = ['avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile'] as const;
+
+function cpuFeatures(): string[] {
+  let flags: string[] = [];
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m);
+    flags = line ? line[1].trim().split(/\s+/) : [];
+  } catch {
+    // not Linux: no flags known
+  }
+  return KERNEL_FEATURES.filter((f) => flags.includes(f));
+}
+
+/** "AMD EPYC, 2 cores, no AMX, no avx512_bf16": how a results file and the README name a machine. */
+export function describeMachine(m: Record<string, unknown>): string {
+  const features = Array.isArray(m.cpu_features) ? (m.cpu_features as string[]) : null;
+  const has = (f: string) => (features === null ? 'unknown' : features.includes(f) ? f : `no ${f}`);
+  const amx = features === null ? 'AMX unknown' : features.includes('amx_bf16') ? 'AMX' : 'no AMX';
+  return `${String(m.cpu)}, ${String(m.cores)} cores, ${amx}, ${has('avx512_bf16')}`;
+}
+
+/** The short commit of the checkout at `root`, `-dirty` when tracked files differ from it, or 'unknown'. */
+export function gitCommit(root: string): string {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty', '--abbrev=7'], { cwd: root }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The 1, 5 and 15 minute load averages, to two decimals: how busy the machine was. */
+export function loadAverage(): number[] {
+  return loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
 export function machine(): Record<string, unknown> {
   return {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
+    cpu_features: cpuFeatures(),
     memory_gib: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     platform: `${process.platform} ${process.arch}`,

@@ -6,7 +6,7 @@
 
 import { Command, Option } from 'commander';
 import { EXIT_OK, reportError } from './exit.js';
-import { beamWidth, nameList, positiveInteger } from './options.js';
+import { autoOrPositiveInteger, beamWidth, nameList, positiveInteger } from './options.js';
 
 function configOption(): Option {
   return new Option(
@@ -49,8 +49,8 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'also print debug log lines')
     .option(
       '--nproc-per-node <n>',
-      'data-parallel worker processes on this machine (default: distributed.nproc_per_node)',
-      positiveInteger,
+      'data-parallel worker processes on this machine, or auto (default: distributed.nproc_per_node)',
+      autoOrPositiveInteger,
     )
     .addHelpText('after', '\nCtrl-C stops after the current step and saves a step checkpoint; a second Ctrl-C aborts.')
     .action(async (options) => {

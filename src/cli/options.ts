@@ -11,6 +11,11 @@ export function positiveInteger(value: string): number {
   return n;
 }
 
+/** `auto` or a positive integer (distributed.nproc_per_node's values). */
+export function autoOrPositiveInteger(value: string): number | 'auto' {
+  return value.trim() === 'auto' ? 'auto' : positiveInteger(value);
+}
+
 export function beamWidth(value: string): number {
   const width = parseBeamWidth(value);
   if (width === null) throw new InvalidArgumentError(`expected ${BEAM_RULE}, got '${value}'.`);

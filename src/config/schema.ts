@@ -204,10 +204,11 @@ export const TrainingSchema = Type.Object(
 /** Data-parallel training over LibTorch's c10d (README "Distributed training"). */
 export const DistributedSchema = Type.Object(
   {
-    nproc_per_node: Type.Integer({
-      minimum: 1,
+    nproc_per_node: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1 })], {
       default: 1,
-      description: 'worker processes on this machine (1 = one process, no process group)',
+      expected: '"auto" or an integer >= 1',
+      description:
+        'worker processes on this machine (1 = one process, no process group; auto = the layout measured fastest here, src/training/layout.ts)',
     }),
     nnodes: Type.Integer({ minimum: 1, default: 1, description: 'machines in the run' }),
     node_rank: Type.Integer({ minimum: 0, default: 0, description: "this machine's index; the server runs on node 0" }),

@@ -45,7 +45,7 @@
  * Files: ./plan.ts (what to resume), ./setup.ts (lock, features, trainer), ./run.ts (the epoch loop),
  * ./checkpoint-policy.ts (when and how a save lands), ./metrics-log.ts (metrics.jsonl), ./status.ts (the
  * status model), ./supervisor.ts + ./worker-process.ts + ./child.ts + ./ipc.ts (the trainer processes),
- * ./world-env.ts (a worker's place), ./worker.ts (joining a run), ./stop-vote.ts (stopping together),
+ * ./world-env.ts (a worker's place), ./layout.ts (how many workers and threads `auto` means here), ./worker.ts (joining a run), ./stop-vote.ts (stopping together),
  * ./id-trace.ts (ASR_TRAINER_TRACE_IDS).
  */
 export type { StatusPayload, TrainingEvent, TrainingState, TrainRequest } from '../contract/index.js';
@@ -56,5 +56,6 @@ export * from './run.js';
 export * from './supervisor.js';
 export * from './metrics-log.js';
 export * from './world-env.js';
+export * from './layout.js';
 export { openWorkerRun, type WorkerRun, type WorkerRunOptions } from './worker.js';
 export { TRACE_IDS_ENV, type TracedStep } from './id-trace.js';

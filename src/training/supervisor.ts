@@ -18,6 +18,7 @@ import { planRun, type PlanOptions, type RunPlan } from './plan.js';
 import { SpareTrainer } from './spare-trainer.js';
 import { idleStatus, plannedStatus, withProgress, withState } from './status.js';
 import { culprit, WorkerProcess } from './worker-process.js';
+import { freeRendezvousPort, withResolvedLayout, type ResolvedConfig } from './layout.js';
 import { localPlaces, placeEnvironment, withoutPlace, worldSizeOf } from './world-env.js';
 
 export interface SupervisorOptions {
@@ -57,7 +58,8 @@ type GroupEnd =
  * two runs on one machine need two ports). Rank 0 holds the folder lock and reports the events. A worker
  * that dies takes the group down at once; the run fails naming its rank, or, while restarts are left
  * (distributed.max_restarts), the group starts again from the latest valid checkpoint. World size 1 is
- * the single trainer process, with no process group.
+ * the single trainer process, with no process group. `nproc_per_node: auto` is resolved once, here, for
+ * this machine (./layout.ts); the workers it lays out meet on a free port, not on master_port.
  */
 export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }> {
   private current: StatusPayload = idleStatus();
@@ -75,15 +77,23 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   private lastHeapBytes = 0;
   private closed = false;
   private readonly stopTimeoutMs: number;
+  private readonly config: ResolvedConfig;
   private readonly worldSize: number;
+  /** The layout came from `nproc_per_node: auto`: its rendezvous port is picked free per group start. */
+  private readonly autoLayout: boolean;
+  /** The rendezvous port of the group being started or running. */
+  private masterPort: number;
 
   constructor(
-    private readonly config: AsrConfig,
+    config: AsrConfig,
     private readonly options: SupervisorOptions = {},
   ) {
     super();
     this.stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
-    this.worldSize = worldSizeOf(config.distributed);
+    this.config = withResolvedLayout(config);
+    this.worldSize = worldSizeOf(this.config.distributed);
+    this.autoLayout = config.distributed.nproc_per_node === 'auto' && this.worldSize > 1;
+    this.masterPort = config.distributed.master_port;
     this.prestart();
   }
 
@@ -139,7 +149,9 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
         plan.model_name,
         plan.dataset_name,
       );
+      await this.pickRendezvousPort();
     } catch (err) {
+      this.releaseLock();
       this.stopBeforeFork = false;
       this.current = previous;
       throw err;
@@ -219,8 +231,13 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
   }
 
   private worldDescription(): string {
-    const { nproc_per_node, nnodes, master_addr, master_port } = this.config.distributed;
-    return ` on ${this.worldSize} workers (${nproc_per_node} here × ${nnodes} nodes, rendezvous ${master_addr}:${master_port})`;
+    const { nproc_per_node, nnodes, master_addr } = this.config.distributed;
+    const layout = this.autoLayout ? ', distributed.nproc_per_node: auto' : '';
+    return ` on ${this.worldSize} workers (${nproc_per_node} here × ${nnodes} nodes${layout}, rendezvous ${master_addr}:${this.masterPort})`;
+  }
+
+  private async pickRendezvousPort(): Promise<void> {
+    if (this.autoLayout) this.masterPort = await freeRendezvousPort(this.config.distributed.master_addr);
   }
 
   /** The environment every trainer process starts with (before the lock's and a worker's place). */
@@ -260,7 +277,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
       ];
     } else {
       // Only rank 0 writes, so only it adopts the lock; ranks count from node_rank × nproc_per_node.
-      this.workers = localPlaces(this.config.distributed).map(
+      this.workers = localPlaces({ ...this.config.distributed, master_port: this.masterPort }).map(
         (place) =>
           new WorkerProcess({
             rank: place.rank,
@@ -374,6 +391,7 @@ export class TrainingSupervisor extends EventEmitter<{ event: [TrainingEvent] }>
     let plan: RunPlan;
     try {
       plan = await planRun(this.config, request, { runId: this.plan!.run_id });
+      await this.pickRendezvousPort();
     } catch (err) {
       this.log('error', `Could not restart: ${err instanceof Error ? err.message : String(err)}`);
       return false;

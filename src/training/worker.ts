@@ -3,7 +3,8 @@
  * bounded by distributed.timeout_s), then agrees on the run: rank 0 has the plan (from the supervisor,
  * or planned itself when a launcher started it) and shares it with the training section of its config,
  * so a worker on another node needs only its own config for paths and datasets. Then every rank opens
- * the same TrainingRun attached to the world (./run.ts, ./setup.ts).
+ * the same TrainingRun attached to the world (./run.ts, ./setup.ts), with `training.threads: auto`
+ * divided among the workers on its machine (./layout.ts).
  *
  * Used by the supervisor's forked workers (./child.ts) and by `asr-trainer worker` (src/cli).
  */
@@ -13,6 +14,7 @@ import { AsrTrainerError } from '../errors.js';
 import { loadNative } from '../native/index.js';
 import type { World } from '../native/types.js';
 import { logEvent } from './events.js';
+import { threadsOfLocalWorker } from './layout.js';
 import type { RunPlan } from './plan.js';
 import { TrainingRun } from './run.js';
 import type { WorkerPlace } from './world-env.js';
@@ -63,7 +65,9 @@ export async function openWorkerRun(
     place.rank === 0 ? JSON.stringify({ plan: plan!, training: config.training } satisfies SharedRun) : null,
   );
   const shared = JSON.parse(text) as SharedRun;
-  const run = await TrainingRun.open({ ...config, training: shared.training }, shared.plan, {
+  // Rank 0's settings with this machine's share of its cores: LOCAL_WORLD_SIZE workers run here.
+  const threads = threadsOfLocalWorker(shared.training.threads, place.local_world_size);
+  const run = await TrainingRun.open({ ...config, training: { ...shared.training, threads } }, shared.plan, {
     onEvent: options.onEvent,
     world,
   });

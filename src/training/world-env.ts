@@ -5,9 +5,9 @@
  * workers it forks. These names are the contract (README "Distributed training"), so any launcher works.
  * torchrun's static rendezvous also says that its agent already serves the c10d store at MASTER_PORT.
  */
-import type { DistributedConfig } from '../config/schema.js';
 import { AsrTrainerError } from '../errors.js';
 import type { WorldPlace } from '../native/types.js';
+import type { ResolvedDistributed } from './layout.js';
 
 export type WorkerPlace = WorldPlace;
 
@@ -79,12 +79,12 @@ export function readWorkerPlace(env: NodeJS.ProcessEnv = process.env): WorkerPla
 }
 
 /** Processes in the whole run: nproc_per_node × nnodes (1: today's single trainer, no process group). */
-export function worldSizeOf(distributed: DistributedConfig): number {
+export function worldSizeOf(distributed: ResolvedDistributed): number {
   return distributed.nproc_per_node * distributed.nnodes;
 }
 
 /** The places of this node's workers, local rank 0 first (ranks count node by node, as torchrun's do). */
-export function localPlaces(distributed: DistributedConfig): WorkerPlace[] {
+export function localPlaces(distributed: ResolvedDistributed): WorkerPlace[] {
   const { nproc_per_node, node_rank, master_addr, master_port } = distributed;
   return Array.from({ length: nproc_per_node }, (_, local) => ({
     rank: node_rank * nproc_per_node + local,

@@ -22,7 +22,7 @@ export function distributedSkipReason(): SkipReason {
 /** The config with this node's worker count (the rest of distributed: as configured). */
 export function withWorkers<C extends AsrConfig>(
   config: C,
-  nproc: number,
+  nproc: AsrConfig['distributed']['nproc_per_node'],
   extra: Partial<AsrConfig['distributed']> = {},
 ): C {
   return { ...config, distributed: { ...config.distributed, nproc_per_node: nproc, ...extra } };

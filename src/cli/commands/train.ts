@@ -7,7 +7,7 @@
 import type { AsrConfig } from '../../config/schema.js';
 import { loadConfig } from '../../config/index.js';
 import type { TrainRequest } from '../../contract/index.js';
-import { TrainingRun, TrainingSupervisor, worldSizeOf } from '../../training/index.js';
+import { TrainingRun, TrainingSupervisor, withResolvedLayout, worldSizeOf } from '../../training/index.js';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK } from '../exit.js';
 import { ProgressReporter } from '../progress.js';
 
@@ -24,7 +24,7 @@ export interface TrainOptions {
   checkpoint?: string;
   verbose?: boolean;
   /** Overrides distributed.nproc_per_node. */
-  nprocPerNode?: number;
+  nprocPerNode?: number | 'auto';
 }
 
 export function trainRequestFrom(options: TrainOptions): TrainRequest {
@@ -48,7 +48,9 @@ export async function trainCommand(options: TrainOptions): Promise<number> {
     tty: process.stdout.isTTY === true,
     verbose: options.verbose,
   });
-  if (worldSizeOf(config.distributed) > 1) return trainWorkers(config, trainRequestFrom(options), reporter);
+  if (worldSizeOf(withResolvedLayout(config).distributed) > 1) {
+    return trainWorkers(config, trainRequestFrom(options), reporter);
+  }
 
   let run: TrainingRun | null = null;
   let interrupted = false;
